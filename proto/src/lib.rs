@@ -1,0 +1,54 @@
+//! Wire types and gRPC stubs for ectd.
+//!
+//! The packages `mvccpb`, `authpb`, `etcdserverpb`, `v3lockpb` and
+//! `v3electionpb` are wire-compatible with etcd's v3 API (as of etcd 3.6):
+//! package, service, method, message, field and enum names, field numbers,
+//! field types and enum values are identical, so etcd's own clients can talk
+//! to ectd unchanged and messages encoded by either side decode on the other.
+//! Rust identifiers follow prost's conventions (`peerURLs` becomes
+//! `peer_ur_ls`, `TTL` becomes `ttl`, `HashKVRequest` becomes
+//! `HashKvRequest`, service `KV` becomes `kv_server::Kv`), which does not
+//! affect the wire.
+//!
+//! `raftcmd` is ectd's own: the payload of its raft log entries. It reuses
+//! the `etcdserverpb` request messages but is never seen by clients.
+//!
+//! Each package is a sibling module so that cross-package references in the
+//! generated code (`super::mvccpb::KeyValue`) resolve.
+
+/// Keys, values and change events (`mvccpb`).
+#[allow(clippy::all)]
+pub mod mvccpb {
+    tonic::include_proto!("mvccpb");
+}
+
+/// Users, roles and permissions (`authpb`).
+#[allow(clippy::all)]
+pub mod authpb {
+    tonic::include_proto!("authpb");
+}
+
+/// The KV, Watch, Lease, Cluster, Maintenance and Auth services
+/// (`etcdserverpb`).
+#[allow(clippy::all)]
+pub mod etcdserverpb {
+    tonic::include_proto!("etcdserverpb");
+}
+
+/// The Lock service (`v3lockpb`).
+#[allow(clippy::all)]
+pub mod v3lockpb {
+    tonic::include_proto!("v3lockpb");
+}
+
+/// The Election service (`v3electionpb`).
+#[allow(clippy::all)]
+pub mod v3electionpb {
+    tonic::include_proto!("v3electionpb");
+}
+
+/// ectd's raft log entry payload (`raftcmd`).
+#[allow(clippy::all)]
+pub mod raftcmd {
+    tonic::include_proto!("raftcmd");
+}

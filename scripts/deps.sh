@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# Installs what building and testing ectd needs from Debian, if it is missing:
+# clang/libclang for RocksDB's bindings, protoc for the .proto files, and real etcd
+# (server and etcdctl) as the reference the differential tests compare against.
+set -euo pipefail
+
+need=()
+for pkg in clang libclang-dev protobuf-compiler etcd-server etcd-client curl; do
+  dpkg -s "$pkg" >/dev/null 2>&1 || need+=("$pkg")
+done
+if [ ${#need[@]} -gt 0 ]; then
+  echo "installing Debian packages: ${need[*]}"
+  SUDO=""
+  [ "$(id -u)" -eq 0 ] || SUDO="sudo"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
+  # Debian starts the packaged etcd as a service; the tests start their own.
+  if command -v systemctl >/dev/null 2>&1 && systemctl is-active --quiet etcd 2>/dev/null; then
+    $SUDO systemctl stop etcd || true
+  fi
+fi
+if ! command -v cargo >/dev/null 2>&1; then
+  echo "error: cargo not found; install a Rust toolchain (1.80 or newer) first" >&2
+  exit 1
+fi

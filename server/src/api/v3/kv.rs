@@ -1,0 +1,141 @@
+//! `etcdserverpb.KV`: a thin facade that checks requests, proposes writes, serves
+//! reads after the read barrier, and fills response headers.
+
+use std::sync::Arc;
+
+use ectd_proto::etcdserverpb::kv_server::Kv;
+use ectd_proto::etcdserverpb::{
+    CompactionRequest, CompactionResponse, DeleteRangeRequest, DeleteRangeResponse, PutRequest,
+    PutResponse, RangeRequest, RangeResponse, TxnRequest, TxnResponse,
+};
+use ectd_proto::raftcmd::command::Op;
+use tonic::{Request, Response, Status};
+
+use super::check;
+use crate::apply::{kv, Output};
+use crate::error::Error;
+use crate::mvcc::KvRead as _;
+use crate::server::Server;
+
+/// The KV service of one member.
+pub struct KvService {
+    server: Arc<Server>,
+}
+
+impl KvService {
+    /// A KV service backed by `server`.
+    pub fn new(server: Arc<Server>) -> KvService {
+        KvService { server }
+    }
+}
+
+/// Refuses a request carrying `hasleader=true` while the member knows no leader.
+pub fn require_leader<T>(server: &Server, req: &Request<T>) -> Result<(), Status> {
+    let wants = req
+        .metadata()
+        .get("hasleader")
+        .is_some_and(|v| v.as_bytes() == b"true");
+    if wants && server.raft_status().leader() == 0 {
+        return Err(Error::NoLeader.into());
+    }
+    Ok(())
+}
+
+fn unexpected(o: Output) -> Status {
+    panic!("apply answered with the wrong kind of output: {o:?}")
+}
+
+#[tonic::async_trait]
+impl Kv for KvService {
+    async fn range(&self, req: Request<RangeRequest>) -> Result<Response<RangeResponse>, Status> {
+        require_leader(&self.server, &req)?;
+        let r = req.into_inner();
+        check::range(&r)?;
+        if !r.serializable {
+            self.server.read_barrier().await?;
+        }
+        let view = self.server.store().read_view();
+        let mut resp = kv::range(&view, &r)?;
+        resp.header = Some(self.server.header(view.rev()));
+        Ok(Response::new(resp))
+    }
+
+    async fn put(&self, req: Request<PutRequest>) -> Result<Response<PutResponse>, Status> {
+        require_leader(&self.server, &req)?;
+        let r = req.into_inner();
+        check::put(&r)?;
+        match self.server.propose(Op::Put(r)).await? {
+            Output::Put(mut resp) => {
+                let rev = resp.header.map_or(0, |h| h.revision);
+                resp.header = Some(self.server.header(rev));
+                Ok(Response::new(resp))
+            }
+            o => Err(unexpected(o)),
+        }
+    }
+
+    async fn delete_range(
+        &self,
+        req: Request<DeleteRangeRequest>,
+    ) -> Result<Response<DeleteRangeResponse>, Status> {
+        require_leader(&self.server, &req)?;
+        let r = req.into_inner();
+        check::delete_range(&r)?;
+        match self.server.propose(Op::DeleteRange(r)).await? {
+            Output::DeleteRange(mut resp) => {
+                let rev = resp.header.map_or(0, |h| h.revision);
+                resp.header = Some(self.server.header(rev));
+                Ok(Response::new(resp))
+            }
+            o => Err(unexpected(o)),
+        }
+    }
+
+    async fn txn(&self, req: Request<TxnRequest>) -> Result<Response<TxnResponse>, Status> {
+        require_leader(&self.server, &req)?;
+        let r = req.into_inner();
+        check::txn(&r, self.server.limits().max_txn_ops)?;
+        let mut resp = if kv::txn_is_read_only(&r) {
+            if !txn_is_serializable(&r) {
+                self.server.read_barrier().await?;
+            }
+            let view = self.server.store().read_view();
+            kv::txn_read(&view, view.compact_rev(), &r)?
+        } else {
+            match self.server.propose(Op::Txn(r)).await? {
+                Output::Txn(resp) => resp,
+                o => return Err(unexpected(o)),
+            }
+        };
+        let rev = resp.header.map_or(0, |h| h.revision);
+        resp.header = Some(self.server.header(rev));
+        Ok(Response::new(resp))
+    }
+
+    async fn compact(
+        &self,
+        req: Request<CompactionRequest>,
+    ) -> Result<Response<CompactionResponse>, Status> {
+        require_leader(&self.server, &req)?;
+        let r = req.into_inner();
+        match self.server.propose(Op::Compaction(r)).await? {
+            Output::Compaction(mut resp) => {
+                let rev = resp.header.map_or(0, |h| h.revision);
+                resp.header = Some(self.server.header(rev));
+                Ok(Response::new(resp))
+            }
+            o => Err(unexpected(o)),
+        }
+    }
+}
+
+/// A read-only txn is served without a read barrier only if every range in it is
+/// serializable, as etcd decides.
+fn txn_is_serializable(r: &TxnRequest) -> bool {
+    use ectd_proto::etcdserverpb::request_op::Request as Op;
+    r.success.iter().chain(&r.failure).all(|op| match &op.request {
+        Some(Op::RequestRange(rr)) => rr.serializable,
+        Some(Op::RequestTxn(t)) => txn_is_serializable(t),
+        _ => true,
+    })
+}

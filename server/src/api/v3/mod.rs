@@ -1,0 +1,24 @@
+//! etcd's v3 gRPC services. Services not listed here answer `Unimplemented`.
+
+pub mod check;
+pub mod kv;
+
+use std::sync::Arc;
+
+use ectd_proto::etcdserverpb::kv_server::KvServer;
+use tonic::service::Routes;
+
+use crate::server::Server;
+
+/// gRPC framing overhead etcd allows on top of `--max-request-bytes`.
+const GRPC_OVERHEAD_BYTES: usize = 512 * 1024;
+
+/// Every v3 gRPC service of `server`, ready to be served.
+pub fn routes(server: Arc<Server>) -> Routes {
+    let max = server.limits().max_request_bytes + GRPC_OVERHEAD_BYTES;
+    Routes::new(
+        KvServer::new(kv::KvService::new(server))
+            .max_decoding_message_size(max)
+            .max_encoding_message_size(usize::MAX),
+    )
+}

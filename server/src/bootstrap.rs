@@ -1,0 +1,193 @@
+//! Opening a member's data directory: the engine, the WAL replay, member and cluster
+//! ids, and the raft configuration of a new cluster.
+
+use std::path::Path;
+
+use protobuf::Message as _;
+use raft::prelude::{ConfChange, ConfChangeType, ConfState, Entry, EntryType, HardState};
+use rocksdb::WriteBatch;
+use sha1::{Digest, Sha1};
+
+use crate::config::Config;
+use crate::engine::schema::meta;
+use crate::engine::{Cf, Engine, EngineError};
+use crate::wal::{Replay, Wal, WalError};
+
+/// Why a member could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum BootstrapError {
+    /// A bad flag or environment value.
+    #[error(transparent)]
+    Config(#[from] crate::config::ConfigError),
+    /// The state machine's database could not be opened.
+    #[error(transparent)]
+    Engine(#[from] EngineError),
+    /// The WAL could not be opened or is corrupt.
+    #[error(transparent)]
+    Wal(#[from] WalError),
+    /// Raft refused its configuration.
+    #[error("raft: {0}")]
+    Raft(#[from] raft::Error),
+    /// Filesystem trouble outside WAL and engine.
+    #[error("{path}: {source}")]
+    Io {
+        /// The path involved.
+        path: String,
+        /// The error.
+        source: std::io::Error,
+    },
+}
+
+/// Everything a member needs that lives on disk.
+pub struct Opened {
+    /// The state machine's database.
+    pub engine: Engine,
+    /// The WAL, positioned at its end.
+    pub wal: Wal,
+    /// What the WAL held.
+    pub replay: Replay,
+    /// The raft configuration as of the applied index.
+    pub conf_state: ConfState,
+    /// This member's id.
+    pub member_id: u64,
+    /// The cluster's id.
+    pub cluster_id: u64,
+}
+
+fn hash64(parts: &[&[u8]]) -> u64 {
+    let mut h = Sha1::new();
+    for p in parts {
+        h.update(p);
+    }
+    let d = h.finalize();
+    u64::from_be_bytes(d[..8].try_into().expect("sha1 has 20 bytes"))
+}
+
+/// A member's id: derived from its sorted peer URLs and the cluster token, as etcd
+/// derives it, so the same flags give the same id.
+pub fn member_id(peer_urls: &[String], token: &str) -> u64 {
+    let mut urls = peer_urls.to_vec();
+    urls.sort();
+    hash64(&[urls.join("").as_bytes(), token.as_bytes()])
+}
+
+/// A cluster's id: derived from its sorted member ids.
+pub fn cluster_id(member_ids: &[u64]) -> u64 {
+    let mut ids = member_ids.to_vec();
+    ids.sort();
+    let bytes: Vec<u8> = ids.iter().flat_map(|i| i.to_be_bytes()).collect();
+    hash64(&[&bytes])
+}
+
+fn get_u64(engine: &Engine, key: &[u8]) -> Result<Option<u64>, EngineError> {
+    Ok(engine
+        .get(Cf::Meta, key)?
+        .map(|v| u64::from_be_bytes(v.as_slice().try_into().expect("meta u64"))))
+}
+
+/// Opens (or initialises) the data directory named by `cfg`.
+pub fn open(cfg: &Config) -> Result<Opened, BootstrapError> {
+    cfg.validate()?;
+    let member_dir = cfg.data_dir().join("member");
+    std::fs::create_dir_all(&member_dir).map_err(|source| BootstrapError::Io {
+        path: member_dir.display().to_string(),
+        source,
+    })?;
+    let engine = Engine::open(&member_dir.join("db"))?;
+    let (mut wal, mut replay) = Wal::open(&member_dir.join("wal"))?;
+
+    let (member_id, cluster_id, conf_state) = match get_u64(&engine, meta::MEMBER_ID)? {
+        Some(id) => {
+            let cid = get_u64(&engine, meta::CLUSTER_ID)?.unwrap_or(0);
+            let raw = engine
+                .get(Cf::Meta, meta::CONF_STATE)?
+                .expect("a member with an id has a stored configuration");
+            let mut cs = ConfState::default();
+            cs.merge_from_bytes(&raw)
+                .unwrap_or_else(|e| panic!("stored raft configuration undecodable: {e}"));
+            (id, cid, cs)
+        }
+        None => {
+            let (id, cid, cs) = init_new(cfg, &engine, &member_dir)?;
+            if replay.entries.is_empty() && replay.hard_state.term == 0 {
+                replay = bootstrap_log(&mut wal, &cs)?;
+            }
+            (id, cid, cs)
+        }
+    };
+    Ok(Opened {
+        engine,
+        wal,
+        replay,
+        conf_state,
+        member_id,
+        cluster_id,
+    })
+}
+
+/// Starts the log of a new cluster as etcd does: one committed entry per initial
+/// member adding it, at term 1, so the first election happens at term 2 and raft
+/// indexes line up with etcd's.
+fn bootstrap_log(wal: &mut Wal, cs: &ConfState) -> Result<Replay, BootstrapError> {
+    let entries: Vec<Entry> = cs
+        .voters
+        .iter()
+        .enumerate()
+        .map(|(i, id)| {
+            let mut cc = ConfChange::default();
+            cc.set_change_type(ConfChangeType::AddNode);
+            cc.node_id = *id;
+            let mut e = Entry::default();
+            e.set_entry_type(EntryType::EntryConfChange);
+            e.term = 1;
+            e.index = i as u64 + 1;
+            e.data = cc.write_to_bytes().expect("encoding conf change").into();
+            e
+        })
+        .collect();
+    let mut hs = HardState::default();
+    hs.term = 1;
+    hs.commit = entries.len() as u64;
+    wal.append_entries(&entries);
+    wal.set_hard_state(&hs);
+    wal.sync()?;
+    Ok(Replay {
+        entries,
+        hard_state: hs,
+        snapshot: None,
+    })
+}
+
+fn init_new(cfg: &Config, engine: &Engine, dir: &Path) -> Result<(u64, u64, ConfState), BootstrapError> {
+    let members = cfg.initial_members()?;
+    let ids: Vec<u64> = members
+        .iter()
+        .map(|(_, urls)| member_id(urls, &cfg.initial_cluster_token))
+        .collect();
+    let me = members
+        .iter()
+        .position(|(n, _)| n == &cfg.name)
+        .expect("validated: local name is in the initial cluster");
+    let id = ids[me];
+    let cid = cluster_id(&ids);
+    let mut cs = ConfState::default();
+    cs.voters = ids.clone();
+    let mut batch = WriteBatch::default();
+    batch.put_cf(engine.cf(Cf::Meta), meta::MEMBER_ID, id.to_be_bytes());
+    batch.put_cf(engine.cf(Cf::Meta), meta::CLUSTER_ID, cid.to_be_bytes());
+    batch.put_cf(
+        engine.cf(Cf::Meta),
+        meta::CONF_STATE,
+        cs.write_to_bytes().expect("encoding conf state"),
+    );
+    engine.write(batch)?;
+    // The identity must survive a crash right after bootstrap.
+    engine.flush()?;
+    tracing::info!(
+        member_id = format!("{id:x}"),
+        cluster_id = format!("{cid:x}"),
+        data_dir = %dir.display(),
+        "bootstrapped a new cluster"
+    );
+    Ok((id, cid, cs))
+}

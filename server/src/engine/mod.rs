@@ -1,0 +1,107 @@
+//! The storage engine: one RocksDB instance holding every column family ectd uses.
+//!
+//! Column families are declared once in [`schema`]; everything above this module
+//! addresses them through [`Cf`]. State-machine writes go in with RocksDB's own WAL
+//! disabled: the raft WAL is the source of truth, and `atomic_flush` keeps every
+//! column family's flushed state mutually consistent, so the applied index stored
+//! in `meta` never runs ahead of the data it describes.
+
+pub mod schema;
+
+use std::path::Path;
+use std::sync::Arc;
+
+use rocksdb::{ColumnFamily, ColumnFamilyDescriptor, Options, WriteBatch, WriteOptions, DB};
+
+pub use schema::Cf;
+
+/// Errors raised by the storage engine.
+#[derive(Debug, thiserror::Error)]
+pub enum EngineError {
+    /// RocksDB reported an error.
+    #[error("rocksdb: {0}")]
+    Rocks(#[from] rocksdb::Error),
+}
+
+/// A shared handle to the RocksDB instance under `<data-dir>/member/db`.
+#[derive(Clone)]
+pub struct Engine {
+    db: Arc<DB>,
+}
+
+impl Engine {
+    /// Opens (creating if missing) the database at `path` with every column family
+    /// of [`schema::ALL`].
+    pub fn open(path: &Path) -> Result<Engine, EngineError> {
+        let mut opts = Options::default();
+        opts.create_if_missing(true);
+        opts.create_missing_column_families(true);
+        opts.set_atomic_flush(true);
+        opts.set_max_background_jobs(2);
+        opts.set_compression_type(rocksdb::DBCompressionType::Lz4);
+        let cfs = schema::ALL.iter().map(|cf| {
+            let mut o = Options::default();
+            o.set_compression_type(rocksdb::DBCompressionType::Lz4);
+            ColumnFamilyDescriptor::new(cf.name(), o)
+        });
+        let db = DB::open_cf_descriptors(&opts, path, cfs)?;
+        Ok(Engine { db: Arc::new(db) })
+    }
+
+    /// The raw RocksDB handle, for iterators and snapshots.
+    pub fn db(&self) -> &DB {
+        &self.db
+    }
+
+    /// The handle of column family `cf`.
+    pub fn cf(&self, cf: Cf) -> &ColumnFamily {
+        self.db
+            .cf_handle(cf.name())
+            .unwrap_or_else(|| panic!("column family {} missing after open", cf.name()))
+    }
+
+    /// Reads one value.
+    pub fn get(&self, cf: Cf, key: &[u8]) -> Result<Option<Vec<u8>>, EngineError> {
+        Ok(self.db.get_cf(self.cf(cf), key)?)
+    }
+
+    /// Writes a batch atomically. Not synced: durability comes from the raft WAL,
+    /// which is replayed from the applied index stored in the same batch.
+    pub fn write(&self, batch: WriteBatch) -> Result<(), EngineError> {
+        let mut wo = WriteOptions::default();
+        wo.disable_wal(true);
+        self.db.write_opt(batch, &wo)?;
+        Ok(())
+    }
+
+    /// Flushes every memtable to SST files, so everything written so far survives
+    /// a crash without the raft WAL.
+    pub fn flush(&self) -> Result<(), EngineError> {
+        let cfs: Vec<&ColumnFamily> = schema::ALL.iter().map(|c| self.cf(*c)).collect();
+        self.db.flush_cfs_opt(&cfs, &rocksdb::FlushOptions::default())?;
+        Ok(())
+    }
+
+    /// Approximate bytes on disk (live SST files plus memtables).
+    pub fn size_bytes(&self) -> u64 {
+        schema::ALL
+            .iter()
+            .map(|c| {
+                let cf = self.cf(*c);
+                let sst = self
+                    .db
+                    .property_int_value_cf(cf, "rocksdb.total-sst-files-size")
+                    .ok()
+                    .flatten()
+                    .unwrap_or(0);
+                let mem = self
+                    .db
+                    .property_int_value_cf(cf, "rocksdb.cur-size-all-mem-tables")
+                    .ok()
+                    .flatten()
+                    .unwrap_or(0);
+                sst + mem
+            })
+            .sum()
+    }
+}

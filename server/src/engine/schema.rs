@@ -1,0 +1,46 @@
+//! Every RocksDB column family ectd uses, declared in one place.
+//! The byte layout of each is described in `docs/on-disk-format.md`.
+
+/// A column family of the state machine's database.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Cf {
+    /// Revision-keyed history: `revision(16)` -> kind byte + `mvccpb.KeyValue`.
+    Kv,
+    /// Key index: `memcomparable(key) ++ inverted revision(16)` -> kind byte.
+    Index,
+    /// Small bookkeeping values: applied index, current and compact revisions.
+    Meta,
+}
+
+/// All column families, in the order they are opened.
+pub const ALL: [Cf; 3] = [Cf::Kv, Cf::Index, Cf::Meta];
+
+impl Cf {
+    /// The column family's name on disk.
+    pub fn name(self) -> &'static str {
+        match self {
+            Cf::Kv => "kv",
+            Cf::Index => "index",
+            Cf::Meta => "meta",
+        }
+    }
+}
+
+/// Keys of the `meta` column family.
+pub mod meta {
+    /// Raft index of the last applied entry (u64 big-endian).
+    pub const APPLIED_INDEX: &[u8] = b"applied_index";
+    /// Raft term of the last applied entry (u64 big-endian).
+    pub const APPLIED_TERM: &[u8] = b"applied_term";
+    /// Current main revision of the keyspace (u64 big-endian).
+    pub const REVISION: &[u8] = b"revision";
+    /// Revision of the last finished compaction (u64 big-endian).
+    pub const COMPACT_REVISION: &[u8] = b"compact_revision";
+    /// The raft configuration (voters and learners) as of the applied index,
+    /// encoded as raft's `ConfState` protobuf.
+    pub const CONF_STATE: &[u8] = b"conf_state";
+    /// This member's id, fixed when the member first started (u64 big-endian).
+    pub const MEMBER_ID: &[u8] = b"member_id";
+    /// The cluster's id, fixed when the cluster was bootstrapped (u64 big-endian).
+    pub const CLUSTER_ID: &[u8] = b"cluster_id";
+}

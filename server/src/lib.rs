@@ -1,0 +1,29 @@
+//! ectd's member: a key-value store that speaks etcd's v3 protocol, replicated with
+//! raft, keeping its MVCC keyspace in RocksDB.
+//!
+//! Data flows top to bottom:
+//!
+//! - [`api`]: gRPC and HTTP facades — check requests, call the server, map errors.
+//! - [`server`]: proposals waited on by request id, linearizable read barrier.
+//! - [`raft`]: the raft loop, sole owner of raft-rs's `RawNode`; hands committed
+//!   entries to apply over a channel.
+//! - [`apply`]: decodes commands and changes the store, one write batch per entry.
+//! - [`mvcc`]: etcd's revision model over [`engine`] (RocksDB).
+//! - [`wal`]: the raft log on disk.
+//!
+//! [`bootstrap`] opens a data directory; [`run`] serves a member until shutdown.
+
+pub mod api;
+pub mod apply;
+pub mod bootstrap;
+pub mod config;
+pub mod engine;
+pub mod error;
+pub mod mvcc;
+pub mod raft;
+pub mod run;
+pub mod server;
+pub mod wal;
+
+pub use config::Config;
+pub use run::run;

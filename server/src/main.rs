@@ -1,0 +1,37 @@
+//! `ectd`: parses flags, sets up logging, and runs a member until SIGTERM/SIGINT.
+
+use clap::Parser;
+use ectd_server::Config;
+use tracing_subscriber::EnvFilter;
+
+fn main() {
+    let cfg = Config::parse();
+    let filter = EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| EnvFilter::new(format!("{},raft=warn", cfg.log_level)));
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    if cfg.log_format == "json" {
+        builder.json().init();
+    } else {
+        builder.init();
+    }
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .thread_name("ectd")
+        .build()
+        .expect("building the tokio runtime");
+    if let Err(e) = rt.block_on(ectd_server::run(cfg, shutdown_signal())) {
+        tracing::error!(error = %e, "ectd failed");
+        eprintln!("ectd: {e}");
+        std::process::exit(1);
+    }
+}
+
+async fn shutdown_signal() {
+    use tokio::signal::unix::{signal, SignalKind};
+    let mut term = signal(SignalKind::terminate()).expect("installing the SIGTERM handler");
+    let mut int = signal(SignalKind::interrupt()).expect("installing the SIGINT handler");
+    tokio::select! {
+        _ = term.recv() => tracing::info!("received SIGTERM"),
+        _ = int.recv() => tracing::info!("received SIGINT"),
+    }
+}

@@ -1,0 +1,197 @@
+//! Reading the keyspace at a revision.
+
+use ectd_proto::mvccpb::KeyValue;
+use prost::Message as _;
+use rocksdb::{DBRawIteratorWithThreadMode, SnapshotWithThreadMode, DB};
+
+use super::keys::{encode_key, split_index_key, Revision, KIND_PUT, REV_LEN};
+use super::{MvccError, RangeEnd};
+use crate::engine::{Cf, Engine};
+
+/// Options of one range read, after the API layer has interpreted the request.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct RangeOptions {
+    /// At most this many key-values (0 = no limit). `count` still counts all.
+    pub limit: usize,
+    /// Read at this revision (<= 0 = the current revision).
+    pub rev: i64,
+    /// Only count the keys; return no key-values.
+    pub count_only: bool,
+}
+
+/// The result of a range read.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct RangeResult {
+    /// Key-values in key order, at most `limit` of them.
+    pub kvs: Vec<KeyValue>,
+    /// Number of keys in the range at the read revision, ignoring the limit.
+    pub count: usize,
+    /// The store's current revision when the read was served.
+    pub rev: i64,
+}
+
+/// Something the keyspace can be read through: a consistent snapshot, or a write
+/// transaction that also sees its own writes.
+pub trait KvRead {
+    /// The revision a latest read observes.
+    fn rev(&self) -> i64;
+    /// Reads `[key, end)` with `opts`.
+    fn range(&self, key: &[u8], end: RangeEnd<'_>, opts: RangeOptions) -> Result<RangeResult, MvccError>;
+}
+
+/// Where reads come from: the live database (the apply task, the only writer) or a
+/// snapshot (concurrent readers).
+pub(super) enum Source<'a> {
+    Db(&'a Engine),
+    Snapshot(&'a Engine, SnapshotWithThreadMode<'a, DB>),
+}
+
+impl Source<'_> {
+    fn engine(&self) -> &Engine {
+        match self {
+            Source::Db(e) | Source::Snapshot(e, _) => e,
+        }
+    }
+
+    fn iter(&self, cf: Cf) -> DBRawIteratorWithThreadMode<'_, DB> {
+        let e = self.engine();
+        match self {
+            Source::Db(_) => e.db().raw_iterator_cf(e.cf(cf)),
+            Source::Snapshot(_, s) => s.raw_iterator_cf(e.cf(cf)),
+        }
+    }
+
+    fn multi_get(&self, cf: Cf, keys: &[[u8; REV_LEN]]) -> Vec<Option<Vec<u8>>> {
+        let e = self.engine();
+        let handle = e.cf(cf);
+        let res = match self {
+            Source::Db(_) => e.db().multi_get_cf(keys.iter().map(|k| (handle, k))),
+            Source::Snapshot(_, s) => s.multi_get_cf(keys.iter().map(|k| (handle, k))),
+        };
+        res.into_iter()
+            .map(|r| r.unwrap_or_else(|err| panic!("rocksdb read of kv history failed: {err}")))
+            .collect()
+    }
+
+    /// Revisions of the live keys in the range at `at`, in key order, and the total
+    /// number of live keys (the list stops after `limit` when it is non-zero).
+    pub(super) fn scan(&self, key: &[u8], end: RangeEnd<'_>, at: i64, limit: usize) -> (Vec<Revision>, usize) {
+        let mut it = self.iter(Cf::Index);
+        let start = encode_key(key);
+        let end_enc = match end {
+            RangeEnd::Before(e) if e <= key => return (Vec::new(), 0),
+            RangeEnd::Before(e) => Some(encode_key(e)),
+            _ => None,
+        };
+        let at_rev = Revision { main: at, sub: i64::MAX };
+        let mut revs = Vec::new();
+        let mut total = 0;
+        let mut seek = start.clone();
+        seek.extend_from_slice(&at_rev.encode_inverted());
+        it.seek(&seek);
+        while it.valid() {
+            let k = it.key().expect("valid iterator has a key");
+            let (enc, rev) = split_index_key(k);
+            match end {
+                RangeEnd::Single if enc != start.as_slice() => break,
+                RangeEnd::Before(_) if enc >= end_enc.as_deref().expect("end set") => break,
+                _ => {}
+            }
+            if rev.main > at {
+                // A newer version than the read revision: jump to the wanted one.
+                let mut s = enc.to_vec();
+                s.extend_from_slice(&at_rev.encode_inverted());
+                it.seek(&s);
+                continue;
+            }
+            let live = it.value().expect("valid iterator has a value") == [KIND_PUT];
+            if live {
+                total += 1;
+                if limit == 0 || revs.len() < limit {
+                    revs.push(rev);
+                }
+            }
+            // Skip this key's older versions.
+            let mut s = enc.to_vec();
+            s.extend_from_slice(&[0xFF; REV_LEN]);
+            it.seek(&s);
+        }
+        if let Err(err) = it.status() {
+            panic!("rocksdb index scan failed: {err}");
+        }
+        (revs, total)
+    }
+
+    /// Loads the key-values stored at `revs`.
+    pub(super) fn load(&self, revs: &[Revision]) -> Vec<KeyValue> {
+        if revs.is_empty() {
+            return Vec::new();
+        }
+        let keys: Vec<[u8; REV_LEN]> = revs.iter().map(|r| r.encode()).collect();
+        self.multi_get(Cf::Kv, &keys)
+            .into_iter()
+            .zip(revs)
+            .map(|(v, rev)| {
+                let v = v.unwrap_or_else(|| panic!("index names revision {rev:?} missing from kv history"));
+                KeyValue::decode(&v[1..]).unwrap_or_else(|err| panic!("undecodable kv at {rev:?}: {err}"))
+            })
+            .collect()
+    }
+
+    /// The latest version of `key`, if it is live.
+    pub(super) fn latest(&self, key: &[u8]) -> Option<KeyValue> {
+        let (revs, _) = self.scan(key, RangeEnd::Single, i64::MAX, 1);
+        self.load(&revs).pop()
+    }
+
+    /// Every live key in the range at `at`, honouring limit and count_only.
+    pub(super) fn range_at(&self, key: &[u8], end: RangeEnd<'_>, at: i64, opts: RangeOptions) -> (Vec<KeyValue>, usize) {
+        let limit = if opts.count_only { 1 } else { opts.limit };
+        let (revs, total) = self.scan(key, end, at, limit);
+        if opts.count_only {
+            return (Vec::new(), total);
+        }
+        (self.load(&revs), total)
+    }
+}
+
+/// Checks a requested revision against the current and compacted revisions and
+/// resolves `<= 0` to the current one.
+pub(super) fn resolve_rev(req: i64, current: i64, compacted: i64) -> Result<i64, MvccError> {
+    if req <= 0 {
+        return Ok(current);
+    }
+    if req > current {
+        return Err(MvccError::FutureRev);
+    }
+    if req < compacted {
+        return Err(MvccError::Compacted);
+    }
+    Ok(req)
+}
+
+/// A consistent read-only view of the keyspace at the revision it was opened.
+pub struct ReadView<'a> {
+    pub(super) source: Source<'a>,
+    pub(super) rev: i64,
+    pub(super) compact_rev: i64,
+}
+
+impl ReadView<'_> {
+    /// The last compacted revision as of this view.
+    pub fn compact_rev(&self) -> i64 {
+        self.compact_rev
+    }
+}
+
+impl KvRead for ReadView<'_> {
+    fn rev(&self) -> i64 {
+        self.rev
+    }
+
+    fn range(&self, key: &[u8], end: RangeEnd<'_>, opts: RangeOptions) -> Result<RangeResult, MvccError> {
+        let at = resolve_rev(opts.rev, self.rev, self.compact_rev)?;
+        let (kvs, count) = self.source.range_at(key, end, at, opts);
+        Ok(RangeResult { kvs, count, rev: self.rev })
+    }
+}

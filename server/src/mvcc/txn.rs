@@ -1,0 +1,187 @@
+//! A write transaction: one main revision, a sub revision per operation, reads that
+//! see the transaction's own writes.
+
+use std::collections::BTreeMap;
+
+use ectd_proto::mvccpb::KeyValue;
+use prost::Message as _;
+use rocksdb::WriteBatch;
+
+use super::keys::{index_key, Revision, KIND_PUT, KIND_TOMBSTONE};
+use super::read::{resolve_rev, KvRead, RangeOptions, RangeResult, Source};
+use super::store::kv_key;
+use super::{MvccError, RangeEnd};
+use crate::engine::{Cf, Engine};
+
+/// One change made by a write transaction, in sub-revision order (what watchers
+/// will be told).
+#[derive(Debug, Clone, PartialEq)]
+pub enum Change {
+    /// A new version of a key.
+    Put(KeyValue),
+    /// A tombstone: `key` and `mod_revision` (the deletion's revision) are set.
+    Delete(KeyValue),
+}
+
+/// A write transaction over the live database. Its writes accumulate in a caller's
+/// `WriteBatch`; nothing is visible to other readers until the batch is committed.
+pub struct WriteTxn<'a> {
+    source: Source<'a>,
+    engine: &'a Engine,
+    begin_rev: i64,
+    compact_rev: i64,
+    batch: &'a mut WriteBatch,
+    /// The state of every key this transaction wrote: `None` once deleted.
+    written: BTreeMap<Vec<u8>, Option<KeyValue>>,
+    changes: Vec<Change>,
+}
+
+impl<'a> WriteTxn<'a> {
+    pub(super) fn new(
+        engine: &'a Engine,
+        begin_rev: i64,
+        compact_rev: i64,
+        batch: &'a mut WriteBatch,
+    ) -> WriteTxn<'a> {
+        WriteTxn {
+            source: Source::Db(engine),
+            engine,
+            begin_rev,
+            compact_rev,
+            batch,
+            written: BTreeMap::new(),
+            changes: Vec::new(),
+        }
+    }
+
+    /// The revision this transaction's writes get.
+    fn write_rev(&self) -> i64 {
+        self.begin_rev + 1
+    }
+
+    fn next_rev(&self) -> Revision {
+        Revision {
+            main: self.write_rev(),
+            sub: self.changes.len() as i64,
+        }
+    }
+
+    /// The latest state of `key`, including this transaction's writes.
+    pub fn latest(&self, key: &[u8]) -> Option<KeyValue> {
+        match self.written.get(key) {
+            Some(state) => state.clone(),
+            None => self.source.latest(key),
+        }
+    }
+
+    fn record(&mut self, kind: u8, kv: &KeyValue, rev: Revision) {
+        let mut val = Vec::with_capacity(1 + kv.encoded_len());
+        val.push(kind);
+        kv.encode(&mut val).expect("encoding into a Vec cannot fail");
+        self.batch.put_cf(self.engine.cf(Cf::Kv), kv_key(rev), val);
+        self.batch
+            .put_cf(self.engine.cf(Cf::Index), index_key(&kv.key, rev), [kind]);
+    }
+
+    /// Writes a new version of `key`; returns the previous live version.
+    pub fn put(&mut self, key: &[u8], value: Vec<u8>, lease: i64) -> Option<KeyValue> {
+        let prev = self.latest(key);
+        let rev = self.next_rev();
+        let kv = KeyValue {
+            key: key.to_vec(),
+            create_revision: prev.as_ref().map_or(rev.main, |p| p.create_revision),
+            mod_revision: rev.main,
+            version: prev.as_ref().map_or(1, |p| p.version + 1),
+            value,
+            lease,
+        };
+        self.record(KIND_PUT, &kv, rev);
+        self.written.insert(key.to_vec(), Some(kv.clone()));
+        self.changes.push(Change::Put(kv));
+        prev
+    }
+
+    /// Deletes every live key in the range; returns the deleted versions in key order.
+    pub fn delete_range(&mut self, key: &[u8], end: RangeEnd<'_>) -> Vec<KeyValue> {
+        let live = self.live_range(key, end);
+        for prev in &live {
+            let rev = self.next_rev();
+            let tomb = KeyValue {
+                key: prev.key.clone(),
+                mod_revision: rev.main,
+                ..Default::default()
+            };
+            self.record(KIND_TOMBSTONE, &tomb, rev);
+            self.written.insert(prev.key.clone(), None);
+            self.changes.push(Change::Delete(tomb));
+        }
+        live
+    }
+
+    /// Every live key of the range at the latest state, this transaction's writes
+    /// included.
+    fn live_range(&self, key: &[u8], end: RangeEnd<'_>) -> Vec<KeyValue> {
+        let touched = self.written.keys().any(|k| end.contains(key, k));
+        let (mut kvs, _) = self.source.range_at(key, end, self.begin_rev, RangeOptions::default());
+        if !touched {
+            return kvs;
+        }
+        let mut merged: BTreeMap<Vec<u8>, KeyValue> =
+            kvs.drain(..).map(|kv| (kv.key.clone(), kv)).collect();
+        for (k, state) in &self.written {
+            if !end.contains(key, k) {
+                continue;
+            }
+            match state {
+                Some(kv) => merged.insert(k.clone(), kv.clone()),
+                None => merged.remove(k),
+            };
+        }
+        merged.into_values().collect()
+    }
+
+    /// The changes made so far.
+    pub fn changes(&self) -> &[Change] {
+        &self.changes
+    }
+
+    /// Ends the transaction; returns the store's revision after it (unchanged if it
+    /// wrote nothing) and its changes.
+    pub fn finish(self) -> (i64, Vec<Change>) {
+        let rev = if self.changes.is_empty() {
+            self.begin_rev
+        } else {
+            self.write_rev()
+        };
+        (rev, self.changes)
+    }
+}
+
+impl KvRead for WriteTxn<'_> {
+    /// Reads see the transaction's writes: the revision is the new one once anything
+    /// was written.
+    fn rev(&self) -> i64 {
+        if self.changes.is_empty() {
+            self.begin_rev
+        } else {
+            self.write_rev()
+        }
+    }
+
+    fn range(&self, key: &[u8], end: RangeEnd<'_>, opts: RangeOptions) -> Result<RangeResult, MvccError> {
+        let rev = self.rev();
+        let at = resolve_rev(opts.rev, rev, self.compact_rev)?;
+        if at < rev || self.changes.is_empty() {
+            let (kvs, count) = self.source.range_at(key, end, at, opts);
+            return Ok(RangeResult { kvs, count, rev });
+        }
+        let mut kvs = self.live_range(key, end);
+        let count = kvs.len();
+        if opts.count_only {
+            kvs.clear();
+        } else if opts.limit > 0 {
+            kvs.truncate(opts.limit);
+        }
+        Ok(RangeResult { kvs, count, rev })
+    }
+}

@@ -1,0 +1,10 @@
+//! Consensus: the raft loop that owns raft-rs's `RawNode`, its log storage and the
+//! WAL. It knows nothing of what entries mean; committed entries leave it over a
+//! channel that `server.rs` wires to the apply task.
+
+mod logger;
+mod node;
+mod storage;
+
+pub use node::{spawn, RaftHandle, RaftSettings, RaftStatus, Request};
+pub use storage::LogStore;

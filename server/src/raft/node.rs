@@ -1,0 +1,314 @@
+//! The raft loop: one thread, sole owner of the `RawNode`, following raft-rs 0.7's
+//! Ready protocol step by step (see `docs/design.md`).
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::mpsc::{Receiver, RecvTimeoutError, Sender};
+use std::sync::Arc;
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use raft::prelude::{ConfChange, ConfChangeV2, ConfState, Entry, EntryType, Message};
+use raft::{Config, RawNode, StateRole};
+use tokio::sync::{mpsc, oneshot};
+
+use super::storage::LogStore;
+use crate::wal::Wal;
+use protobuf::Message as _;
+
+/// Entries kept in memory behind the last applied one, for slow followers.
+const LOG_TAIL_KEPT: u64 = 10_000;
+
+/// What the rest of the member asks of the raft loop.
+pub enum Request {
+    /// Propose an entry; `dropped` fires if raft refuses it (no leader known).
+    Propose {
+        /// The encoded command.
+        data: Vec<u8>,
+        /// Told when the proposal was dropped.
+        dropped: oneshot::Sender<()>,
+    },
+    /// Ask for a read index; `reply` receives the index reads must wait for.
+    ReadIndex {
+        /// Identifies this read round.
+        ctx: u64,
+        /// Receives the read index.
+        reply: oneshot::Sender<u64>,
+    },
+}
+
+/// Settings of the raft loop.
+#[derive(Debug, Clone)]
+pub struct RaftSettings {
+    /// This member's raft id.
+    pub id: u64,
+    /// Time between ticks (`--heartbeat-interval`).
+    pub tick: Duration,
+    /// Election timeout in ticks.
+    pub election_ticks: usize,
+    /// The last index the state machine has applied.
+    pub applied: u64,
+}
+
+/// Raft facts the API layer reports, updated by the raft loop after every Ready.
+#[derive(Debug, Default)]
+pub struct RaftStatus {
+    term: AtomicU64,
+    leader: AtomicU64,
+    commit: AtomicU64,
+}
+
+impl RaftStatus {
+    /// The current term.
+    pub fn term(&self) -> u64 {
+        self.term.load(Ordering::Acquire)
+    }
+    /// The known leader's id (0 = none).
+    pub fn leader(&self) -> u64 {
+        self.leader.load(Ordering::Acquire)
+    }
+    /// The commit index.
+    pub fn commit(&self) -> u64 {
+        self.commit.load(Ordering::Acquire)
+    }
+}
+
+/// A running raft loop.
+pub struct RaftHandle {
+    /// Where requests go; dropping every sender stops the loop.
+    pub requests: Sender<Request>,
+    /// Facts for headers and status.
+    pub status: Arc<RaftStatus>,
+    /// The loop's thread.
+    pub thread: JoinHandle<()>,
+}
+
+struct Loop {
+    node: RawNode<LogStore>,
+    wal: Wal,
+    committed: mpsc::Sender<Vec<Entry>>,
+    status: Arc<RaftStatus>,
+    reads: Vec<(u64, oneshot::Sender<u64>)>,
+    /// A sole voter has nobody to wait for: it campaigns as soon as the committed
+    /// log (including bootstrap configuration entries) has been handed to apply,
+    /// instead of after an election timeout.
+    campaign_pending: bool,
+}
+
+/// Starts the raft loop on its own thread over `store` and `wal`. Committed entries
+/// are sent on `committed` in index order.
+pub fn spawn(
+    settings: RaftSettings,
+    store: LogStore,
+    wal: Wal,
+    committed: mpsc::Sender<Vec<Entry>>,
+) -> Result<RaftHandle, raft::Error> {
+    let cfg = Config {
+        id: settings.id,
+        election_tick: settings.election_ticks,
+        heartbeat_tick: 1,
+        applied: settings.applied,
+        max_size_per_msg: 1024 * 1024,
+        max_inflight_msgs: 256,
+        pre_vote: true,
+        check_quorum: true,
+        ..Default::default()
+    };
+    cfg.validate()?;
+    let single = store_is_single_voter(&store, settings.id);
+    let node = RawNode::new(&cfg, store, &super::logger::logger())?;
+    let status = Arc::new(RaftStatus::default());
+    let (tx, rx) = std::sync::mpsc::channel();
+    let mut lp = Loop {
+        node,
+        wal,
+        committed,
+        status: status.clone(),
+        reads: Vec::new(),
+        campaign_pending: single,
+    };
+    let tick = settings.tick;
+    let thread = std::thread::Builder::new()
+        .name("raft".into())
+        .spawn(move || lp.run(rx, tick))
+        .expect("spawning the raft thread");
+    Ok(RaftHandle {
+        requests: tx,
+        status,
+        thread,
+    })
+}
+
+fn store_is_single_voter(store: &LogStore, id: u64) -> bool {
+    let st = raft::Storage::initial_state(store).expect("initial state");
+    st.conf_state.voters == [id] && st.conf_state.learners.is_empty()
+}
+
+impl Loop {
+    fn run(&mut self, rx: Receiver<Request>, tick: Duration) {
+        let mut next_tick = Instant::now() + tick;
+        loop {
+            let wait = next_tick.saturating_duration_since(Instant::now());
+            match rx.recv_timeout(wait) {
+                Ok(req) => {
+                    self.handle(req);
+                    while let Ok(req) = rx.try_recv() {
+                        self.handle(req);
+                    }
+                }
+                Err(RecvTimeoutError::Timeout) => {}
+                Err(RecvTimeoutError::Disconnected) => break,
+            }
+            if Instant::now() >= next_tick {
+                self.node.tick();
+                next_tick += tick;
+                if next_tick < Instant::now() {
+                    next_tick = Instant::now() + tick;
+                }
+            }
+            if !self.on_ready() {
+                break;
+            }
+            if self.campaign_pending {
+                let log = &self.node.raft.raft_log;
+                if self.node.raft.state != StateRole::Follower {
+                    self.campaign_pending = false;
+                } else if log.applied >= log.committed {
+                    self.campaign_pending = false;
+                    if let Err(e) = self.node.campaign() {
+                        tracing::warn!(error = %e, "campaign failed; waiting for the election timeout");
+                    }
+                    if !self.on_ready() {
+                        break;
+                    }
+                }
+            }
+        }
+        if let Err(e) = self.wal.sync() {
+            tracing::error!(error = %e, "wal: final sync failed");
+        }
+        tracing::info!("raft loop stopped");
+    }
+
+    fn handle(&mut self, req: Request) {
+        match req {
+            Request::Propose { data, dropped } => {
+                if self.node.propose(Vec::new(), data).is_err() {
+                    let _ = dropped.send(());
+                }
+            }
+            Request::ReadIndex { ctx, reply } => {
+                self.node.read_index(ctx.to_be_bytes().to_vec());
+                self.reads.push((ctx, reply));
+            }
+        }
+    }
+
+    fn send(&mut self, msgs: Vec<Message>) {
+        for m in msgs {
+            // A single member has no peers; multi-member transport plugs in here.
+            tracing::debug!(to = m.to, msg_type = ?m.get_msg_type(), "no transport for raft message");
+        }
+    }
+
+    /// Hands committed entries to apply, applying conf changes to raft first.
+    /// Returns false once apply has gone away.
+    fn hand_off(&mut self, entries: Vec<Entry>) -> bool {
+        if entries.is_empty() {
+            return true;
+        }
+        for e in &entries {
+            match e.get_entry_type() {
+                EntryType::EntryConfChange => {
+                    let mut cc = ConfChange::default();
+                    cc.merge_from_bytes(&e.data).expect("committed conf change decodes");
+                    let cs = self.node.apply_conf_change(&cc).expect("applying conf change");
+                    self.node.mut_store().set_conf_state(cs);
+                }
+                EntryType::EntryConfChangeV2 => {
+                    let mut cc = ConfChangeV2::default();
+                    cc.merge_from_bytes(&e.data).expect("committed conf change decodes");
+                    let cs: ConfState = self.node.apply_conf_change(&cc).expect("applying conf change");
+                    self.node.mut_store().set_conf_state(cs);
+                }
+                EntryType::EntryNormal => {}
+            }
+        }
+        let last = entries.last().map(|e| e.index).expect("non-empty");
+        if self.committed.blocking_send(entries).is_err() {
+            return false;
+        }
+        self.node.advance_apply_to(last);
+        self.node.mut_store().compact_to(last.saturating_sub(LOG_TAIL_KEPT));
+        true
+    }
+
+    fn on_ready(&mut self) -> bool {
+        if !self.node.has_ready() {
+            return true;
+        }
+        let mut rd = self.node.ready();
+        // 1. Leader messages may leave before our own fsync.
+        let msgs = rd.take_messages();
+        self.send(msgs);
+        // 2. Snapshots arrive only in multi-member clusters.
+        assert!(rd.snapshot().is_empty() || rd.snapshot().get_metadata().index == 0,
+            "snapshot install is not supported on a single member");
+        // 3. Committed entries go to apply.
+        if !self.hand_off(rd.take_committed_entries()) {
+            return false;
+        }
+        // 4 + 5. Entries and hard state, made durable together.
+        if !rd.entries().is_empty() {
+            self.wal.append_entries(rd.entries());
+            self.node.mut_store().append(rd.entries());
+        }
+        if let Some(hs) = rd.hs() {
+            self.wal.set_hard_state(hs);
+            self.node.mut_store().set_hard_state(hs.clone());
+        }
+        let durable = if rd.must_sync() { self.wal.sync() } else { self.wal.flush() };
+        if let Err(e) = durable {
+            // Acknowledging anything after a failed write would lie; stop here.
+            panic!("wal write failed: {e}");
+        }
+        // 6. Votes and append acks only after the log is durable.
+        let msgs = rd.take_persisted_messages();
+        self.send(msgs);
+        // 7. Read states: reads wait for apply to reach the index.
+        for rs in rd.take_read_states() {
+            let ctx = u64::from_be_bytes(rs.request_ctx.as_slice().try_into().unwrap_or([0; 8]));
+            if let Some(pos) = self.reads.iter().position(|(c, _)| *c == ctx) {
+                let (_, reply) = self.reads.swap_remove(pos);
+                let _ = reply.send(rs.index);
+            }
+        }
+        // 8. Advance.
+        let mut light = self.node.advance(rd);
+        if let Some(commit) = light.commit_index() {
+            self.node.mut_store().set_commit(commit);
+            let hs = self.node.store().hard_state().clone();
+            self.wal.set_hard_state(&hs);
+            if let Err(e) = self.wal.flush() {
+                panic!("wal write failed: {e}");
+            }
+        }
+        let msgs = light.take_messages();
+        self.send(msgs);
+        if !self.hand_off(light.take_committed_entries()) {
+            return false;
+        }
+        self.publish_status();
+        true
+    }
+
+    fn publish_status(&mut self) {
+        let r = &self.node.raft;
+        self.status.term.store(r.term, Ordering::Release);
+        self.status.leader.store(r.leader_id, Ordering::Release);
+        self.status.commit.store(r.raft_log.committed, Ordering::Release);
+        if r.state != StateRole::Leader && !self.reads.is_empty() && r.leader_id == 0 {
+            // Without a leader no read index will come; let the waiters time out fast.
+            self.reads.clear();
+        }
+    }
+}

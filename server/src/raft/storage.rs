@@ -1,0 +1,141 @@
+//! raft-rs's view of the log: entries since the last compaction point, the hard
+//! state and the configuration, kept in memory and mirrored durably by the WAL.
+
+use raft::prelude::{ConfState, Entry, HardState, Snapshot};
+use raft::{GetEntriesContext, RaftState, StorageError};
+
+/// The raft log as raft-rs reads it. Every mutation here is made by the raft loop
+/// only after (or together with) writing the same thing to the WAL.
+#[derive(Default)]
+pub struct LogStore {
+    hard_state: HardState,
+    conf_state: ConfState,
+    /// Index and term of the entry just before `entries[0]`.
+    offset_index: u64,
+    offset_term: u64,
+    entries: Vec<Entry>,
+}
+
+impl LogStore {
+    /// A log restored from the WAL replay.
+    pub fn new(hard_state: HardState, conf_state: ConfState, offset: (u64, u64), entries: Vec<Entry>) -> LogStore {
+        if let Some(first) = entries.first() {
+            assert_eq!(first.index, offset.0 + 1, "log entries do not start after the offset");
+        }
+        LogStore {
+            hard_state,
+            conf_state,
+            offset_index: offset.0,
+            offset_term: offset.1,
+            entries,
+        }
+    }
+
+    /// The persisted hard state.
+    pub fn hard_state(&self) -> &HardState {
+        &self.hard_state
+    }
+
+    /// Replaces the hard state.
+    pub fn set_hard_state(&mut self, hs: HardState) {
+        self.hard_state = hs;
+    }
+
+    /// Records a new commit index.
+    pub fn set_commit(&mut self, commit: u64) {
+        self.hard_state.commit = commit;
+    }
+
+    /// Replaces the configuration (after a conf change is applied).
+    pub fn set_conf_state(&mut self, cs: ConfState) {
+        self.conf_state = cs;
+    }
+
+    /// Appends entries, replacing any conflicting suffix.
+    pub fn append(&mut self, ents: &[Entry]) {
+        let Some(first) = ents.first() else { return };
+        assert!(
+            first.index > self.offset_index,
+            "appending entry {} at or below the compaction point {}",
+            first.index,
+            self.offset_index
+        );
+        let keep = (first.index - self.offset_index - 1) as usize;
+        assert!(keep <= self.entries.len(), "gap before appended entry {}", first.index);
+        self.entries.truncate(keep);
+        self.entries.extend_from_slice(ents);
+    }
+
+    /// Drops entries below `index` from memory (they remain applied in the state
+    /// machine); keeps at least the entry before `index` as the offset.
+    pub fn compact_to(&mut self, index: u64) {
+        if index <= self.offset_index + 1 {
+            return;
+        }
+        let last = self.last();
+        let index = index.min(last + 1);
+        let drop = (index - self.offset_index - 1) as usize;
+        let new_offset = &self.entries[drop - 1];
+        self.offset_term = new_offset.term;
+        self.offset_index = new_offset.index;
+        self.entries.drain(..drop);
+    }
+
+    fn last(&self) -> u64 {
+        self.offset_index + self.entries.len() as u64
+    }
+}
+
+impl raft::Storage for LogStore {
+    fn initial_state(&self) -> raft::Result<RaftState> {
+        Ok(RaftState {
+            hard_state: self.hard_state.clone(),
+            conf_state: self.conf_state.clone(),
+        })
+    }
+
+    fn entries(
+        &self,
+        low: u64,
+        high: u64,
+        max_size: impl Into<Option<u64>>,
+        _context: GetEntriesContext,
+    ) -> raft::Result<Vec<Entry>> {
+        if low <= self.offset_index {
+            return Err(raft::Error::Store(StorageError::Compacted));
+        }
+        assert!(high <= self.last() + 1, "entries({low}, {high}) past last index {}", self.last());
+        let lo = (low - self.offset_index - 1) as usize;
+        let hi = (high - self.offset_index - 1) as usize;
+        let mut ents = self.entries[lo..hi].to_vec();
+        raft::util::limit_size(&mut ents, max_size.into());
+        Ok(ents)
+    }
+
+    fn term(&self, idx: u64) -> raft::Result<u64> {
+        if idx == self.offset_index {
+            return Ok(self.offset_term);
+        }
+        if idx < self.offset_index {
+            return Err(raft::Error::Store(StorageError::Compacted));
+        }
+        if idx > self.last() {
+            return Err(raft::Error::Store(StorageError::Unavailable));
+        }
+        Ok(self.entries[(idx - self.offset_index - 1) as usize].term)
+    }
+
+    fn first_index(&self) -> raft::Result<u64> {
+        Ok(self.offset_index + 1)
+    }
+
+    fn last_index(&self) -> raft::Result<u64> {
+        Ok(self.last())
+    }
+
+    fn snapshot(&self, _request_index: u64, _to: u64) -> raft::Result<Snapshot> {
+        // Members that fall behind the in-memory log need a state snapshot, which
+        // multi-member clusters provide; a single member never asks.
+        Err(raft::Error::Store(StorageError::SnapshotTemporarilyUnavailable))
+    }
+}

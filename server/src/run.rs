@@ -1,0 +1,77 @@
+//! Serving a member: bind the client listeners, serve until the shutdown signal,
+//! then stop in order — APIs, then raft and apply, then storage.
+
+use std::future::Future;
+
+use tokio::net::TcpListener;
+
+use crate::bootstrap::{self, BootstrapError};
+use crate::config::{parse_url, Config};
+use crate::server::Server;
+
+/// Why `run` ended with an error.
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    /// The member could not start.
+    #[error(transparent)]
+    Bootstrap(#[from] BootstrapError),
+    /// A listener could not be bound.
+    #[error("listen on {url}: {source}")]
+    Listen {
+        /// The URL.
+        url: String,
+        /// The error.
+        source: std::io::Error,
+    },
+}
+
+/// Runs a member with `cfg` until `shutdown` resolves.
+pub async fn run(cfg: Config, shutdown: impl Future<Output = ()> + Send + 'static) -> Result<(), RunError> {
+    let opened = bootstrap::open(&cfg)?;
+    let server = Server::start(&cfg, opened)?;
+    let router = crate::api::router(server.clone());
+
+    let (stop_tx, _) = tokio::sync::broadcast::channel::<()>(1);
+    let mut serving = Vec::new();
+    for url in &cfg.listen_client_urls {
+        let addr = parse_url(url).map_err(BootstrapError::from)?;
+        let listener = TcpListener::bind(addr).await.map_err(|source| RunError::Listen {
+            url: url.clone(),
+            source,
+        })?;
+        tracing::info!(url = %url, "serving client traffic (gRPC and HTTP)");
+        let mut stop = stop_tx.subscribe();
+        let app = router.clone();
+        serving.push(tokio::spawn(async move {
+            let res = axum::serve(listener, app)
+                .with_graceful_shutdown(async move {
+                    let _ = stop.recv().await;
+                })
+                .await;
+            if let Err(e) = res {
+                tracing::error!(error = %e, "client listener failed");
+            }
+        }));
+    }
+    tracing::info!(
+        name = %cfg.name,
+        member_id = format!("{:x}", server.member_id()),
+        cluster_id = format!("{:x}", server.cluster_id()),
+        ectd_version = env!("CARGO_PKG_VERSION"),
+        etcd_version = %cfg.etcd_version,
+        "ready to serve client requests"
+    );
+
+    shutdown.await;
+    tracing::info!("shutting down: closing client listeners");
+    let _ = stop_tx.send(());
+    for s in serving {
+        // Streams that never end on their own must not hold the shutdown hostage.
+        let _ = tokio::time::timeout(std::time::Duration::from_secs(2), s).await;
+    }
+    let srv = server.clone();
+    tokio::task::spawn_blocking(move || srv.stop())
+        .await
+        .expect("stopping the member");
+    Ok(())
+}

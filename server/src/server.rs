@@ -1,0 +1,326 @@
+//! The member: proposes writes through raft and waits for them by request id,
+//! serves linearizable reads through batched ReadIndex rounds, and wires the raft
+//! loop's committed entries to the apply task.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use ectd_proto::etcdserverpb::ResponseHeader;
+use ectd_proto::raftcmd::{command::Op, Command};
+use prost::Message as _;
+use raft::prelude::{Entry, EntryType};
+use tokio::sync::{mpsc, oneshot, watch};
+
+use crate::apply::{Applier, Outcome};
+use crate::bootstrap::{BootstrapError, Opened};
+use crate::config::Config;
+use crate::error::Error;
+use crate::mvcc::Store;
+use crate::raft::{LogStore, RaftSettings, RaftStatus, Request};
+
+/// Limits the API layer enforces, from the configuration.
+#[derive(Debug, Clone)]
+pub struct Limits {
+    /// `--max-request-bytes`.
+    pub max_request_bytes: usize,
+    /// `--max-txn-ops`.
+    pub max_txn_ops: usize,
+    /// How long a request may wait for raft before `request timed out`.
+    pub request_timeout: Duration,
+}
+
+type Waiters = Arc<Mutex<HashMap<u64, oneshot::Sender<Outcome>>>>;
+type ReadWaiter = oneshot::Sender<Result<(), Error>>;
+
+/// A running member.
+pub struct Server {
+    member_id: u64,
+    cluster_id: u64,
+    limits: Limits,
+    etcd_version: String,
+    store: Arc<Store>,
+    raft: Mutex<Option<std::sync::mpsc::Sender<Request>>>,
+    status: Arc<RaftStatus>,
+    waiters: Waiters,
+    next_request: AtomicU64,
+    applied: watch::Receiver<u64>,
+    reads: mpsc::UnboundedSender<ReadWaiter>,
+    threads: Mutex<Vec<JoinHandle<()>>>,
+}
+
+impl Server {
+    /// Starts raft, apply and the read-index batcher over an opened data directory.
+    /// Must be called inside a tokio runtime.
+    pub fn start(cfg: &Config, opened: Opened) -> Result<Arc<Server>, BootstrapError> {
+        let Opened {
+            engine,
+            wal,
+            replay,
+            conf_state,
+            member_id,
+            cluster_id,
+        } = opened;
+        let store = Arc::new(Store::open(engine));
+        let applier = Applier::new(store.clone());
+        let applied_index = applier.persisted_applied_index();
+
+        let mut hs = replay.hard_state;
+        if hs.commit < applied_index {
+            // Everything applied was committed; the lazily written commit index lags.
+            hs.commit = applied_index;
+        }
+        let offset = replay.snapshot.unwrap_or((0, 0));
+        let log = LogStore::new(hs, conf_state, offset, replay.entries);
+
+        let (committed_tx, committed_rx) = mpsc::channel::<Vec<Entry>>(64);
+        let raft = crate::raft::spawn(
+            RaftSettings {
+                id: member_id,
+                tick: cfg.tick(),
+                election_ticks: cfg.election_ticks(),
+                applied: applied_index,
+            },
+            log,
+            wal,
+            committed_tx,
+        )?;
+
+        let waiters: Waiters = Arc::default();
+        let (applied_tx, applied_rx) = watch::channel(applied_index);
+        let apply_thread = spawn_apply(applier, applied_index, committed_rx, waiters.clone(), applied_tx);
+
+        let (reads_tx, reads_rx) = mpsc::unbounded_channel();
+        let server = Arc::new(Server {
+            member_id,
+            cluster_id,
+            limits: Limits {
+                max_request_bytes: cfg.max_request_bytes,
+                max_txn_ops: cfg.max_txn_ops,
+                request_timeout: Duration::from_millis(5000 + 2 * cfg.election_timeout),
+            },
+            etcd_version: cfg.etcd_version.clone(),
+            store,
+            raft: Mutex::new(Some(raft.requests)),
+            status: raft.status,
+            waiters,
+            next_request: AtomicU64::new(rand::random::<u64>() >> 1),
+            applied: applied_rx,
+            reads: reads_tx,
+            threads: Mutex::new(vec![raft.thread, apply_thread]),
+        });
+        tokio::spawn(read_batcher(Arc::downgrade(&server), reads_rx));
+        Ok(server)
+    }
+
+    /// This member's id.
+    pub fn member_id(&self) -> u64 {
+        self.member_id
+    }
+
+    /// The cluster's id.
+    pub fn cluster_id(&self) -> u64 {
+        self.cluster_id
+    }
+
+    /// The API limits.
+    pub fn limits(&self) -> &Limits {
+        &self.limits
+    }
+
+    /// The etcd version reported to clients.
+    pub fn etcd_version(&self) -> &str {
+        &self.etcd_version
+    }
+
+    /// The MVCC store, for reads.
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+
+    /// Raft facts.
+    pub fn raft_status(&self) -> &RaftStatus {
+        &self.status
+    }
+
+    /// The last applied raft index.
+    pub fn applied_index(&self) -> u64 {
+        *self.applied.borrow()
+    }
+
+    /// A response header with this member's ids and the current term; `revision` 0
+    /// means the store's current revision.
+    pub fn header(&self, revision: i64) -> ResponseHeader {
+        ResponseHeader {
+            cluster_id: self.cluster_id,
+            member_id: self.member_id,
+            revision: if revision == 0 {
+                self.store.current_rev()
+            } else {
+                revision
+            },
+            raft_term: self.status.term(),
+        }
+    }
+
+    fn raft_sender(&self) -> Result<std::sync::mpsc::Sender<Request>, Error> {
+        self.raft
+            .lock()
+            .expect("raft sender lock")
+            .clone()
+            .ok_or(Error::Stopped)
+    }
+
+    /// Proposes `op` through raft and waits until it is applied on this member.
+    pub async fn propose(&self, op: Op) -> Outcome {
+        let request_id = self.next_request.fetch_add(1, Ordering::Relaxed);
+        let data = Command {
+            request_id,
+            op: Some(op),
+        }
+        .encode_to_vec();
+        if data.len() > self.limits.max_request_bytes {
+            return Err(Error::RequestTooLarge);
+        }
+        let raft = self.raft_sender()?;
+        let (done_tx, done_rx) = oneshot::channel();
+        let (dropped_tx, mut dropped_rx) = oneshot::channel();
+        self.waiters
+            .lock()
+            .expect("waiters lock")
+            .insert(request_id, done_tx);
+        let forget = || {
+            self.waiters.lock().expect("waiters lock").remove(&request_id);
+        };
+        if raft
+            .send(Request::Propose {
+                data,
+                dropped: dropped_tx,
+            })
+            .is_err()
+        {
+            forget();
+            return Err(Error::Stopped);
+        }
+        tokio::select! {
+            res = done_rx => res.unwrap_or(Err(Error::Stopped)),
+            Ok(()) = &mut dropped_rx => {
+                forget();
+                Err(if self.status.leader() == 0 { Error::NoLeader } else { Error::Timeout })
+            }
+            _ = tokio::time::sleep(self.limits.request_timeout) => {
+                forget();
+                Err(Error::Timeout)
+            }
+        }
+    }
+
+    /// Waits until this member has applied everything committed before the call
+    /// (a linearizable read barrier). Concurrent callers share one ReadIndex round.
+    pub async fn read_barrier(&self) -> Result<(), Error> {
+        let (tx, rx) = oneshot::channel();
+        self.reads.send(tx).map_err(|_| Error::Stopped)?;
+        rx.await.unwrap_or(Err(Error::Stopped))
+    }
+
+    /// Stops raft and apply, then flushes the state machine. Requests still in flight
+    /// get `server stopped`.
+    pub fn stop(&self) {
+        self.raft.lock().expect("raft sender lock").take();
+        let threads: Vec<_> = self.threads.lock().expect("threads lock").drain(..).collect();
+        for t in threads {
+            let name = t.thread().name().unwrap_or("?").to_string();
+            if t.join().is_err() {
+                tracing::error!(thread = name, "thread panicked during shutdown");
+            }
+        }
+        if let Err(e) = self.store.engine().flush() {
+            tracing::error!(error = %e, "flushing the state machine on shutdown failed");
+        }
+        tracing::info!("member stopped");
+    }
+}
+
+/// The apply task: applies committed entries in order, answers waiters, publishes
+/// the applied index.
+fn spawn_apply(
+    mut applier: Applier,
+    persisted: u64,
+    mut committed: mpsc::Receiver<Vec<Entry>>,
+    waiters: Waiters,
+    applied: watch::Sender<u64>,
+) -> JoinHandle<()> {
+    std::thread::Builder::new()
+        .name("apply".into())
+        .spawn(move || {
+            while let Some(entries) = committed.blocking_recv() {
+                let mut last = *applied.borrow();
+                for e in entries {
+                    last = e.index;
+                    if e.index <= persisted
+                        || e.get_entry_type() != EntryType::EntryNormal
+                        || e.data.is_empty()
+                    {
+                        continue;
+                    }
+                    let done = applier.apply(e.index, e.term, &e.data);
+                    if done.request_id != 0 {
+                        let waiter = waiters.lock().expect("waiters lock").remove(&done.request_id);
+                        if let Some(w) = waiter {
+                            let _ = w.send(done.outcome);
+                        }
+                    }
+                }
+                applied.send_replace(last);
+            }
+            tracing::info!("apply task stopped");
+        })
+        .expect("spawning the apply thread")
+}
+
+/// Serves read barriers in rounds: one ReadIndex for everything queued since the
+/// previous round, then waits for apply to reach the read index.
+async fn read_batcher(server: std::sync::Weak<Server>, mut rx: mpsc::UnboundedReceiver<ReadWaiter>) {
+    let mut round: u64 = 0;
+    while let Some(first) = rx.recv().await {
+        let mut batch = vec![first];
+        while let Ok(w) = rx.try_recv() {
+            batch.push(w);
+        }
+        let Some(server) = server.upgrade() else { break };
+        round += 1;
+        let result = server.read_index_round(round).await;
+        for w in batch {
+            let _ = w.send(result.clone());
+        }
+    }
+}
+
+impl Server {
+    async fn read_index_round(&self, ctx: u64) -> Result<(), Error> {
+        if self.status.leader() == 0 {
+            return Err(Error::NoLeader);
+        }
+        let raft = self.raft_sender()?;
+        let (tx, rx) = oneshot::channel();
+        raft.send(Request::ReadIndex { ctx, reply: tx })
+            .map_err(|_| Error::Stopped)?;
+        let index = match tokio::time::timeout(self.limits.request_timeout, rx).await {
+            Ok(Ok(i)) => i,
+            Ok(Err(_)) => return Err(if self.status.leader() == 0 { Error::NoLeader } else { Error::Timeout }),
+            Err(_) => return Err(Error::Timeout),
+        };
+        let mut applied = self.applied.clone();
+        let reached = tokio::time::timeout(self.limits.request_timeout, async {
+            applied.wait_for(|a| *a >= index).await.is_ok()
+        })
+        .await;
+        match reached {
+            Ok(true) => Ok(()),
+            Ok(false) => Err(Error::Stopped),
+            Err(_) => Err(Error::Timeout),
+        }
+    }
+}

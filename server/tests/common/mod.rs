@@ -1,0 +1,381 @@
+//! Process helpers shared by the cross-process suites: free ports, starting `ectd`
+//! and real etcd on temporary data directories, waiting until they serve, and
+//! killing or restarting them.
+//!
+//! Every started process is owned by a [`Member`] guard that kills it when dropped,
+//! so a failing assertion never leaves a server running behind the test.
+
+// Each suite uses a different subset of these helpers.
+#![allow(dead_code)]
+
+use std::collections::HashSet;
+use std::fs::{File, OpenOptions};
+use std::io::{Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+/// How long a server may take to answer `/health` after being started.
+pub const READY_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// How long a graceful stop may take before it counts as a hang.
+pub const STOP_TIMEOUT: Duration = Duration::from_secs(15);
+
+/// Path of real etcd. Its absence fails the suite: a differential suite that
+/// silently skips proves nothing.
+pub const ETCD: &str = "/usr/bin/etcd";
+
+/// Path of real etcdctl.
+pub const ETCDCTL: &str = "/usr/bin/etcdctl";
+
+/// Panics unless `path` exists, telling how to get it.
+pub fn require_etcd_binary(path: &str) -> PathBuf {
+    let p = PathBuf::from(path);
+    assert!(
+        p.is_file(),
+        "{path} is missing; these tests compare ectd with real etcd 3.4 — \
+         install etcd-server: the README's test command does \
+         (Debian packages etcd-server and etcd-client)"
+    );
+    p
+}
+
+/// A TCP port on 127.0.0.1 that was free a moment ago and that this test binary
+/// has not handed out before (tests of one binary run in parallel threads, and two
+/// of them must never be given the same port).
+pub fn free_port() -> u16 {
+    static GIVEN: Mutex<Option<HashSet<u16>>> = Mutex::new(None);
+    let mut given = GIVEN.lock().unwrap_or_else(|e| e.into_inner());
+    let given = given.get_or_insert_with(HashSet::new);
+    loop {
+        let l = TcpListener::bind("127.0.0.1:0").expect("binding 127.0.0.1:0");
+        let port = l.local_addr().expect("local_addr").port();
+        if given.insert(port) {
+            return port;
+        }
+    }
+}
+
+/// Which server a [`Member`] runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    /// This project's server.
+    Ectd,
+    /// Real etcd, the reference.
+    Etcd,
+}
+
+/// Starts `ectd`.
+pub struct Ectd;
+
+impl Ectd {
+    /// Starts `ectd` with its data and log under `dir`, plus `extra_args`, and
+    /// waits until it serves linearizable reads.
+    pub fn start(dir: &Path, extra_args: &[&str]) -> Member {
+        Member::start(Kind::Ectd, dir, extra_args)
+    }
+}
+
+/// Starts real etcd.
+pub struct Etcd;
+
+impl Etcd {
+    /// Starts etcd with its data and log under `dir` and waits until it is healthy.
+    pub fn start(dir: &Path) -> Member {
+        Member::start(Kind::Etcd, dir, &[])
+    }
+
+    /// Like [`Etcd::start`] with extra flags (such as `--max-txn-ops`).
+    pub fn start_with(dir: &Path, extra_args: &[&str]) -> Member {
+        Member::start(Kind::Etcd, dir, extra_args)
+    }
+}
+
+/// A running server process with fixed ports and data directory. Killed on drop.
+pub struct Member {
+    kind: Kind,
+    bin: PathBuf,
+    args: Vec<String>,
+    data_dir: PathBuf,
+    log: PathBuf,
+    client_port: u16,
+    peer_port: u16,
+    child: Option<Child>,
+}
+
+impl Member {
+    fn start(kind: Kind, dir: &Path, extra_args: &[&str]) -> Member {
+        let bin = match kind {
+            Kind::Ectd => PathBuf::from(env!("CARGO_BIN_EXE_ectd")),
+            Kind::Etcd => require_etcd_binary(ETCD),
+        };
+        let client_port = free_port();
+        let peer_port = free_port();
+        let data_dir = dir.join("data");
+        let log = dir.join("stderr.log");
+        let client = format!("http://127.0.0.1:{client_port}");
+        let peer = format!("http://127.0.0.1:{peer_port}");
+        let mut args: Vec<String> = vec![
+            "--name".into(),
+            "default".into(),
+            "--data-dir".into(),
+            data_dir.display().to_string(),
+            "--listen-client-urls".into(),
+            client.clone(),
+            "--advertise-client-urls".into(),
+            client,
+            "--listen-peer-urls".into(),
+            peer.clone(),
+            "--initial-advertise-peer-urls".into(),
+            peer.clone(),
+            "--initial-cluster".into(),
+            format!("default={peer}"),
+            "--log-level".into(),
+            "info".into(),
+        ];
+        if kind == Kind::Etcd {
+            // etcd 3.4 defaults to the capnslog logger, which ignores --log-level.
+            args.extend(["--logger".into(), "zap".into()]);
+        }
+        args.extend(extra_args.iter().map(|s| s.to_string()));
+        let mut m = Member {
+            kind,
+            bin,
+            args,
+            data_dir,
+            log,
+            client_port,
+            peer_port,
+            child: None,
+        };
+        m.spawn();
+        m.wait_ready(READY_TIMEOUT);
+        m
+    }
+
+    fn spawn(&mut self) {
+        assert!(self.child.is_none(), "{:?} is already running", self.kind);
+        let mut log = OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&self.log)
+            .unwrap_or_else(|e| panic!("opening {}: {e}", self.log.display()));
+        // Restarts append to the same log; a marker keeps the runs apart.
+        let _ = writeln!(log, "----- starting {} {}", self.bin.display(), self.args.join(" "));
+        let stdout = log.try_clone().expect("cloning the log file handle");
+        let child = Command::new(&self.bin)
+            .args(&self.args)
+            .stdin(Stdio::null())
+            .stdout(Stdio::from(stdout))
+            .stderr(Stdio::from(log))
+            .env_remove("ETCDCTL_API")
+            .spawn()
+            .unwrap_or_else(|e| panic!("spawning {}: {e}", self.bin.display()));
+        self.child = Some(child);
+    }
+
+    /// Which server this is.
+    pub fn kind(&self) -> Kind {
+        self.kind
+    }
+
+    /// The client URL, `http://127.0.0.1:P`.
+    pub fn endpoint(&self) -> String {
+        format!("http://127.0.0.1:{}", self.client_port)
+    }
+
+    /// The client address without scheme, `127.0.0.1:P`, as etcdctl takes it.
+    pub fn addr(&self) -> String {
+        format!("127.0.0.1:{}", self.client_port)
+    }
+
+    /// The client port.
+    pub fn client_port(&self) -> u16 {
+        self.client_port
+    }
+
+    /// The data directory.
+    pub fn data_dir(&self) -> &Path {
+        &self.data_dir
+    }
+
+    /// The process id, if running.
+    pub fn pid(&self) -> Option<u32> {
+        self.child.as_ref().map(Child::id)
+    }
+
+    /// Kills the process with SIGKILL and reaps it.
+    pub fn kill9(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+
+    /// Stops the process with SIGTERM and waits for it to exit; panics (after
+    /// killing it) if it does not exit within [`STOP_TIMEOUT`] or exits with an error.
+    pub fn stop(&mut self) {
+        let Some(mut c) = self.child.take() else { return };
+        let status = Command::new("kill")
+            .args(["-TERM", &c.id().to_string()])
+            .status()
+            .expect("running kill -TERM");
+        assert!(status.success(), "kill -TERM {} failed", c.id());
+        let deadline = Instant::now() + STOP_TIMEOUT;
+        loop {
+            match c.try_wait().expect("waiting for the server") {
+                Some(st) => {
+                    assert!(
+                        st.success() || self.kind == Kind::Etcd,
+                        "{:?} exited with {st} after SIGTERM\n{}",
+                        self.kind,
+                        self.stderr_tail(40)
+                    );
+                    return;
+                }
+                None if Instant::now() > deadline => {
+                    let _ = c.kill();
+                    let _ = c.wait();
+                    panic!(
+                        "{:?} did not exit within {STOP_TIMEOUT:?} of SIGTERM\n{}",
+                        self.kind,
+                        self.stderr_tail(40)
+                    );
+                }
+                None => std::thread::sleep(Duration::from_millis(20)),
+            }
+        }
+    }
+
+    /// Starts the process again on the same data directory and ports (stopping it
+    /// gracefully first if it still runs) and waits until it serves.
+    pub fn restart(&mut self) {
+        self.stop();
+        self.spawn();
+        self.wait_ready(READY_TIMEOUT);
+    }
+
+    /// Like [`Member::restart`] but returns how long the server took to become ready.
+    pub fn restart_timed(&mut self) -> Duration {
+        self.stop();
+        let t = Instant::now();
+        self.spawn();
+        self.wait_ready(READY_TIMEOUT);
+        t.elapsed()
+    }
+
+    /// Whether the process still runs.
+    pub fn is_running(&mut self) -> bool {
+        match self.child.as_mut() {
+            Some(c) => matches!(c.try_wait(), Ok(None)),
+            None => false,
+        }
+    }
+
+    /// Panics with the log tail unless the process still runs.
+    pub fn assert_running(&mut self) {
+        let exited = match self.child.as_mut() {
+            Some(c) => c.try_wait().expect("try_wait"),
+            None => panic!("{:?} is not started", self.kind),
+        };
+        if let Some(st) = exited {
+            panic!(
+                "{:?} exited unexpectedly with {st}\n{}",
+                self.kind,
+                self.stderr_tail(60)
+            );
+        }
+    }
+
+    /// Polls `GET /health` until it reports `"health":"true"`, or panics with the
+    /// reason and the server's log tail.
+    pub fn wait_ready(&mut self, timeout: Duration) {
+        let deadline = Instant::now() + timeout;
+        let mut last = String::from("no attempt made");
+        loop {
+            if let Some(c) = self.child.as_mut() {
+                if let Some(st) = c.try_wait().expect("try_wait") {
+                    self.child = None;
+                    panic!(
+                        "{:?} exited with {st} before becoming ready\n{}",
+                        self.kind,
+                        self.stderr_tail(60)
+                    );
+                }
+            }
+            match http_get(self.client_port, "/health", Duration::from_secs(2)) {
+                Ok((200, body)) if body.contains("\"health\":\"true\"") => return,
+                Ok((code, body)) => last = format!("HTTP {code}: {body}"),
+                Err(e) => last = e,
+            }
+            if Instant::now() > deadline {
+                self.kill9();
+                panic!(
+                    "{:?} on {} not healthy within {timeout:?}; last /health answer: {last}\n{}",
+                    self.kind,
+                    self.endpoint(),
+                    self.stderr_tail(60)
+                );
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    /// The last `n` lines of the process's stdout and stderr log.
+    pub fn stderr_tail(&self, n: usize) -> String {
+        let mut s = String::new();
+        if let Ok(mut f) = File::open(&self.log) {
+            let mut buf = Vec::new();
+            let _ = f.read_to_end(&mut buf);
+            s = String::from_utf8_lossy(&buf).into_owned();
+        }
+        let lines: Vec<&str> = s.lines().collect();
+        let start = lines.len().saturating_sub(n);
+        format!(
+            "--- last {} lines of {} ---\n{}\n--- end of log ---",
+            lines.len() - start,
+            self.log.display(),
+            lines[start..].join("\n")
+        )
+    }
+}
+
+impl Drop for Member {
+    fn drop(&mut self) {
+        self.kill9();
+    }
+}
+
+/// A minimal HTTP/1.1 GET against 127.0.0.1, returning status and body.
+pub fn http_get(port: u16, path: &str, timeout: Duration) -> Result<(u16, String), String> {
+    let addr = std::net::SocketAddr::from(([127, 0, 0, 1], port));
+    let mut s = TcpStream::connect_timeout(&addr, timeout).map_err(|e| format!("connect: {e}"))?;
+    s.set_read_timeout(Some(timeout)).map_err(|e| e.to_string())?;
+    s.set_write_timeout(Some(timeout)).map_err(|e| e.to_string())?;
+    write!(
+        s,
+        "GET {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nConnection: close\r\n\r\n"
+    )
+    .map_err(|e| format!("write: {e}"))?;
+    let mut buf = Vec::new();
+    s.read_to_end(&mut buf).map_err(|e| format!("read: {e}"))?;
+    let text = String::from_utf8_lossy(&buf).into_owned();
+    let status = text
+        .split_whitespace()
+        .nth(1)
+        .and_then(|c| c.parse::<u16>().ok())
+        .ok_or_else(|| format!("not an HTTP response: {text:?}"))?;
+    let body = text.split_once("\r\n\r\n").map(|(_, b)| b.to_string()).unwrap_or_default();
+    Ok((status, body))
+}
+
+/// Runs `fut` with a deadline, panicking with `what` if it does not finish: a
+/// server that hangs must fail the test, not stall it.
+pub async fn within<T>(secs: u64, what: &str, fut: impl std::future::Future<Output = T>) -> T {
+    match tokio::time::timeout(Duration::from_secs(secs), fut).await {
+        Ok(v) => v,
+        Err(_) => panic!("{what}: no answer within {secs}s"),
+    }
+}
