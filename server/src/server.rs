@@ -19,7 +19,7 @@ use crate::bootstrap::{BootstrapError, Opened};
 use crate::config::Config;
 use crate::error::Error;
 use crate::mvcc::Store;
-use crate::raft::{LogStore, RaftSettings, RaftStatus, Request};
+use crate::raft::{Durable, LogStore, RaftSettings, RaftStatus, Request};
 
 /// Limits the API layer enforces, from the configuration.
 #[derive(Debug, Clone)]
@@ -76,6 +76,7 @@ impl Server {
         let log = LogStore::new(hs, conf_state, offset, replay.entries);
 
         let (committed_tx, committed_rx) = mpsc::channel::<Vec<Entry>>(64);
+        let (durable_tx, durable_rx) = std::sync::mpsc::channel();
         let raft = crate::raft::spawn(
             RaftSettings {
                 id: member_id,
@@ -86,11 +87,22 @@ impl Server {
             log,
             wal,
             committed_tx,
+            durable_rx,
         )?;
 
         let waiters: Waiters = Arc::default();
         let (applied_tx, applied_rx) = watch::channel(applied_index);
-        let apply_thread = spawn_apply(applier, applied_index, committed_rx, waiters.clone(), applied_tx);
+        let apply_thread = spawn_apply(
+            ApplyTask {
+                applier,
+                persisted: applied_index,
+                snapshot_count: cfg.snapshot_count.max(1),
+                waiters: waiters.clone(),
+                applied: applied_tx,
+                durable: durable_tx,
+            },
+            committed_rx,
+        );
 
         let (reads_tx, reads_rx) = mpsc::unbounded_channel();
         let server = Arc::new(Server {
@@ -243,22 +255,37 @@ impl Server {
     }
 }
 
-/// The apply task: applies committed entries in order, answers waiters, publishes
-/// the applied index.
-fn spawn_apply(
-    mut applier: Applier,
+struct ApplyTask {
+    applier: Applier,
     persisted: u64,
-    mut committed: mpsc::Receiver<Vec<Entry>>,
+    snapshot_count: u64,
     waiters: Waiters,
     applied: watch::Sender<u64>,
-) -> JoinHandle<()> {
+    durable: std::sync::mpsc::Sender<Durable>,
+}
+
+/// The apply task: applies committed entries in order, answers waiters, publishes
+/// the applied index. Every `--snapshot-count` entries it makes the state machine
+/// durable and lets the raft loop drop the WAL it no longer needs.
+fn spawn_apply(task: ApplyTask, mut committed: mpsc::Receiver<Vec<Entry>>) -> JoinHandle<()> {
+    let ApplyTask {
+        mut applier,
+        persisted,
+        snapshot_count,
+        waiters,
+        applied,
+        durable,
+    } = task;
     std::thread::Builder::new()
         .name("apply".into())
         .spawn(move || {
+            let mut last_durable = persisted;
             while let Some(entries) = committed.blocking_recv() {
                 let mut last = *applied.borrow();
+                let mut last_term = 0;
                 for e in entries {
                     last = e.index;
+                    last_term = e.term;
                     if e.index <= persisted
                         || e.get_entry_type() != EntryType::EntryNormal
                         || e.data.is_empty()
@@ -274,6 +301,15 @@ fn spawn_apply(
                     }
                 }
                 applied.send_replace(last);
+                if last >= last_durable + snapshot_count {
+                    match applier.make_durable(last, last_term) {
+                        Ok(()) => {
+                            last_durable = last;
+                            let _ = durable.send(Durable { index: last, term: last_term });
+                        }
+                        Err(e) => tracing::warn!(error = %e, "flushing the state machine failed"),
+                    }
+                }
             }
             tracing::info!("apply task stopped");
         })

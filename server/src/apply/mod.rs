@@ -67,6 +67,18 @@ impl Applier {
             .unwrap_or(0)
     }
 
+    /// Records that everything up to `index` (of `term`) is applied — entries without
+    /// a command change nothing but still count — and makes it durable without the
+    /// raft WAL.
+    pub fn make_durable(&self, index: u64, term: u64) -> Result<(), crate::engine::EngineError> {
+        let engine = self.store.engine();
+        let mut batch = WriteBatch::default();
+        batch.put_cf(engine.cf(Cf::Meta), meta::APPLIED_INDEX, index.to_be_bytes());
+        batch.put_cf(engine.cf(Cf::Meta), meta::APPLIED_TERM, term.to_be_bytes());
+        engine.write(batch)?;
+        engine.flush()
+    }
+
     /// Applies the command of the normal entry at `index`/`term`.
     pub fn apply(&mut self, index: u64, term: u64, data: &[u8]) -> Applied {
         let cmd = Command::decode(data)

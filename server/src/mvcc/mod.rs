@@ -59,3 +59,6 @@ impl<'a> RangeEnd<'a> {
         }
     }
 }
+
+#[cfg(test)]
+mod tests;

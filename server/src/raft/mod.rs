@@ -6,5 +6,5 @@ mod logger;
 mod node;
 mod storage;
 
-pub use node::{spawn, RaftHandle, RaftSettings, RaftStatus, Request};
+pub use node::{spawn, Durable, RaftHandle, RaftSettings, RaftStatus, Request};
 pub use storage::LogStore;

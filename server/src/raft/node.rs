@@ -36,6 +36,16 @@ pub enum Request {
     },
 }
 
+/// The state machine has durably absorbed every entry up to `index` (of `term`):
+/// the WAL may drop segments that hold nothing newer.
+#[derive(Debug, Clone, Copy)]
+pub struct Durable {
+    /// The last entry the state machine holds durably.
+    pub index: u64,
+    /// That entry's term.
+    pub term: u64,
+}
+
 /// Settings of the raft loop.
 #[derive(Debug, Clone)]
 pub struct RaftSettings {
@@ -92,6 +102,7 @@ struct Loop {
     /// log (including bootstrap configuration entries) has been handed to apply,
     /// instead of after an election timeout.
     campaign_pending: bool,
+    durable: Receiver<Durable>,
 }
 
 /// Starts the raft loop on its own thread over `store` and `wal`. Committed entries
@@ -101,6 +112,7 @@ pub fn spawn(
     store: LogStore,
     wal: Wal,
     committed: mpsc::Sender<Vec<Entry>>,
+    durable: Receiver<Durable>,
 ) -> Result<RaftHandle, raft::Error> {
     let cfg = Config {
         id: settings.id,
@@ -125,6 +137,7 @@ pub fn spawn(
         status: status.clone(),
         reads: Vec::new(),
         campaign_pending: single,
+        durable,
     };
     let tick = settings.tick;
     let thread = std::thread::Builder::new()
@@ -168,6 +181,9 @@ impl Loop {
             if !self.on_ready() {
                 break;
             }
+            if let Some(d) = self.durable.try_iter().last() {
+                self.release_log(d);
+            }
             if self.campaign_pending {
                 let log = &self.node.raft.raft_log;
                 if self.node.raft.state != StateRole::Follower {
@@ -187,6 +203,21 @@ impl Loop {
             tracing::error!(error = %e, "wal: final sync failed");
         }
         tracing::info!("raft loop stopped");
+    }
+
+    /// Writes a snapshot marker for `d` and deletes WAL segments it covers.
+    fn release_log(&mut self, d: Durable) {
+        self.wal.mark_snapshot(d.index, d.term);
+        let hs = self.node.store().hard_state().clone();
+        self.wal.set_hard_state(&hs);
+        if let Err(e) = self.wal.sync() {
+            panic!("wal write failed: {e}");
+        }
+        match self.wal.purge_before(d.index + 1) {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(segments = n, up_to_index = d.index, "wal: purged segments"),
+            Err(e) => tracing::warn!(error = %e, "wal: purging segments failed"),
+        }
     }
 
     fn handle(&mut self, req: Request) {
