@@ -145,9 +145,11 @@ fn bootstrap_log(wal: &mut Wal, cs: &ConfState) -> Result<Replay, BootstrapError
             e
         })
         .collect();
-    let mut hs = HardState::default();
-    hs.term = 1;
-    hs.commit = entries.len() as u64;
+    let hs = HardState {
+        term: 1,
+        commit: entries.len() as u64,
+        ..Default::default()
+    };
     wal.append_entries(&entries);
     wal.set_hard_state(&hs);
     wal.sync()?;
@@ -158,7 +160,11 @@ fn bootstrap_log(wal: &mut Wal, cs: &ConfState) -> Result<Replay, BootstrapError
     })
 }
 
-fn init_new(cfg: &Config, engine: &Engine, dir: &Path) -> Result<(u64, u64, ConfState), BootstrapError> {
+fn init_new(
+    cfg: &Config,
+    engine: &Engine,
+    dir: &Path,
+) -> Result<(u64, u64, ConfState), BootstrapError> {
     let members = cfg.initial_members()?;
     let ids: Vec<u64> = members
         .iter()
@@ -170,8 +176,10 @@ fn init_new(cfg: &Config, engine: &Engine, dir: &Path) -> Result<(u64, u64, Conf
         .expect("validated: local name is in the initial cluster");
     let id = ids[me];
     let cid = cluster_id(&ids);
-    let mut cs = ConfState::default();
-    cs.voters = ids.clone();
+    let cs = ConfState {
+        voters: ids.clone(),
+        ..Default::default()
+    };
     let mut batch = WriteBatch::default();
     batch.put_cf(engine.cf(Cf::Meta), meta::MEMBER_ID, id.to_be_bytes());
     batch.put_cf(engine.cf(Cf::Meta), meta::CLUSTER_ID, cid.to_be_bytes());

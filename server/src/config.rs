@@ -13,7 +13,11 @@ pub const DEFAULT_ETCD_VERSION: &str = "3.5.17";
 
 /// Command-line flags and environment of `ectd`, named after etcd's.
 #[derive(Parser, Debug, Clone)]
-#[command(name = "ectd", version, about = "ectd: a key-value store that speaks etcd's protocols")]
+#[command(
+    name = "ectd",
+    version,
+    about = "ectd: a key-value store that speaks etcd's protocols"
+)]
 pub struct Config {
     /// Human-readable name of this member.
     #[arg(long, env = "ETCD_NAME", default_value = "default")]
@@ -22,16 +26,36 @@ pub struct Config {
     #[arg(long, env = "ETCD_DATA_DIR")]
     pub data_dir: Option<PathBuf>,
     /// URLs to listen on for client traffic (gRPC and HTTP on the same port).
-    #[arg(long, env = "ETCD_LISTEN_CLIENT_URLS", default_value = "http://localhost:2379", value_delimiter = ',')]
+    #[arg(
+        long,
+        env = "ETCD_LISTEN_CLIENT_URLS",
+        default_value = "http://localhost:2379",
+        value_delimiter = ','
+    )]
     pub listen_client_urls: Vec<String>,
     /// Client URLs advertised to the rest of the cluster and to clients.
-    #[arg(long, env = "ETCD_ADVERTISE_CLIENT_URLS", default_value = "http://localhost:2379", value_delimiter = ',')]
+    #[arg(
+        long,
+        env = "ETCD_ADVERTISE_CLIENT_URLS",
+        default_value = "http://localhost:2379",
+        value_delimiter = ','
+    )]
     pub advertise_client_urls: Vec<String>,
     /// URLs to listen on for peer traffic.
-    #[arg(long, env = "ETCD_LISTEN_PEER_URLS", default_value = "http://localhost:2380", value_delimiter = ',')]
+    #[arg(
+        long,
+        env = "ETCD_LISTEN_PEER_URLS",
+        default_value = "http://localhost:2380",
+        value_delimiter = ','
+    )]
     pub listen_peer_urls: Vec<String>,
     /// This member's peer URLs, advertised to the rest of the cluster.
-    #[arg(long, env = "ETCD_INITIAL_ADVERTISE_PEER_URLS", default_value = "http://localhost:2380", value_delimiter = ',')]
+    #[arg(
+        long,
+        env = "ETCD_INITIAL_ADVERTISE_PEER_URLS",
+        default_value = "http://localhost:2380",
+        value_delimiter = ','
+    )]
     pub initial_advertise_peer_urls: Vec<String>,
     /// Initial cluster configuration, `name=peerURL,...` (default: this member alone).
     #[arg(long, env = "ETCD_INITIAL_CLUSTER")]
@@ -40,7 +64,11 @@ pub struct Config {
     #[arg(long, env = "ETCD_INITIAL_CLUSTER_STATE", default_value = "new")]
     pub initial_cluster_state: String,
     /// Token that keeps members of different clusters apart.
-    #[arg(long, env = "ETCD_INITIAL_CLUSTER_TOKEN", default_value = "etcd-cluster")]
+    #[arg(
+        long,
+        env = "ETCD_INITIAL_CLUSTER_TOKEN",
+        default_value = "etcd-cluster"
+    )]
     pub initial_cluster_token: String,
     /// Time (ms) of a heartbeat interval.
     #[arg(long, env = "ETCD_HEARTBEAT_INTERVAL", default_value_t = 100)]
@@ -104,9 +132,9 @@ impl Config {
         };
         let mut members: Vec<(String, Vec<String>)> = Vec::new();
         for part in spec.split(',').map(str::trim).filter(|p| !p.is_empty()) {
-            let (name, url) = part
-                .split_once('=')
-                .ok_or_else(|| ConfigError(format!("--initial-cluster: {part:?} is not name=url")))?;
+            let (name, url) = part.split_once('=').ok_or_else(|| {
+                ConfigError(format!("--initial-cluster: {part:?} is not name=url"))
+            })?;
             parse_url(url)?;
             match members.iter_mut().find(|(n, _)| n == name) {
                 Some((_, urls)) => urls.push(url.to_string()),

@@ -26,7 +26,10 @@ pub enum RunError {
 }
 
 /// Runs a member with `cfg` until `shutdown` resolves.
-pub async fn run(cfg: Config, shutdown: impl Future<Output = ()> + Send + 'static) -> Result<(), RunError> {
+pub async fn run(
+    cfg: Config,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<(), RunError> {
     let opened = bootstrap::open(&cfg)?;
     let server = Server::start(&cfg, opened)?;
     let router = crate::api::router(server.clone());
@@ -35,10 +38,12 @@ pub async fn run(cfg: Config, shutdown: impl Future<Output = ()> + Send + 'stati
     let mut serving = Vec::new();
     for url in &cfg.listen_client_urls {
         let addr = parse_url(url).map_err(BootstrapError::from)?;
-        let listener = TcpListener::bind(addr).await.map_err(|source| RunError::Listen {
-            url: url.clone(),
-            source,
-        })?;
+        let listener = TcpListener::bind(addr)
+            .await
+            .map_err(|source| RunError::Listen {
+                url: url.clone(),
+                source,
+            })?;
         tracing::info!(url = %url, "serving client traffic (gRPC and HTTP)");
         let mut stop = stop_tx.subscribe();
         let app = router.clone();

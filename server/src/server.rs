@@ -204,7 +204,10 @@ impl Server {
             .expect("waiters lock")
             .insert(request_id, done_tx);
         let forget = || {
-            self.waiters.lock().expect("waiters lock").remove(&request_id);
+            self.waiters
+                .lock()
+                .expect("waiters lock")
+                .remove(&request_id);
         };
         if raft
             .send(Request::Propose {
@@ -241,7 +244,12 @@ impl Server {
     /// get `server stopped`.
     pub fn stop(&self) {
         self.raft.lock().expect("raft sender lock").take();
-        let threads: Vec<_> = self.threads.lock().expect("threads lock").drain(..).collect();
+        let threads: Vec<_> = self
+            .threads
+            .lock()
+            .expect("threads lock")
+            .drain(..)
+            .collect();
         for t in threads {
             let name = t.thread().name().unwrap_or("?").to_string();
             if t.join().is_err() {
@@ -294,7 +302,10 @@ fn spawn_apply(task: ApplyTask, mut committed: mpsc::Receiver<Vec<Entry>>) -> Jo
                     }
                     let done = applier.apply(e.index, e.term, &e.data);
                     if done.request_id != 0 {
-                        let waiter = waiters.lock().expect("waiters lock").remove(&done.request_id);
+                        let waiter = waiters
+                            .lock()
+                            .expect("waiters lock")
+                            .remove(&done.request_id);
                         if let Some(w) = waiter {
                             let _ = w.send(done.outcome);
                         }
@@ -305,7 +316,10 @@ fn spawn_apply(task: ApplyTask, mut committed: mpsc::Receiver<Vec<Entry>>) -> Jo
                     match applier.make_durable(last, last_term) {
                         Ok(()) => {
                             last_durable = last;
-                            let _ = durable.send(Durable { index: last, term: last_term });
+                            let _ = durable.send(Durable {
+                                index: last,
+                                term: last_term,
+                            });
                         }
                         Err(e) => tracing::warn!(error = %e, "flushing the state machine failed"),
                     }
@@ -318,14 +332,19 @@ fn spawn_apply(task: ApplyTask, mut committed: mpsc::Receiver<Vec<Entry>>) -> Jo
 
 /// Serves read barriers in rounds: one ReadIndex for everything queued since the
 /// previous round, then waits for apply to reach the read index.
-async fn read_batcher(server: std::sync::Weak<Server>, mut rx: mpsc::UnboundedReceiver<ReadWaiter>) {
+async fn read_batcher(
+    server: std::sync::Weak<Server>,
+    mut rx: mpsc::UnboundedReceiver<ReadWaiter>,
+) {
     let mut round: u64 = 0;
     while let Some(first) = rx.recv().await {
         let mut batch = vec![first];
         while let Ok(w) = rx.try_recv() {
             batch.push(w);
         }
-        let Some(server) = server.upgrade() else { break };
+        let Some(server) = server.upgrade() else {
+            break;
+        };
         round += 1;
         let result = server.read_index_round(round).await;
         for w in batch {
@@ -345,7 +364,13 @@ impl Server {
             .map_err(|_| Error::Stopped)?;
         let index = match tokio::time::timeout(self.limits.request_timeout, rx).await {
             Ok(Ok(i)) => i,
-            Ok(Err(_)) => return Err(if self.status.leader() == 0 { Error::NoLeader } else { Error::Timeout }),
+            Ok(Err(_)) => {
+                return Err(if self.status.leader() == 0 {
+                    Error::NoLeader
+                } else {
+                    Error::Timeout
+                })
+            }
             Err(_) => return Err(Error::Timeout),
         };
         let mut applied = self.applied.clone();

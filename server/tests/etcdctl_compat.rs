@@ -35,16 +35,26 @@ fn etcdctl(addr: &str, args: &[&str], stdin: Option<&str>) -> Shown {
     let bin = require_etcd_binary(ETCDCTL);
     let mut child = Command::new(bin)
         .env("ETCDCTL_API", "3")
-        .args(["--endpoints", addr, "--dial-timeout=5s", "--command-timeout=10s"])
+        .args([
+            "--endpoints",
+            addr,
+            "--dial-timeout=5s",
+            "--command-timeout=10s",
+        ])
         .args(args)
-        .stdin(if stdin.is_some() { Stdio::piped() } else { Stdio::null() })
+        .stdin(if stdin.is_some() {
+            Stdio::piped()
+        } else {
+            Stdio::null()
+        })
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
         .expect("spawning etcdctl");
     if let Some(input) = stdin {
         let mut pipe = child.stdin.take().expect("stdin pipe");
-        pipe.write_all(input.as_bytes()).expect("writing etcdctl's stdin");
+        pipe.write_all(input.as_bytes())
+            .expect("writing etcdctl's stdin");
     }
     let pid = child.id();
     let mut out_pipe = child.stdout.take().expect("stdout pipe");
@@ -246,7 +256,13 @@ fn etcdctl_sees_the_same_answers() {
         vec!["get", "foo", "--rev=3", "-w", "json"],
         vec!["get", "foo", "--prefix", "--rev=6", "-w", "json"],
         vec!["get", "foo", "--rev=1000"],
-        vec!["get", "foo", "--prefix", "--min-mod-rev=4", "--max-mod-rev=9"],
+        vec![
+            "get",
+            "foo",
+            "--prefix",
+            "--min-mod-rev=4",
+            "--max-mod-rev=9",
+        ],
         vec!["get", "foo", "--prefix", "--min-create-rev=5", "-w", "json"],
         vec!["get", "foo", "--prefix", "--max-create-rev=4", "--limit=1"],
     ] {
@@ -257,13 +273,23 @@ fn etcdctl_sees_the_same_answers() {
             let by = format!("--sort-by={target}");
             let ord = format!("--order={order}");
             t.run(&["get", "foo", "--prefix", &by, &ord]);
-            t.run(&["get", "", "--from-key", &by, &ord, "--limit=3", "-w", "json"]);
+            t.run(&[
+                "get",
+                "",
+                "--from-key",
+                &by,
+                &ord,
+                "--limit=3",
+                "-w",
+                "json",
+            ]);
         }
     }
 
     // txn from stdin, both branches, and errors.
     let txn_then = "mod(\"foo2\") > \"0\"\nvalue(\"foo2\") = \"baz\"\n\nput txn-s yes\nget foo2\n\nput txn-f no\n\n";
-    let txn_else = "version(\"foo\") = \"1\"\n\nput txn-s yes2\n\nput txn-f no\nget txn-f\ndel foo/c\n\n";
+    let txn_else =
+        "version(\"foo\") = \"1\"\n\nput txn-s yes2\n\nput txn-f no\nget txn-f\ndel foo/c\n\n";
     t.run_with(&["txn"], Some(txn_then));
     t.run_with(&["txn"], Some(txn_else));
     t.run_with(&["txn", "-w", "json"], Some(txn_then));
@@ -274,7 +300,10 @@ fn etcdctl_sees_the_same_answers() {
     );
     t.run_with(&["txn"], Some("\nput dup 1\nput dup 2\n\n\n"));
     t.run_with(&["txn"], Some("\ndel foo --prefix\nput foo/x 1\n\n\n"));
-    t.run_with(&["txn", "-w", "json"], Some("value(\"nosuchkey\") = \"\"\n\n\nget foo --rev=2\n\n"));
+    t.run_with(
+        &["txn", "-w", "json"],
+        Some("value(\"nosuchkey\") = \"\"\n\n\nget foo --rev=2\n\n"),
+    );
 
     // del.
     t.run(&["del", "foo/a"]);

@@ -28,7 +28,10 @@ async fn version(State(s): State<Arc<Server>>) -> Json<Value> {
 
 async fn health(State(s): State<Arc<Server>>) -> (axum::http::StatusCode, Json<Value>) {
     match s.read_barrier().await {
-        Ok(()) => (axum::http::StatusCode::OK, Json(json!({"health": "true", "reason": ""}))),
+        Ok(()) => (
+            axum::http::StatusCode::OK,
+            Json(json!({"health": "true", "reason": ""})),
+        ),
         Err(e) => (
             axum::http::StatusCode::SERVICE_UNAVAILABLE,
             Json(json!({"health": "false", "reason": e.to_string()})),

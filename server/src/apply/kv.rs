@@ -50,10 +50,12 @@ pub fn range(r: &impl KvRead, req: &RangeRequest) -> Result<RangeResponse, Error
         rr.kvs.retain(|kv| kv.mod_revision >= req.min_mod_revision);
     }
     if req.max_create_revision != 0 {
-        rr.kvs.retain(|kv| kv.create_revision <= req.max_create_revision);
+        rr.kvs
+            .retain(|kv| kv.create_revision <= req.max_create_revision);
     }
     if req.min_create_revision != 0 {
-        rr.kvs.retain(|kv| kv.create_revision >= req.min_create_revision);
+        rr.kvs
+            .retain(|kv| kv.create_revision >= req.min_create_revision);
     }
     let mut order = req.sort_order;
     if req.sort_target != SortTarget::Key as i32 && order == SortOrder::None as i32 {
@@ -71,9 +73,11 @@ pub fn range(r: &impl KvRead, req: &RangeRequest) -> Result<RangeResponse, Error
             }
         }
         if order == SortOrder::Descend as i32 {
-            rr.kvs.sort_by(|a, b| key_of(target, b).cmp(&key_of(target, a)));
+            rr.kvs
+                .sort_by(|a, b| key_of(target, b).cmp(&key_of(target, a)));
         } else {
-            rr.kvs.sort_by(|a, b| key_of(target, a).cmp(&key_of(target, b)));
+            rr.kvs
+                .sort_by(|a, b| key_of(target, a).cmp(&key_of(target, b)));
         }
     }
     let mut more = false;
@@ -137,11 +141,14 @@ pub fn delete_range(txn: &mut WriteTxn<'_>, req: &DeleteRangeRequest) -> DeleteR
 
 /// Whether a txn only reads (then it is served without going through raft).
 pub fn txn_is_read_only(req: &TxnRequest) -> bool {
-    req.success.iter().chain(&req.failure).all(|op| match &op.request {
-        Some(request_op::Request::RequestRange(_)) => true,
-        Some(request_op::Request::RequestTxn(t)) => txn_is_read_only(t),
-        _ => false,
-    })
+    req.success
+        .iter()
+        .chain(&req.failure)
+        .all(|op| match &op.request {
+            Some(request_op::Request::RequestRange(_)) => true,
+            Some(request_op::Request::RequestTxn(t)) => txn_is_read_only(t),
+            _ => false,
+        })
 }
 
 /// The outcome of every compare of a txn and of the nested txns on its chosen
@@ -154,7 +161,11 @@ struct Path {
 impl Path {
     fn evaluate(r: &impl KvRead, req: &TxnRequest) -> Path {
         let succeeded = req.compare.iter().all(|c| compare(r, c));
-        let ops = if succeeded { &req.success } else { &req.failure };
+        let ops = if succeeded {
+            &req.success
+        } else {
+            &req.failure
+        };
         let nested = ops
             .iter()
             .filter_map(|op| match &op.request {
@@ -175,7 +186,11 @@ impl Path {
 }
 
 fn compare(r: &impl KvRead, c: &Compare) -> bool {
-    let rr = match r.range(&c.key, RangeEnd::from_request(&c.range_end), RangeOptions::default()) {
+    let rr = match r.range(
+        &c.key,
+        RangeEnd::from_request(&c.range_end),
+        RangeOptions::default(),
+    ) {
         Ok(rr) => rr,
         Err(_) => return false,
     };
@@ -228,29 +243,43 @@ fn compare_kv(c: &Compare, kv: &KeyValue) -> bool {
     }
 }
 
-/// Checks every op on the chosen path before anything is applied, so a txn either
-/// applies whole or not at all.
+/// Which ops a pass over a txn's chosen path checks.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum CheckPass {
+    Puts,
+    Ranges,
+}
+
+/// Checks every op of one kind on the chosen path before anything is applied, so a
+/// txn applies whole or not at all. Puts are checked in a first pass, ranges in a
+/// second, which decides which error a txn with several problems reports.
+/// `first_rev` is the oldest readable revision (-1 before any compaction).
 fn check_path(
     r: &impl KvRead,
-    compacted: i64,
+    first_rev: i64,
     req: &TxnRequest,
     path: &Path,
-    writes: bool,
+    pass: CheckPass,
 ) -> Result<(), Error> {
     let mut nested = path.nested.iter();
     for op in path.ops(req) {
         match &op.request {
-            Some(request_op::Request::RequestRange(rr)) => {
+            Some(request_op::Request::RequestRange(rr)) if pass == CheckPass::Ranges => {
+                if rr.revision == 0 {
+                    continue;
+                }
                 if rr.revision > r.rev() {
                     return Err(Error::FutureRev);
                 }
-                if rr.revision > 0 && rr.revision < compacted {
+                if rr.revision < first_rev {
                     return Err(Error::Compacted);
                 }
             }
-            Some(request_op::Request::RequestPut(p)) if writes => {
+            Some(request_op::Request::RequestPut(p)) if pass == CheckPass::Puts => {
                 if (p.ignore_value || p.ignore_lease)
-                    && r.range(&p.key, RangeEnd::Single, RangeOptions::default())?.kvs.is_empty()
+                    && r.range(&p.key, RangeEnd::Single, RangeOptions::default())?
+                        .kvs
+                        .is_empty()
                 {
                     return Err(Error::KeyNotFound);
                 }
@@ -260,7 +289,7 @@ fn check_path(
             }
             Some(request_op::Request::RequestTxn(t)) => {
                 let p = nested.next().expect("a path entry per nested txn");
-                check_path(r, compacted, t, p, writes)?;
+                check_path(r, first_rev, t, p, pass)?;
             }
             _ => {}
         }
@@ -271,7 +300,7 @@ fn check_path(
 /// Serves a read-only txn against a consistent view.
 pub fn txn_read(r: &impl KvRead, compacted: i64, req: &TxnRequest) -> Result<TxnResponse, Error> {
     let path = Path::evaluate(r, req);
-    check_path(r, compacted, req, &path, false)?;
+    check_path(r, compacted, req, &path, CheckPass::Ranges)?;
     let responses = read_ops(r, req, &path);
     Ok(TxnResponse {
         header: rev_header(r.rev()),
@@ -286,9 +315,12 @@ fn read_ops(r: &impl KvRead, req: &TxnRequest, path: &Path) -> Vec<ResponseOp> {
         .iter()
         .map(|op| {
             let response = match &op.request {
-                Some(request_op::Request::RequestRange(rr)) => response_op::Response::ResponseRange(
-                    range(r, rr).unwrap_or_else(|e| panic!("range checked before the txn failed: {e}")),
-                ),
+                Some(request_op::Request::RequestRange(rr)) => {
+                    response_op::Response::ResponseRange(
+                        range(r, rr)
+                            .unwrap_or_else(|e| panic!("range checked before the txn failed: {e}")),
+                    )
+                }
                 Some(request_op::Request::RequestTxn(t)) => {
                     let p = nested.next().expect("a path entry per nested txn");
                     response_op::Response::ResponseTxn(TxnResponse {
@@ -308,9 +340,14 @@ fn read_ops(r: &impl KvRead, req: &TxnRequest, path: &Path) -> Vec<ResponseOp> {
 
 /// Applies a txn that may write. Compares see the state before the txn; each op sees
 /// the ops before it.
-pub fn txn_write(txn: &mut WriteTxn<'_>, compacted: i64, req: &TxnRequest) -> Result<TxnResponse, Error> {
+pub fn txn_write(
+    txn: &mut WriteTxn<'_>,
+    compacted: i64,
+    req: &TxnRequest,
+) -> Result<TxnResponse, Error> {
     let path = Path::evaluate(txn, req);
-    check_path(txn, compacted, req, &path, true)?;
+    check_path(txn, compacted, req, &path, CheckPass::Puts)?;
+    check_path(txn, compacted, req, &path, CheckPass::Ranges)?;
     let responses = write_ops(txn, req, &path);
     Ok(TxnResponse {
         header: rev_header(txn.rev()),
@@ -325,7 +362,8 @@ fn write_ops(txn: &mut WriteTxn<'_>, req: &TxnRequest, path: &Path) -> Vec<Respo
     for op in path.ops(req) {
         let response = match &op.request {
             Some(request_op::Request::RequestRange(rr)) => response_op::Response::ResponseRange(
-                range(txn, rr).unwrap_or_else(|e| panic!("range checked before the txn failed: {e}")),
+                range(txn, rr)
+                    .unwrap_or_else(|e| panic!("range checked before the txn failed: {e}")),
             ),
             Some(request_op::Request::RequestPut(p)) => response_op::Response::ResponsePut(
                 put(txn, p).unwrap_or_else(|e| panic!("put checked before the txn failed: {e}")),

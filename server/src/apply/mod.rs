@@ -8,9 +8,7 @@ pub mod kv;
 
 use std::sync::Arc;
 
-use ectd_proto::etcdserverpb::{
-    CompactionResponse, DeleteRangeResponse, PutResponse, TxnResponse,
-};
+use ectd_proto::etcdserverpb::{CompactionResponse, DeleteRangeResponse, PutResponse, TxnResponse};
 use ectd_proto::raftcmd::{command::Op, Command};
 use prost::Message as _;
 use rocksdb::WriteBatch;
@@ -73,7 +71,11 @@ impl Applier {
     pub fn make_durable(&self, index: u64, term: u64) -> Result<(), crate::engine::EngineError> {
         let engine = self.store.engine();
         let mut batch = WriteBatch::default();
-        batch.put_cf(engine.cf(Cf::Meta), meta::APPLIED_INDEX, index.to_be_bytes());
+        batch.put_cf(
+            engine.cf(Cf::Meta),
+            meta::APPLIED_INDEX,
+            index.to_be_bytes(),
+        );
         batch.put_cf(engine.cf(Cf::Meta), meta::APPLIED_TERM, term.to_be_bytes());
         engine.write(batch)?;
         engine.flush()
@@ -86,7 +88,11 @@ impl Applier {
         let store = &self.store;
         let engine = store.engine();
         let mut batch = WriteBatch::default();
-        batch.put_cf(engine.cf(Cf::Meta), meta::APPLIED_INDEX, index.to_be_bytes());
+        batch.put_cf(
+            engine.cf(Cf::Meta),
+            meta::APPLIED_INDEX,
+            index.to_be_bytes(),
+        );
         batch.put_cf(engine.cf(Cf::Meta), meta::APPLIED_TERM, term.to_be_bytes());
         let mut compacted = store.compact_rev();
         let mut changes = Vec::new();
@@ -113,7 +119,10 @@ impl Applier {
                 let res = kv::txn_write(&mut txn, compacted, &req).map(Output::Txn);
                 (rev, changes) = txn.finish();
                 if res.is_err() {
-                    assert!(changes.is_empty(), "a failed txn at index {index} made changes");
+                    assert!(
+                        changes.is_empty(),
+                        "a failed txn at index {index} made changes"
+                    );
                 }
                 res
             }

@@ -78,7 +78,8 @@ impl Engine {
     /// a crash without the raft WAL.
     pub fn flush(&self) -> Result<(), EngineError> {
         let cfs: Vec<&ColumnFamily> = schema::ALL.iter().map(|c| self.cf(*c)).collect();
-        self.db.flush_cfs_opt(&cfs, &rocksdb::FlushOptions::default())?;
+        self.db
+            .flush_cfs_opt(&cfs, &rocksdb::FlushOptions::default())?;
         Ok(())
     }
 

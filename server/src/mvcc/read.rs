@@ -36,7 +36,12 @@ pub trait KvRead {
     /// The revision a latest read observes.
     fn rev(&self) -> i64;
     /// Reads `[key, end)` with `opts`.
-    fn range(&self, key: &[u8], end: RangeEnd<'_>, opts: RangeOptions) -> Result<RangeResult, MvccError>;
+    fn range(
+        &self,
+        key: &[u8],
+        end: RangeEnd<'_>,
+        opts: RangeOptions,
+    ) -> Result<RangeResult, MvccError>;
 }
 
 /// Where reads come from: the live database (the apply task, the only writer) or a
@@ -75,7 +80,13 @@ impl Source<'_> {
 
     /// Revisions of the live keys in the range at `at`, in key order, and the total
     /// number of live keys (the list stops after `limit` when it is non-zero).
-    pub(super) fn scan(&self, key: &[u8], end: RangeEnd<'_>, at: i64, limit: usize) -> (Vec<Revision>, usize) {
+    pub(super) fn scan(
+        &self,
+        key: &[u8],
+        end: RangeEnd<'_>,
+        at: i64,
+        limit: usize,
+    ) -> (Vec<Revision>, usize) {
         let mut it = self.iter(Cf::Index);
         let start = encode_key(key);
         let end_enc = match end {
@@ -83,7 +94,10 @@ impl Source<'_> {
             RangeEnd::Before(e) => Some(encode_key(e)),
             _ => None,
         };
-        let at_rev = Revision { main: at, sub: i64::MAX };
+        let at_rev = Revision {
+            main: at,
+            sub: i64::MAX,
+        };
         let mut revs = Vec::new();
         let mut total = 0;
         let mut seek = start.clone();
@@ -132,8 +146,11 @@ impl Source<'_> {
             .into_iter()
             .zip(revs)
             .map(|(v, rev)| {
-                let v = v.unwrap_or_else(|| panic!("index names revision {rev:?} missing from kv history"));
-                KeyValue::decode(&v[1..]).unwrap_or_else(|err| panic!("undecodable kv at {rev:?}: {err}"))
+                let v = v.unwrap_or_else(|| {
+                    panic!("index names revision {rev:?} missing from kv history")
+                });
+                KeyValue::decode(&v[1..])
+                    .unwrap_or_else(|err| panic!("undecodable kv at {rev:?}: {err}"))
             })
             .collect()
     }
@@ -145,7 +162,13 @@ impl Source<'_> {
     }
 
     /// Every live key in the range at `at`, honouring limit and count_only.
-    pub(super) fn range_at(&self, key: &[u8], end: RangeEnd<'_>, at: i64, opts: RangeOptions) -> (Vec<KeyValue>, usize) {
+    pub(super) fn range_at(
+        &self,
+        key: &[u8],
+        end: RangeEnd<'_>,
+        at: i64,
+        opts: RangeOptions,
+    ) -> (Vec<KeyValue>, usize) {
         let limit = if opts.count_only { 1 } else { opts.limit };
         let (revs, total) = self.scan(key, end, at, limit);
         if opts.count_only {
@@ -189,9 +212,18 @@ impl KvRead for ReadView<'_> {
         self.rev
     }
 
-    fn range(&self, key: &[u8], end: RangeEnd<'_>, opts: RangeOptions) -> Result<RangeResult, MvccError> {
+    fn range(
+        &self,
+        key: &[u8],
+        end: RangeEnd<'_>,
+        opts: RangeOptions,
+    ) -> Result<RangeResult, MvccError> {
         let at = resolve_rev(opts.rev, self.rev, self.compact_rev)?;
         let (kvs, count) = self.source.range_at(key, end, at, opts);
-        Ok(RangeResult { kvs, count, rev: self.rev })
+        Ok(RangeResult {
+            kvs,
+            count,
+            rev: self.rev,
+        })
     }
 }

@@ -36,7 +36,9 @@ impl Store {
     /// etcd's does.
     pub fn open(engine: Engine) -> Store {
         let current = read_u64(&engine, meta::REVISION).unwrap_or(1) as i64;
-        let compacted = read_u64(&engine, meta::COMPACT_REVISION).unwrap_or(0) as i64;
+        // Before any compaction the oldest readable revision is "-1", as in etcd:
+        // compacting at revision 0 is allowed once.
+        let compacted = read_u64(&engine, meta::COMPACT_REVISION).map_or(-1, |r| r as i64);
         Store {
             engine,
             revs: RwLock::new(Revs { current, compacted }),
@@ -53,7 +55,7 @@ impl Store {
         self.revs.read().expect("revs lock").current
     }
 
-    /// The revision of the last compaction (0 if none).
+    /// The revision of the last compaction (-1 if none).
     pub fn compact_rev(&self) -> i64 {
         self.revs.read().expect("revs lock").compacted
     }
@@ -91,8 +93,16 @@ impl Store {
     pub fn commit(&self, mut batch: WriteBatch, current: i64, compacted: i64) {
         let mut revs = self.revs.write().expect("revs lock");
         if current != revs.current {
-            assert!(current > revs.current, "revision went back from {} to {current}", revs.current);
-            batch.put_cf(self.engine.cf(Cf::Meta), meta::REVISION, (current as u64).to_be_bytes());
+            assert!(
+                current > revs.current,
+                "revision went back from {} to {current}",
+                revs.current
+            );
+            batch.put_cf(
+                self.engine.cf(Cf::Meta),
+                meta::REVISION,
+                (current as u64).to_be_bytes(),
+            );
         }
         if compacted != revs.compacted {
             batch.put_cf(

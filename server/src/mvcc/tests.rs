@@ -36,7 +36,12 @@ impl T {
         })
     }
 
-    fn get(&self, k: &str, end: RangeEnd<'_>, rev: i64) -> Result<Vec<(String, String, i64, i64, i64)>, MvccError> {
+    fn get(
+        &self,
+        k: &str,
+        end: RangeEnd<'_>,
+        rev: i64,
+    ) -> Result<Vec<(String, String, i64, i64, i64)>, MvccError> {
         let view = self.store.read_view();
         let rr = view.range(
             k.as_bytes(),
@@ -79,16 +84,25 @@ fn revisions_versions_and_generations() {
     assert_eq!(t.store.current_rev(), 1);
     assert_eq!(t.put("a", "1"), 2);
     assert_eq!(t.put("a", "2"), 3);
-    assert_eq!(t.get("a", RangeEnd::Single, 0).unwrap(), vec![kv("a", "2", 2, 3, 2)]);
+    assert_eq!(
+        t.get("a", RangeEnd::Single, 0).unwrap(),
+        vec![kv("a", "2", 2, 3, 2)]
+    );
     assert_eq!(t.del("a", RangeEnd::Single), 4);
     assert_eq!(t.get("a", RangeEnd::Single, 0).unwrap(), vec![]);
     // Deleting nothing makes no revision.
     assert_eq!(t.del("a", RangeEnd::Single), 4);
     // A new generation starts over.
     assert_eq!(t.put("a", "3"), 5);
-    assert_eq!(t.get("a", RangeEnd::Single, 0).unwrap(), vec![kv("a", "3", 5, 5, 1)]);
+    assert_eq!(
+        t.get("a", RangeEnd::Single, 0).unwrap(),
+        vec![kv("a", "3", 5, 5, 1)]
+    );
     // History.
-    assert_eq!(t.get("a", RangeEnd::Single, 2).unwrap(), vec![kv("a", "1", 2, 2, 1)]);
+    assert_eq!(
+        t.get("a", RangeEnd::Single, 2).unwrap(),
+        vec![kv("a", "1", 2, 2, 1)]
+    );
     assert_eq!(t.get("a", RangeEnd::Single, 4).unwrap(), vec![]);
     assert_eq!(t.get("a", RangeEnd::Single, 6), Err(MvccError::FutureRev));
 }
@@ -100,7 +114,9 @@ fn sub_revisions_within_one_txn() {
         txn.put(b"x", b"1".to_vec(), 0);
         txn.put(b"y", b"1".to_vec(), 0);
         // The txn's own reads see its writes.
-        let rr = txn.range(b"x", RangeEnd::Unbounded, RangeOptions::default()).unwrap();
+        let rr = txn
+            .range(b"x", RangeEnd::Unbounded, RangeOptions::default())
+            .unwrap();
         assert_eq!(rr.count, 2);
         assert_eq!(rr.rev, 2);
         let deleted = txn.delete_range(b"x", RangeEnd::Single);
@@ -108,7 +124,10 @@ fn sub_revisions_within_one_txn() {
         assert_eq!(txn.changes().len(), 3);
     });
     assert_eq!(rev, 2);
-    assert_eq!(t.get("x", RangeEnd::Unbounded, 0).unwrap(), vec![kv("y", "1", 2, 2, 1)]);
+    assert_eq!(
+        t.get("x", RangeEnd::Unbounded, 0).unwrap(),
+        vec![kv("y", "1", 2, 2, 1)]
+    );
 }
 
 #[test]
@@ -117,11 +136,24 @@ fn ranges_with_zero_and_ff_bytes() {
     for k in ["a", "a\0", "a\0b", "ab", "b", "\u{7f}"] {
         t.put(k, "v");
     }
-    let keys = |r: Vec<(String, String, i64, i64, i64)>| r.into_iter().map(|x| x.0).collect::<Vec<_>>();
-    assert_eq!(keys(t.get("a", RangeEnd::Before(b"b"), 0).unwrap()), vec!["a", "a\0", "a\0b", "ab"]);
-    assert_eq!(keys(t.get("a\0", RangeEnd::Before(b"a\x01"), 0).unwrap()), vec!["a\0", "a\0b"]);
-    assert_eq!(keys(t.get("b", RangeEnd::Unbounded, 0).unwrap()), vec!["b", "\u{7f}"]);
-    assert_eq!(keys(t.get("b", RangeEnd::Before(b"a"), 0).unwrap()), Vec::<String>::new());
+    let keys =
+        |r: Vec<(String, String, i64, i64, i64)>| r.into_iter().map(|x| x.0).collect::<Vec<_>>();
+    assert_eq!(
+        keys(t.get("a", RangeEnd::Before(b"b"), 0).unwrap()),
+        vec!["a", "a\0", "a\0b", "ab"]
+    );
+    assert_eq!(
+        keys(t.get("a\0", RangeEnd::Before(b"a\x01"), 0).unwrap()),
+        vec!["a\0", "a\0b"]
+    );
+    assert_eq!(
+        keys(t.get("b", RangeEnd::Unbounded, 0).unwrap()),
+        vec!["b", "\u{7f}"]
+    );
+    assert_eq!(
+        keys(t.get("b", RangeEnd::Before(b"a"), 0).unwrap()),
+        Vec::<String>::new()
+    );
 }
 
 #[test]
@@ -133,13 +165,27 @@ fn limit_and_count() {
     t.del("k3", RangeEnd::Single);
     let view = t.store.read_view();
     let rr = view
-        .range(b"k", RangeEnd::Before(b"l"), RangeOptions { limit: 4, ..Default::default() })
+        .range(
+            b"k",
+            RangeEnd::Before(b"l"),
+            RangeOptions {
+                limit: 4,
+                ..Default::default()
+            },
+        )
         .unwrap();
     assert_eq!(rr.count, 9);
     assert_eq!(rr.kvs.len(), 4);
     assert_eq!(rr.kvs[3].key, b"k4");
     let rr = view
-        .range(b"k", RangeEnd::Before(b"l"), RangeOptions { count_only: true, ..Default::default() })
+        .range(
+            b"k",
+            RangeEnd::Before(b"l"),
+            RangeOptions {
+                count_only: true,
+                ..Default::default()
+            },
+        )
         .unwrap();
     assert_eq!((rr.count, rr.kvs.len()), (9, 0));
 }
@@ -157,14 +203,28 @@ fn compaction_keeps_latest_live_versions_only() {
     assert_eq!(t.store.compact_rev(), 5);
     assert_eq!(t.get("a", RangeEnd::Single, 4), Err(MvccError::Compacted));
     // At the compact revision itself, the state is intact.
-    assert_eq!(t.get("a", RangeEnd::Unbounded, 5).unwrap(), vec![kv("a", "2", 2, 3, 2)]);
-    assert_eq!(t.get("a", RangeEnd::Unbounded, 6).unwrap(), vec![kv("a", "2", 2, 3, 2), kv("c", "1", 6, 6, 1)]);
-    assert_eq!(t.get("a", RangeEnd::Single, 0).unwrap(), vec![kv("a", "3", 2, 7, 3)]);
+    assert_eq!(
+        t.get("a", RangeEnd::Unbounded, 5).unwrap(),
+        vec![kv("a", "2", 2, 3, 2)]
+    );
+    assert_eq!(
+        t.get("a", RangeEnd::Unbounded, 6).unwrap(),
+        vec![kv("a", "2", 2, 3, 2), kv("c", "1", 6, 6, 1)]
+    );
+    assert_eq!(
+        t.get("a", RangeEnd::Single, 0).unwrap(),
+        vec![kv("a", "3", 2, 7, 3)]
+    );
     assert_eq!(t.store.check_compact(5), Err(MvccError::Compacted));
     assert_eq!(t.store.check_compact(8), Err(MvccError::FutureRev));
     // Versions removed from disk: a(2), b(4), b tombstone(5); kept a(3), c(6), a(7).
     let db = t.store.engine().db();
-    let n = db.iterator_cf(t.store.engine().cf(crate::engine::Cf::Kv), rocksdb::IteratorMode::Start).count();
+    let n = db
+        .iterator_cf(
+            t.store.engine().cf(crate::engine::Cf::Kv),
+            rocksdb::IteratorMode::Start,
+        )
+        .count();
     assert_eq!(n, 3);
 }
 
@@ -177,11 +237,14 @@ fn state_survives_reopen() {
         let mut txn = store.write_txn(&mut batch);
         txn.put(b"k", b"v".to_vec(), 0);
         let (rev, _) = txn.finish();
-        store.commit(batch, rev, 0);
+        store.commit(batch, rev, store.compact_rev());
         store.engine().flush().unwrap();
     }
     let store = Store::open(Engine::open(dir.path()).unwrap());
     assert_eq!(store.current_rev(), 2);
-    let rr = store.read_view().range(b"k", RangeEnd::Single, RangeOptions::default()).unwrap();
+    let rr = store
+        .read_view()
+        .range(b"k", RangeEnd::Single, RangeOptions::default())
+        .unwrap();
     assert_eq!(rr.kvs[0].value, b"v");
 }

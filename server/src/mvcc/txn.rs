@@ -77,7 +77,8 @@ impl<'a> WriteTxn<'a> {
     fn record(&mut self, kind: u8, kv: &KeyValue, rev: Revision) {
         let mut val = Vec::with_capacity(1 + kv.encoded_len());
         val.push(kind);
-        kv.encode(&mut val).expect("encoding into a Vec cannot fail");
+        kv.encode(&mut val)
+            .expect("encoding into a Vec cannot fail");
         self.batch.put_cf(self.engine.cf(Cf::Kv), kv_key(rev), val);
         self.batch
             .put_cf(self.engine.cf(Cf::Index), index_key(&kv.key, rev), [kind]);
@@ -122,7 +123,9 @@ impl<'a> WriteTxn<'a> {
     /// included.
     fn live_range(&self, key: &[u8], end: RangeEnd<'_>) -> Vec<KeyValue> {
         let touched = self.written.keys().any(|k| end.contains(key, k));
-        let (mut kvs, _) = self.source.range_at(key, end, self.begin_rev, RangeOptions::default());
+        let (mut kvs, _) = self
+            .source
+            .range_at(key, end, self.begin_rev, RangeOptions::default());
         if !touched {
             return kvs;
         }
@@ -168,7 +171,12 @@ impl KvRead for WriteTxn<'_> {
         }
     }
 
-    fn range(&self, key: &[u8], end: RangeEnd<'_>, opts: RangeOptions) -> Result<RangeResult, MvccError> {
+    fn range(
+        &self,
+        key: &[u8],
+        end: RangeEnd<'_>,
+        opts: RangeOptions,
+    ) -> Result<RangeResult, MvccError> {
         let rev = self.rev();
         let at = resolve_rev(opts.rev, rev, self.compact_rev)?;
         if at < rev || self.changes.is_empty() {

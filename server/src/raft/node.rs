@@ -251,14 +251,22 @@ impl Loop {
             match e.get_entry_type() {
                 EntryType::EntryConfChange => {
                     let mut cc = ConfChange::default();
-                    cc.merge_from_bytes(&e.data).expect("committed conf change decodes");
-                    let cs = self.node.apply_conf_change(&cc).expect("applying conf change");
+                    cc.merge_from_bytes(&e.data)
+                        .expect("committed conf change decodes");
+                    let cs = self
+                        .node
+                        .apply_conf_change(&cc)
+                        .expect("applying conf change");
                     self.node.mut_store().set_conf_state(cs);
                 }
                 EntryType::EntryConfChangeV2 => {
                     let mut cc = ConfChangeV2::default();
-                    cc.merge_from_bytes(&e.data).expect("committed conf change decodes");
-                    let cs: ConfState = self.node.apply_conf_change(&cc).expect("applying conf change");
+                    cc.merge_from_bytes(&e.data)
+                        .expect("committed conf change decodes");
+                    let cs: ConfState = self
+                        .node
+                        .apply_conf_change(&cc)
+                        .expect("applying conf change");
                     self.node.mut_store().set_conf_state(cs);
                 }
                 EntryType::EntryNormal => {}
@@ -269,7 +277,9 @@ impl Loop {
             return false;
         }
         self.node.advance_apply_to(last);
-        self.node.mut_store().compact_to(last.saturating_sub(LOG_TAIL_KEPT));
+        self.node
+            .mut_store()
+            .compact_to(last.saturating_sub(LOG_TAIL_KEPT));
         true
     }
 
@@ -282,8 +292,10 @@ impl Loop {
         let msgs = rd.take_messages();
         self.send(msgs);
         // 2. Snapshots arrive only in multi-member clusters.
-        assert!(rd.snapshot().is_empty() || rd.snapshot().get_metadata().index == 0,
-            "snapshot install is not supported on a single member");
+        assert!(
+            rd.snapshot().is_empty() || rd.snapshot().get_metadata().index == 0,
+            "snapshot install is not supported on a single member"
+        );
         // 3. Committed entries go to apply.
         if !self.hand_off(rd.take_committed_entries()) {
             return false;
@@ -297,7 +309,11 @@ impl Loop {
             self.wal.set_hard_state(hs);
             self.node.mut_store().set_hard_state(hs.clone());
         }
-        let durable = if rd.must_sync() { self.wal.sync() } else { self.wal.flush() };
+        let durable = if rd.must_sync() {
+            self.wal.sync()
+        } else {
+            self.wal.flush()
+        };
         if let Err(e) = durable {
             // Acknowledging anything after a failed write would lie; stop here.
             panic!("wal write failed: {e}");
@@ -336,7 +352,9 @@ impl Loop {
         let r = &self.node.raft;
         self.status.term.store(r.term, Ordering::Release);
         self.status.leader.store(r.leader_id, Ordering::Release);
-        self.status.commit.store(r.raft_log.committed, Ordering::Release);
+        self.status
+            .commit
+            .store(r.raft_log.committed, Ordering::Release);
         if r.state != StateRole::Leader && !self.reads.is_empty() && r.leader_id == 0 {
             // Without a leader no read index will come; let the waiters time out fast.
             self.reads.clear();

@@ -18,9 +18,18 @@ pub struct LogStore {
 
 impl LogStore {
     /// A log restored from the WAL replay.
-    pub fn new(hard_state: HardState, conf_state: ConfState, offset: (u64, u64), entries: Vec<Entry>) -> LogStore {
+    pub fn new(
+        hard_state: HardState,
+        conf_state: ConfState,
+        offset: (u64, u64),
+        entries: Vec<Entry>,
+    ) -> LogStore {
         if let Some(first) = entries.first() {
-            assert_eq!(first.index, offset.0 + 1, "log entries do not start after the offset");
+            assert_eq!(
+                first.index,
+                offset.0 + 1,
+                "log entries do not start after the offset"
+            );
         }
         LogStore {
             hard_state,
@@ -61,7 +70,11 @@ impl LogStore {
             self.offset_index
         );
         let keep = (first.index - self.offset_index - 1) as usize;
-        assert!(keep <= self.entries.len(), "gap before appended entry {}", first.index);
+        assert!(
+            keep <= self.entries.len(),
+            "gap before appended entry {}",
+            first.index
+        );
         self.entries.truncate(keep);
         self.entries.extend_from_slice(ents);
     }
@@ -104,7 +117,11 @@ impl raft::Storage for LogStore {
         if low <= self.offset_index {
             return Err(raft::Error::Store(StorageError::Compacted));
         }
-        assert!(high <= self.last() + 1, "entries({low}, {high}) past last index {}", self.last());
+        assert!(
+            high <= self.last() + 1,
+            "entries({low}, {high}) past last index {}",
+            self.last()
+        );
         let lo = (low - self.offset_index - 1) as usize;
         let hi = (high - self.offset_index - 1) as usize;
         let mut ents = self.entries[lo..hi].to_vec();
@@ -136,6 +153,8 @@ impl raft::Storage for LogStore {
     fn snapshot(&self, _request_index: u64, _to: u64) -> raft::Result<Snapshot> {
         // Members that fall behind the in-memory log need a state snapshot, which
         // multi-member clusters provide; a single member never asks.
-        Err(raft::Error::Store(StorageError::SnapshotTemporarilyUnavailable))
+        Err(raft::Error::Store(
+            StorageError::SnapshotTemporarilyUnavailable,
+        ))
     }
 }

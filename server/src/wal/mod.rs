@@ -19,8 +19,8 @@ use std::path::{Path, PathBuf};
 use protobuf::Message as _;
 use raft::prelude::{Entry, HardState};
 
-pub use record::RecordType;
 use record::encode_record;
+pub use record::RecordType;
 use segment::{list_segments, read_segment, segment_name, SegmentEnd};
 
 /// A new segment is started once the current one grows past this size.
@@ -139,7 +139,9 @@ impl Wal {
     /// index is not past the last one replaces that suffix on replay.
     pub fn append_entries(&mut self, entries: &[Entry]) {
         for e in entries {
-            let payload = e.write_to_bytes().expect("encoding a raft entry cannot fail");
+            let payload = e
+                .write_to_bytes()
+                .expect("encoding a raft entry cannot fail");
             encode_record(&mut self.buf, RecordType::Entry, &payload);
             self.last_index = e.index;
         }
@@ -147,7 +149,9 @@ impl Wal {
 
     /// Buffers a hard state record.
     pub fn set_hard_state(&mut self, hs: &HardState) {
-        let payload = hs.write_to_bytes().expect("encoding a hard state cannot fail");
+        let payload = hs
+            .write_to_bytes()
+            .expect("encoding a hard state cannot fail");
         encode_record(&mut self.buf, RecordType::HardState, &payload);
     }
 

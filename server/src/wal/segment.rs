@@ -43,11 +43,14 @@ pub enum SegmentEnd {
     Torn { offset: u64, len: u64 },
 }
 
+/// Receives each record's type and payload; an error marks the record corrupt.
+pub type Visit<'a> = dyn FnMut(RecordType, &[u8]) -> Result<(), String> + 'a;
+
 /// Reads every record of the segment at `path`, handing each to `visit`.
 pub fn read_segment(
     path: &Path,
     is_last: bool,
-    visit: &mut dyn FnMut(RecordType, &[u8]) -> Result<(), String>,
+    visit: &mut Visit<'_>,
 ) -> Result<SegmentEnd, WalError> {
     let data = fs::read(path).map_err(|source| WalError::Io {
         path: path.to_path_buf(),
@@ -65,7 +68,9 @@ pub fn read_segment(
                 visit(ty, payload).map_err(|r| corrupt(off, r))?;
                 off += total;
             }
-            Decoded::Incomplete | Decoded::Invalid(_) if is_last && !valid_record_after(&data, off) => {
+            Decoded::Incomplete | Decoded::Invalid(_)
+                if is_last && !valid_record_after(&data, off) =>
+            {
                 return Ok(SegmentEnd::Torn {
                     offset: off as u64,
                     len: data.len() as u64,

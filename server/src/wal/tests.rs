@@ -11,7 +11,9 @@ fn entry(index: u64, term: u64, data: &[u8]) -> Entry {
 
 fn write_entries(dir: &Path, range: std::ops::RangeInclusive<u64>) {
     let (mut wal, _) = Wal::open(dir).unwrap();
-    let es: Vec<Entry> = range.map(|i| entry(i, 1, format!("v{i}").as_bytes())).collect();
+    let es: Vec<Entry> = range
+        .map(|i| entry(i, 1, format!("v{i}").as_bytes()))
+        .collect();
     wal.append_entries(&es);
     let mut hs = HardState::default();
     hs.term = 1;
@@ -61,7 +63,11 @@ fn torn_tail_is_truncated() {
     let good_len = fs::metadata(&path).unwrap().len();
     // A record cut off half-way, as a crash during write leaves it.
     let mut rec = Vec::new();
-    encode_record(&mut rec, RecordType::Entry, &entry(6, 1, b"v6").write_to_bytes().unwrap());
+    encode_record(
+        &mut rec,
+        RecordType::Entry,
+        &entry(6, 1, b"v6").write_to_bytes().unwrap(),
+    );
     let mut f = OpenOptions::new().append(true).open(&path).unwrap();
     f.write_all(&rec[..rec.len() / 2]).unwrap();
     drop(f);
@@ -77,7 +83,9 @@ fn garbage_tail_is_truncated() {
     let path = only_segment(d.path());
     let good_len = fs::metadata(&path).unwrap().len();
     let mut f = OpenOptions::new().append(true).open(&path).unwrap();
-    let garbage: Vec<u8> = (0..4096u32).map(|i| (i.wrapping_mul(2654435761) >> 13) as u8).collect();
+    let garbage: Vec<u8> = (0..4096u32)
+        .map(|i| (i.wrapping_mul(2654435761) >> 13) as u8)
+        .collect();
     f.write_all(&garbage).unwrap();
     drop(f);
     let (mut wal, r) = Wal::open(d.path()).unwrap();
@@ -97,7 +105,11 @@ fn flipped_byte_mid_log_refuses_to_open() {
     write_entries(d.path(), 1..=20);
     let path = only_segment(d.path());
     let len = fs::metadata(&path).unwrap().len();
-    let mut f = OpenOptions::new().read(true).write(true).open(&path).unwrap();
+    let mut f = OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open(&path)
+        .unwrap();
     let at = len / 3;
     f.seek(SeekFrom::Start(at)).unwrap();
     let mut b = [0u8; 1];
@@ -106,9 +118,14 @@ fn flipped_byte_mid_log_refuses_to_open() {
     f.write_all(&[b[0] ^ 0x40]).unwrap();
     drop(f);
     match Wal::open(d.path()) {
-        Err(WalError::Corrupt { path: p, offset, .. }) => {
+        Err(WalError::Corrupt {
+            path: p, offset, ..
+        }) => {
             assert_eq!(p, path);
-            assert!(offset <= at, "offset {offset} should be at or before the flipped byte {at}");
+            assert!(
+                offset <= at,
+                "offset {offset} should be at or before the flipped byte {at}"
+            );
         }
         Err(e) => panic!("unexpected error {e}"),
         Ok(_) => panic!("a corrupt log must not open"),
@@ -131,5 +148,8 @@ fn segments_roll_and_purge() {
     assert_eq!(wal.purge_before(2).unwrap(), 1);
     drop(wal);
     let (_, r) = Wal::open(d.path()).unwrap();
-    assert_eq!(r.entries.iter().map(|e| e.index).collect::<Vec<_>>(), vec![2]);
+    assert_eq!(
+        r.entries.iter().map(|e| e.index).collect::<Vec<_>>(),
+        vec![2]
+    );
 }

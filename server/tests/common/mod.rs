@@ -163,7 +163,12 @@ impl Member {
             .open(&self.log)
             .unwrap_or_else(|e| panic!("opening {}: {e}", self.log.display()));
         // Restarts append to the same log; a marker keeps the runs apart.
-        let _ = writeln!(log, "----- starting {} {}", self.bin.display(), self.args.join(" "));
+        let _ = writeln!(
+            log,
+            "----- starting {} {}",
+            self.bin.display(),
+            self.args.join(" ")
+        );
         let stdout = log.try_clone().expect("cloning the log file handle");
         let child = Command::new(&self.bin)
             .args(&self.args)
@@ -217,7 +222,9 @@ impl Member {
     /// Stops the process with SIGTERM and waits for it to exit; panics (after
     /// killing it) if it does not exit within [`STOP_TIMEOUT`] or exits with an error.
     pub fn stop(&mut self) {
-        let Some(mut c) = self.child.take() else { return };
+        let Some(mut c) = self.child.take() else {
+            return;
+        };
         let status = Command::new("kill")
             .args(["-TERM", &c.id().to_string()])
             .status()
@@ -293,7 +300,6 @@ impl Member {
     /// reason and the server's log tail.
     pub fn wait_ready(&mut self, timeout: Duration) {
         let deadline = Instant::now() + timeout;
-        let mut last = String::from("no attempt made");
         loop {
             if let Some(c) = self.child.as_mut() {
                 if let Some(st) = c.try_wait().expect("try_wait") {
@@ -305,11 +311,11 @@ impl Member {
                     );
                 }
             }
-            match http_get(self.client_port, "/health", Duration::from_secs(2)) {
+            let last = match http_get(self.client_port, "/health", Duration::from_secs(2)) {
                 Ok((200, body)) if body.contains("\"health\":\"true\"") => return,
-                Ok((code, body)) => last = format!("HTTP {code}: {body}"),
-                Err(e) => last = e,
-            }
+                Ok((code, body)) => format!("HTTP {code}: {body}"),
+                Err(e) => e,
+            };
             if Instant::now() > deadline {
                 self.kill9();
                 panic!(
@@ -352,8 +358,10 @@ impl Drop for Member {
 pub fn http_get(port: u16, path: &str, timeout: Duration) -> Result<(u16, String), String> {
     let addr = std::net::SocketAddr::from(([127, 0, 0, 1], port));
     let mut s = TcpStream::connect_timeout(&addr, timeout).map_err(|e| format!("connect: {e}"))?;
-    s.set_read_timeout(Some(timeout)).map_err(|e| e.to_string())?;
-    s.set_write_timeout(Some(timeout)).map_err(|e| e.to_string())?;
+    s.set_read_timeout(Some(timeout))
+        .map_err(|e| e.to_string())?;
+    s.set_write_timeout(Some(timeout))
+        .map_err(|e| e.to_string())?;
     write!(
         s,
         "GET {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nConnection: close\r\n\r\n"
@@ -367,7 +375,10 @@ pub fn http_get(port: u16, path: &str, timeout: Duration) -> Result<(u16, String
         .nth(1)
         .and_then(|c| c.parse::<u16>().ok())
         .ok_or_else(|| format!("not an HTTP response: {text:?}"))?;
-    let body = text.split_once("\r\n\r\n").map(|(_, b)| b.to_string()).unwrap_or_default();
+    let body = text
+        .split_once("\r\n\r\n")
+        .map(|(_, b)| b.to_string())
+        .unwrap_or_default();
     Ok((status, body))
 }
 

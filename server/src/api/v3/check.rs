@@ -4,8 +4,7 @@
 use std::collections::HashSet;
 
 use ectd_proto::etcdserverpb::{
-    range_request, request_op, DeleteRangeRequest, PutRequest, RangeRequest, RequestOp,
-    TxnRequest,
+    range_request, request_op, DeleteRangeRequest, PutRequest, RangeRequest, RequestOp, TxnRequest,
 };
 
 use crate::error::Error;
@@ -88,7 +87,9 @@ struct Intervals {
 
 impl Intervals {
     fn deletes(&self, k: &[u8]) -> bool {
-        self.dels.iter().any(|(s, e)| s.as_slice() <= k && k < e.as_slice())
+        self.dels
+            .iter()
+            .any(|(s, e)| s.as_slice() <= k && k < e.as_slice())
     }
 
     fn of(ops: &[RequestOp]) -> Result<Intervals, Error> {
@@ -106,7 +107,9 @@ impl Intervals {
             }
         }
         for op in ops {
-            let Some(request_op::Request::RequestTxn(t)) = &op.request else { continue };
+            let Some(request_op::Request::RequestTxn(t)) = &op.request else {
+                continue;
+            };
             let then = Intervals::of(&t.success)?;
             let els = Intervals::of(&t.failure)?;
             for k in &then.puts {
@@ -126,7 +129,9 @@ impl Intervals {
             out.dels.extend(els.dels);
         }
         for op in ops {
-            let Some(request_op::Request::RequestPut(p)) = &op.request else { continue };
+            let Some(request_op::Request::RequestPut(p)) = &op.request else {
+                continue;
+            };
             if out.puts.contains(&p.key) || out.deletes(&p.key) {
                 return Err(Error::DuplicateKey);
             }
@@ -152,11 +157,13 @@ mod tests {
 
     fn del_op(k: &str, end: &str) -> RequestOp {
         RequestOp {
-            request: Some(request_op::Request::RequestDeleteRange(DeleteRangeRequest {
-                key: k.into(),
-                range_end: end.into(),
-                ..Default::default()
-            })),
+            request: Some(request_op::Request::RequestDeleteRange(
+                DeleteRangeRequest {
+                    key: k.into(),
+                    range_end: end.into(),
+                    ..Default::default()
+                },
+            )),
         }
     }
 
@@ -183,21 +190,33 @@ mod tests {
 
     #[test]
     fn duplicate_puts_are_refused() {
-        assert_eq!(check(vec![put_op("a"), put_op("a")]), Err(Error::DuplicateKey));
+        assert_eq!(
+            check(vec![put_op("a"), put_op("a")]),
+            Err(Error::DuplicateKey)
+        );
         assert_eq!(check(vec![put_op("a"), put_op("b")]), Ok(()));
     }
 
     #[test]
     fn put_inside_a_delete_is_refused() {
-        assert_eq!(check(vec![del_op("a", "c"), put_op("b")]), Err(Error::DuplicateKey));
-        assert_eq!(check(vec![del_op("a", ""), put_op("a")]), Err(Error::DuplicateKey));
+        assert_eq!(
+            check(vec![del_op("a", "c"), put_op("b")]),
+            Err(Error::DuplicateKey)
+        );
+        assert_eq!(
+            check(vec![del_op("a", ""), put_op("a")]),
+            Err(Error::DuplicateKey)
+        );
         assert_eq!(check(vec![del_op("a", "b"), put_op("b")]), Ok(()));
         assert_eq!(check(vec![del_op("a", ""), del_op("a", "")]), Ok(()));
     }
 
     #[test]
     fn branches_of_a_nested_txn_may_share_keys() {
-        assert_eq!(check(vec![txn_op(vec![put_op("a")], vec![put_op("a")])]), Ok(()));
+        assert_eq!(
+            check(vec![txn_op(vec![put_op("a")], vec![put_op("a")])]),
+            Ok(())
+        );
         assert_eq!(
             check(vec![txn_op(vec![put_op("a")], vec![]), put_op("a")]),
             Err(Error::DuplicateKey)
@@ -208,6 +227,9 @@ mod tests {
     fn op_limit_and_empty_ops() {
         let many: Vec<RequestOp> = (0..129).map(|i| put_op(&format!("k{i}"))).collect();
         assert_eq!(check(many), Err(Error::TooManyOps));
-        assert_eq!(check(vec![RequestOp { request: None }]), Err(Error::KeyNotFound));
+        assert_eq!(
+            check(vec![RequestOp { request: None }]),
+            Err(Error::KeyNotFound)
+        );
     }
 }

@@ -30,13 +30,13 @@ impl KvService {
 }
 
 /// Refuses a request carrying `hasleader=true` while the member knows no leader.
-pub fn require_leader<T>(server: &Server, req: &Request<T>) -> Result<(), Status> {
+pub fn require_leader<T>(server: &Server, req: &Request<T>) -> Result<(), Error> {
     let wants = req
         .metadata()
         .get("hasleader")
         .is_some_and(|v| v.as_bytes() == b"true");
     if wants && server.raft_status().leader() == 0 {
-        return Err(Error::NoLeader.into());
+        return Err(Error::NoLeader);
     }
     Ok(())
 }
@@ -133,9 +133,12 @@ impl Kv for KvService {
 /// serializable, as etcd decides.
 fn txn_is_serializable(r: &TxnRequest) -> bool {
     use ectd_proto::etcdserverpb::request_op::Request as Op;
-    r.success.iter().chain(&r.failure).all(|op| match &op.request {
-        Some(Op::RequestRange(rr)) => rr.serializable,
-        Some(Op::RequestTxn(t)) => txn_is_serializable(t),
-        _ => true,
-    })
+    r.success
+        .iter()
+        .chain(&r.failure)
+        .all(|op| match &op.request {
+            Some(Op::RequestRange(rr)) => rr.serializable,
+            Some(Op::RequestTxn(t)) => txn_is_serializable(t),
+            _ => true,
+        })
 }
