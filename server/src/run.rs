@@ -32,7 +32,7 @@ pub async fn run(
 ) -> Result<(), RunError> {
     let opened = bootstrap::open(&cfg)?;
     let server = Server::start(&cfg, opened)?;
-    let router = crate::api::router(server.clone());
+    let router = crate::api::router(server.clone()).await;
 
     let (stop_tx, _) = tokio::sync::broadcast::channel::<()>(1);
     let mut serving = Vec::new();

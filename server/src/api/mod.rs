@@ -8,7 +8,7 @@ use std::sync::Arc;
 use crate::server::Server;
 
 /// One router serving gRPC (HTTP/2) and HTTP/1 endpoints on the same port.
-pub fn router(server: Arc<Server>) -> axum::Router {
-    let grpc = v3::routes(server.clone()).into_axum_router();
+pub async fn router(server: Arc<Server>) -> axum::Router {
+    let grpc = v3::routes(server.clone()).await.into_axum_router();
     grpc.merge(http::router(server))
 }

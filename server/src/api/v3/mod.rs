@@ -13,12 +13,18 @@ use crate::server::Server;
 /// gRPC framing overhead etcd allows on top of `--max-request-bytes`.
 const GRPC_OVERHEAD_BYTES: usize = 512 * 1024;
 
-/// Every v3 gRPC service of `server`, ready to be served.
-pub fn routes(server: Arc<Server>) -> Routes {
+/// Every v3 gRPC service of `server`, ready to be served, plus the standard
+/// `grpc.health.v1.Health` service reporting the member as serving.
+pub async fn routes(server: Arc<Server>) -> Routes {
     let max = server.limits().max_request_bytes + GRPC_OVERHEAD_BYTES;
+    let (mut health, health_service) = tonic_health::server::health_reporter();
+    health
+        .set_service_status("", tonic_health::ServingStatus::Serving)
+        .await;
     Routes::new(
         KvServer::new(kv::KvService::new(server))
             .max_decoding_message_size(max)
             .max_encoding_message_size(usize::MAX),
     )
+    .add_service(health_service)
 }

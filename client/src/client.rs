@@ -1,0 +1,366 @@
+//! Connecting to a cluster and issuing key-value calls.
+
+use std::future::Future;
+use std::time::Duration;
+
+use tokio::time::Instant;
+use tonic::transport::{Channel, Endpoint};
+
+use crate::proto::etcdserverpb::{
+    auth_client::AuthClient, cluster_client::ClusterClient, kv_client::KvClient,
+    lease_client::LeaseClient, maintenance_client::MaintenanceClient, watch_client::WatchClient,
+    CompactionRequest, CompactionResponse, DeleteRangeRequest, DeleteRangeResponse, PutRequest,
+    PutResponse, RangeRequest, RangeResponse, TxnRequest, TxnResponse,
+};
+use crate::proto::v3electionpb::election_client::ElectionClient;
+use crate::proto::v3lockpb::lock_client::LockClient;
+use crate::Error;
+
+/// Responses are not size-limited on the client: a range over a large
+/// keyspace is legitimate and the server already bounds what it sends
+/// (etcdctl likewise accepts up to 2 GiB).
+const MAX_DECODING_MESSAGE_SIZE: usize = i32::MAX as usize;
+
+/// How long to pause between two rounds of connection attempts, so that a
+/// refused connection does not turn into a busy loop while the dial timeout
+/// runs.
+const REDIAL_PAUSE: Duration = Duration::from_millis(100);
+
+/// Timeouts applied by a [`Client`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ConnectOptions {
+    /// How long [`Client::connect_with`] keeps trying to establish a
+    /// connection (cycling through the endpoints) before giving up with
+    /// [`Error::Connect`]. Defaults to 2 s, as in etcdctl.
+    pub dial_timeout: Duration,
+    /// Upper bound on each typed call ([`Client::range`], [`Client::put`], …);
+    /// when it elapses the call fails with [`Error::Timeout`] and the server
+    /// is told the deadline through gRPC's `grpc-timeout`. `Duration::ZERO`
+    /// disables the bound. Defaults to 5 s, as in etcdctl. It does not apply
+    /// to the raw tonic clients.
+    pub command_timeout: Duration,
+}
+
+impl Default for ConnectOptions {
+    fn default() -> ConnectOptions {
+        ConnectOptions {
+            dial_timeout: Duration::from_secs(2),
+            command_timeout: Duration::from_secs(5),
+        }
+    }
+}
+
+/// A connection to one member of an etcd-compatible cluster.
+///
+/// Cloning is cheap and clones share the underlying HTTP/2 connection, which
+/// tonic re-establishes by itself if it drops. Every method may be called
+/// concurrently.
+#[derive(Debug, Clone)]
+pub struct Client {
+    channel: Channel,
+    endpoint: String,
+    options: ConnectOptions,
+}
+
+impl Client {
+    /// Connects with [`ConnectOptions::default`]; see [`Client::connect_with`].
+    pub async fn connect(endpoints: &[String]) -> Result<Client, Error> {
+        Client::connect_with(endpoints, ConnectOptions::default()).await
+    }
+
+    /// Connects to the first endpoint that accepts a connection.
+    ///
+    /// Endpoints are `host:port` or `http://host:port`; they are tried in the
+    /// order given, round after round, until one answers or
+    /// `options.dial_timeout` has elapsed. On success the connection is
+    /// established (not lazy), so a returned client is known to have reached
+    /// a server. TLS endpoints (`https://`) are rejected with
+    /// [`Error::InvalidEndpoint`] because this client speaks plaintext only.
+    pub async fn connect_with(
+        endpoints: &[String],
+        options: ConnectOptions,
+    ) -> Result<Client, Error> {
+        if endpoints.is_empty() {
+            return Err(Error::InvalidEndpoint {
+                endpoint: String::new(),
+                reason: "no endpoints given".to_string(),
+            });
+        }
+        let mut targets = Vec::with_capacity(endpoints.len());
+        for endpoint in endpoints {
+            let url = endpoint_url(endpoint)?;
+            let target = Endpoint::from_shared(url.clone())
+                .map_err(|err| Error::InvalidEndpoint {
+                    endpoint: endpoint.clone(),
+                    reason: err.to_string(),
+                })?
+                .connect_timeout(options.dial_timeout)
+                .tcp_nodelay(true);
+            targets.push((url, target));
+        }
+
+        let deadline = Instant::now() + options.dial_timeout;
+        let mut last_error = String::from("dial timeout elapsed");
+        loop {
+            for (url, target) in &targets {
+                let remaining = deadline.saturating_duration_since(Instant::now());
+                if remaining.is_zero() {
+                    break;
+                }
+                match tokio::time::timeout(remaining, target.connect()).await {
+                    Ok(Ok(channel)) => {
+                        return Ok(Client {
+                            channel,
+                            endpoint: url.clone(),
+                            options,
+                        })
+                    }
+                    Ok(Err(err)) => last_error = describe_transport_error(&err),
+                    Err(_) => last_error = "dial timeout elapsed".to_string(),
+                }
+            }
+            let remaining = deadline.saturating_duration_since(Instant::now());
+            if remaining.is_zero() {
+                return Err(Error::Connect {
+                    endpoints: endpoints.to_vec(),
+                    reason: last_error,
+                });
+            }
+            tokio::time::sleep(remaining.min(REDIAL_PAUSE)).await;
+        }
+    }
+
+    /// The URL of the endpoint this client is connected to.
+    pub fn endpoint(&self) -> &str {
+        &self.endpoint
+    }
+
+    /// The timeouts this client applies.
+    pub fn options(&self) -> ConnectOptions {
+        self.options
+    }
+
+    /// The underlying channel, for building clients of other gRPC services.
+    pub fn channel(&self) -> Channel {
+        self.channel.clone()
+    }
+
+    /// `KV.Range`: reads keys exactly as the request describes.
+    pub async fn range(&self, request: RangeRequest) -> Result<RangeResponse, Error> {
+        let mut kv = self.kv();
+        self.unary(request, |req| async move { kv.range(req).await })
+            .await
+    }
+
+    /// `KV.Put`: writes one key exactly as the request describes.
+    pub async fn put(&self, request: PutRequest) -> Result<PutResponse, Error> {
+        let mut kv = self.kv();
+        self.unary(request, |req| async move { kv.put(req).await })
+            .await
+    }
+
+    /// `KV.DeleteRange`: deletes the keys the request selects.
+    pub async fn delete_range(
+        &self,
+        request: DeleteRangeRequest,
+    ) -> Result<DeleteRangeResponse, Error> {
+        let mut kv = self.kv();
+        self.unary(request, |req| async move { kv.delete_range(req).await })
+            .await
+    }
+
+    /// `KV.Txn`: evaluates the compares and applies the success or failure
+    /// branch atomically.
+    pub async fn txn(&self, request: TxnRequest) -> Result<TxnResponse, Error> {
+        let mut kv = self.kv();
+        self.unary(request, |req| async move { kv.txn(req).await })
+            .await
+    }
+
+    /// `KV.Compact`: discards history before the requested revision.
+    pub async fn compact(&self, request: CompactionRequest) -> Result<CompactionResponse, Error> {
+        let mut kv = self.kv();
+        self.unary(request, |req| async move { kv.compact(req).await })
+            .await
+    }
+
+    /// Reads the latest value of a single key (a linearizable `Range`).
+    pub async fn get(&self, key: impl Into<Vec<u8>>) -> Result<RangeResponse, Error> {
+        self.range(RangeRequest {
+            key: key.into(),
+            ..Default::default()
+        })
+        .await
+    }
+
+    /// Sets `key` to `value`, detaching it from any lease.
+    pub async fn put_kv(
+        &self,
+        key: impl Into<Vec<u8>>,
+        value: impl Into<Vec<u8>>,
+    ) -> Result<PutResponse, Error> {
+        self.put(PutRequest {
+            key: key.into(),
+            value: value.into(),
+            ..Default::default()
+        })
+        .await
+    }
+
+    /// A raw client of the KV service on this connection.
+    pub fn kv(&self) -> KvClient<Channel> {
+        KvClient::new(self.channel()).max_decoding_message_size(MAX_DECODING_MESSAGE_SIZE)
+    }
+
+    /// A raw client of the Watch service on this connection.
+    pub fn watch(&self) -> WatchClient<Channel> {
+        WatchClient::new(self.channel()).max_decoding_message_size(MAX_DECODING_MESSAGE_SIZE)
+    }
+
+    /// A raw client of the Lease service on this connection.
+    pub fn lease(&self) -> LeaseClient<Channel> {
+        LeaseClient::new(self.channel()).max_decoding_message_size(MAX_DECODING_MESSAGE_SIZE)
+    }
+
+    /// A raw client of the Cluster service on this connection.
+    pub fn cluster(&self) -> ClusterClient<Channel> {
+        ClusterClient::new(self.channel()).max_decoding_message_size(MAX_DECODING_MESSAGE_SIZE)
+    }
+
+    /// A raw client of the Maintenance service on this connection.
+    pub fn maintenance(&self) -> MaintenanceClient<Channel> {
+        MaintenanceClient::new(self.channel()).max_decoding_message_size(MAX_DECODING_MESSAGE_SIZE)
+    }
+
+    /// A raw client of the Auth service on this connection.
+    pub fn auth(&self) -> AuthClient<Channel> {
+        AuthClient::new(self.channel()).max_decoding_message_size(MAX_DECODING_MESSAGE_SIZE)
+    }
+
+    /// A raw client of the Lock service (`v3lockpb`) on this connection.
+    pub fn lock(&self) -> LockClient<Channel> {
+        LockClient::new(self.channel()).max_decoding_message_size(MAX_DECODING_MESSAGE_SIZE)
+    }
+
+    /// A raw client of the Election service (`v3electionpb`) on this
+    /// connection.
+    pub fn election(&self) -> ElectionClient<Channel> {
+        ElectionClient::new(self.channel()).max_decoding_message_size(MAX_DECODING_MESSAGE_SIZE)
+    }
+
+    /// Runs one unary call under the command timeout.
+    async fn unary<Req, Resp, F, Fut>(&self, message: Req, call: F) -> Result<Resp, Error>
+    where
+        F: FnOnce(tonic::Request<Req>) -> Fut,
+        Fut: Future<Output = Result<tonic::Response<Resp>, tonic::Status>>,
+    {
+        let mut request = tonic::Request::new(message);
+        let timeout = self.options.command_timeout;
+        if timeout.is_zero() {
+            return Ok(call(request).await?.into_inner());
+        }
+        // The server learns the deadline too, so it can stop working on a
+        // request nobody is waiting for any more.
+        request.set_timeout(timeout);
+        match tokio::time::timeout(timeout, call(request)).await {
+            Ok(result) => Ok(result?.into_inner()),
+            Err(_) => Err(Error::Timeout),
+        }
+    }
+}
+
+/// Turns `host:port` or `http://host:port` into the URL tonic dials.
+fn endpoint_url(endpoint: &str) -> Result<String, Error> {
+    let trimmed = endpoint.trim();
+    let invalid = |reason: &str| Error::InvalidEndpoint {
+        endpoint: endpoint.to_string(),
+        reason: reason.to_string(),
+    };
+    if trimmed.is_empty() {
+        return Err(invalid("empty endpoint"));
+    }
+    match trimmed.split_once("://") {
+        None => Ok(format!("http://{trimmed}")),
+        Some((scheme, rest)) if scheme.eq_ignore_ascii_case("http") => {
+            if rest.is_empty() {
+                Err(invalid("missing host"))
+            } else {
+                Ok(format!("http://{rest}"))
+            }
+        }
+        Some((scheme, _)) if scheme.eq_ignore_ascii_case("https") => {
+            Err(invalid("TLS endpoints are not supported"))
+        }
+        Some((scheme, _)) => Err(invalid(&format!("unsupported scheme {scheme:?}"))),
+    }
+}
+
+/// tonic's transport errors say only "transport error" at the top level; the
+/// useful part (connection refused, …) is in the source chain.
+fn describe_transport_error(err: &tonic::transport::Error) -> String {
+    let mut text = err.to_string();
+    let mut source = std::error::Error::source(err);
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn endpoint_urls() {
+        assert_eq!(
+            endpoint_url("127.0.0.1:2379").unwrap(),
+            "http://127.0.0.1:2379"
+        );
+        assert_eq!(
+            endpoint_url("http://127.0.0.1:2379").unwrap(),
+            "http://127.0.0.1:2379"
+        );
+        assert_eq!(
+            endpoint_url(" HTTP://localhost:1 ").unwrap(),
+            "http://localhost:1"
+        );
+        assert!(matches!(
+            endpoint_url("https://127.0.0.1:2379"),
+            Err(Error::InvalidEndpoint { .. })
+        ));
+        assert!(endpoint_url("unix://sock").is_err());
+        assert!(endpoint_url("").is_err());
+        assert!(endpoint_url("http://").is_err());
+    }
+
+    #[tokio::test]
+    async fn connect_gives_up_after_dial_timeout() {
+        // Bind and drop a listener to get a port nobody listens on.
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let options = ConnectOptions {
+            dial_timeout: Duration::from_millis(300),
+            ..Default::default()
+        };
+        let started = std::time::Instant::now();
+        let err = Client::connect_with(&[format!("127.0.0.1:{port}")], options)
+            .await
+            .unwrap_err();
+        assert!(matches!(err, Error::Connect { .. }), "{err:?}");
+        assert!(started.elapsed() >= Duration::from_millis(250));
+        assert!(started.elapsed() < Duration::from_secs(5));
+    }
+
+    #[tokio::test]
+    async fn connect_rejects_no_endpoints() {
+        assert!(matches!(
+            Client::connect(&[]).await,
+            Err(Error::InvalidEndpoint { .. })
+        ));
+    }
+}

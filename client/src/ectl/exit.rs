@@ -1,0 +1,84 @@
+//! Failures of an ectl command and the exit codes that report them.
+//!
+//! Scripts written for etcdctl branch on its exit status, so ectl uses the
+//! same codes for the same situations.
+
+use std::fmt;
+
+/// A request failed or the server could not be reached.
+pub const EXIT_ERROR: i32 = 1;
+/// The input (txn text, quoted strings) could not be parsed.
+pub const EXIT_INVALID_INPUT: i32 = 3;
+/// A flag asked for something unsupported (sort order, output format, …).
+pub const EXIT_BAD_FEATURE: i32 = 4;
+/// The command's arguments do not fit together.
+pub const EXIT_BAD_ARGS: i32 = 128;
+
+/// A command failure: printed as `Error: <message>` on stderr, then the
+/// process exits with `code`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CtlError {
+    /// The process exit status.
+    pub code: i32,
+    /// What went wrong, without the `Error: ` prefix.
+    pub message: String,
+}
+
+impl CtlError {
+    /// A failed request or connection (exit 1).
+    pub fn error(message: impl Into<String>) -> CtlError {
+        CtlError {
+            code: EXIT_ERROR,
+            message: message.into(),
+        }
+    }
+
+    /// Unparseable input (exit 3).
+    pub fn invalid_input(message: impl Into<String>) -> CtlError {
+        CtlError {
+            code: EXIT_INVALID_INPUT,
+            message: message.into(),
+        }
+    }
+
+    /// An unsupported option value (exit 4).
+    pub fn bad_feature(message: impl Into<String>) -> CtlError {
+        CtlError {
+            code: EXIT_BAD_FEATURE,
+            message: message.into(),
+        }
+    }
+
+    /// Arguments that do not fit together (exit 128).
+    pub fn bad_args(message: impl Into<String>) -> CtlError {
+        CtlError {
+            code: EXIT_BAD_ARGS,
+            message: message.into(),
+        }
+    }
+}
+
+impl fmt::Display for CtlError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl From<ectd_client::Error> for CtlError {
+    fn from(err: ectd_client::Error) -> CtlError {
+        match err {
+            // etcdctl keeps retrying an unreachable cluster until its
+            // deadline and then reports only the deadline.
+            ectd_client::Error::Connect { .. } | ectd_client::Error::Timeout => {
+                CtlError::error("context deadline exceeded")
+            }
+            other => CtlError::error(other.to_string()),
+        }
+    }
+}
+
+impl From<std::io::Error> for CtlError {
+    fn from(err: std::io::Error) -> CtlError {
+        CtlError::error(err.to_string())
+    }
+}

@@ -1,0 +1,167 @@
+//! The client's error type.
+
+use std::fmt;
+
+/// Everything a [`Client`](crate::Client) call can fail with.
+///
+/// Server-side failures keep the gRPC status code and the server's message
+/// untouched (for etcd and ectd that is text like `etcdserver: mvcc: required
+/// revision has been compacted`), so callers can match on either.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Error {
+    /// An endpoint string could not be turned into a gRPC endpoint URL.
+    #[error("invalid endpoint {endpoint:?}: {reason}")]
+    InvalidEndpoint {
+        /// The endpoint as the caller gave it.
+        endpoint: String,
+        /// Why it was rejected.
+        reason: String,
+    },
+
+    /// No endpoint accepted a connection before the dial timeout elapsed.
+    #[error("cannot connect to {}: {reason}", endpoints.join(","))]
+    Connect {
+        /// Every endpoint that was tried.
+        endpoints: Vec<String>,
+        /// The last connection error seen.
+        reason: String,
+    },
+
+    /// The call reached a server (or the transport gave up) and ended with a
+    /// non-OK gRPC status.
+    ///
+    /// `Display` shows etcd's own messages (those starting with
+    /// `etcdserver:`) as they are and anything else in gRPC's
+    /// `rpc error: code = … desc = …` form, which is what etcdctl prints.
+    #[error("{}", RpcDisplay { code: *code, message })]
+    Rpc {
+        /// The gRPC status code.
+        code: tonic::Code,
+        /// The status message exactly as the server sent it.
+        message: String,
+    },
+
+    /// The command timeout elapsed before the server answered.
+    ///
+    /// The text matches what etcdctl prints in the same situation.
+    #[error("context deadline exceeded")]
+    Timeout,
+}
+
+impl Error {
+    /// The gRPC status code, for [`Error::Rpc`] only.
+    pub fn code(&self) -> Option<tonic::Code> {
+        match self {
+            Error::Rpc { code, .. } => Some(*code),
+            _ => None,
+        }
+    }
+
+    /// The server's status message, for [`Error::Rpc`] only.
+    pub fn message(&self) -> Option<&str> {
+        match self {
+            Error::Rpc { message, .. } => Some(message),
+            _ => None,
+        }
+    }
+
+    /// True when the server rejected a revision because it has been
+    /// compacted away (`etcdserver: mvcc: required revision has been
+    /// compacted`).
+    pub fn is_compacted(&self) -> bool {
+        self.message() == Some("etcdserver: mvcc: required revision has been compacted")
+    }
+
+    /// True when the server rejected a revision that it has not reached yet
+    /// (`etcdserver: mvcc: required revision is a future revision`).
+    pub fn is_future_revision(&self) -> bool {
+        self.message() == Some("etcdserver: mvcc: required revision is a future revision")
+    }
+}
+
+impl From<tonic::Status> for Error {
+    fn from(status: tonic::Status) -> Error {
+        Error::Rpc {
+            code: status.code(),
+            message: status.message().to_string(),
+        }
+    }
+}
+
+struct RpcDisplay<'a> {
+    code: tonic::Code,
+    message: &'a str,
+}
+
+impl fmt::Display for RpcDisplay<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.message.starts_with("etcdserver:") {
+            f.write_str(self.message)
+        } else {
+            write!(
+                f,
+                "rpc error: code = {} desc = {}",
+                grpc_code_name(self.code),
+                self.message
+            )
+        }
+    }
+}
+
+/// gRPC's canonical status names as the Go implementation spells them (which
+/// is what etcd users see in logs and etcdctl output); tonic's `Debug` names
+/// differ for `OK` and `Canceled`.
+fn grpc_code_name(code: tonic::Code) -> &'static str {
+    use tonic::Code;
+    match code {
+        Code::Ok => "OK",
+        Code::Cancelled => "Canceled",
+        Code::Unknown => "Unknown",
+        Code::InvalidArgument => "InvalidArgument",
+        Code::DeadlineExceeded => "DeadlineExceeded",
+        Code::NotFound => "NotFound",
+        Code::AlreadyExists => "AlreadyExists",
+        Code::PermissionDenied => "PermissionDenied",
+        Code::ResourceExhausted => "ResourceExhausted",
+        Code::FailedPrecondition => "FailedPrecondition",
+        Code::Aborted => "Aborted",
+        Code::OutOfRange => "OutOfRange",
+        Code::Unimplemented => "Unimplemented",
+        Code::Internal => "Internal",
+        Code::Unavailable => "Unavailable",
+        Code::DataLoss => "DataLoss",
+        Code::Unauthenticated => "Unauthenticated",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn etcd_messages_display_verbatim() {
+        let err = Error::from(tonic::Status::out_of_range(
+            "etcdserver: mvcc: required revision has been compacted",
+        ));
+        assert_eq!(
+            err.to_string(),
+            "etcdserver: mvcc: required revision has been compacted"
+        );
+        assert!(err.is_compacted());
+        assert!(!err.is_future_revision());
+        assert_eq!(err.code(), Some(tonic::Code::OutOfRange));
+    }
+
+    #[test]
+    fn other_statuses_display_like_grpc_go() {
+        let err = Error::from(tonic::Status::cancelled("gone"));
+        assert_eq!(err.to_string(), "rpc error: code = Canceled desc = gone");
+        assert_eq!(err.message(), Some("gone"));
+    }
+
+    #[test]
+    fn timeout_matches_etcdctl() {
+        assert_eq!(Error::Timeout.to_string(), "context deadline exceeded");
+        assert_eq!(Error::Timeout.code(), None);
+    }
+}
