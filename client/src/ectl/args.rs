@@ -77,26 +77,34 @@ pub enum Command {
         $ put <key> -- <value>\n\
         $ put -- <key> <value>\n\n\
         If <value> isn't given as a command line argument and '--ignore-value' is not \
-        specified, this command tries to read the value from standard input."
+        specified, this command tries to read the value from standard input.",
+        override_usage = "ectl put [options] <key> <value>"
     )]
     Put(PutArgs),
     /// Gets the key or a range of keys
+    #[command(override_usage = "ectl get [options] <key> [range_end]")]
     Get(GetArgs),
     /// Removes the specified key or range of keys [key, range_end)
+    #[command(override_usage = "ectl del [options] <key> [range_end]")]
     Del(DelArgs),
     /// Txn processes all the requests in one transaction
+    #[command(override_usage = "ectl txn [options] < TRANSACTION")]
     Txn(TxnArgs),
     /// Compacts the event history in etcd
+    #[command(override_usage = "ectl compaction [options] <revision>")]
     Compaction(CompactionArgs),
     /// Prints the version of ectl
-    Version,
+    Version(VersionArgs),
 }
 
 /// `put [options] <key> <value>`.
 #[derive(Debug, Clone, Args)]
 pub struct PutArgs {
-    /// <key> <value> (<value> can also be given from stdin)
-    #[arg(value_parser = clap::value_parser!(OsString))]
+    #[arg(
+        value_name = "ARGS",
+        help = "The key and its value (the value can also be given on stdin)",
+        value_parser = clap::value_parser!(OsString)
+    )]
     pub args: Vec<OsString>,
 
     /// Lease ID (in hexadecimal) to attach to the key
@@ -143,8 +151,11 @@ pub struct PutArgs {
 /// `get [options] <key> [range_end]`.
 #[derive(Debug, Clone, Args)]
 pub struct GetArgs {
-    /// <key> [range_end]
-    #[arg(value_parser = clap::value_parser!(OsString))]
+    #[arg(
+        value_name = "ARGS",
+        help = "The key, or the start and (exclusive) end of a range",
+        value_parser = clap::value_parser!(OsString)
+    )]
     pub args: Vec<OsString>,
 
     /// Linearizable(l) or Serializable(s)
@@ -231,8 +242,11 @@ pub struct GetArgs {
 /// `del [options] <key> [range_end]`.
 #[derive(Debug, Clone, Args)]
 pub struct DelArgs {
-    /// <key> [range_end]
-    #[arg(value_parser = clap::value_parser!(OsString))]
+    #[arg(
+        value_name = "ARGS",
+        help = "The key, or the start and (exclusive) end of a range",
+        value_parser = clap::value_parser!(OsString)
+    )]
     pub args: Vec<OsString>,
 
     /// Delete keys with matching prefix
@@ -292,8 +306,7 @@ pub struct TxnArgs {
 /// `compaction [options] <revision>`.
 #[derive(Debug, Clone, Args)]
 pub struct CompactionArgs {
-    /// <revision>
-    #[arg(allow_hyphen_values = true)]
+    #[arg(value_name = "ARGS", help = "The revision to compact up to")]
     pub args: Vec<String>,
 
     /// 'true' to wait for compaction to physically remove all old revisions
@@ -307,6 +320,13 @@ pub struct CompactionArgs {
         action = ArgAction::Set
     )]
     pub physical: bool,
+}
+
+/// `version`: takes no arguments, but ignores any (as etcdctl does).
+#[derive(Debug, Clone, Args)]
+pub struct VersionArgs {
+    #[arg(hide = true)]
+    ignored: Vec<String>,
 }
 
 /// One request line of `txn` input (`put …`, `get …`, `del …`): the same
@@ -344,7 +364,16 @@ mod tests {
 
     #[test]
     fn global_flags_anywhere() {
-        let cli = parse(&["get", "foo", "--endpoints", "a:1,b:2", "-w", "json", "--hex"]).unwrap();
+        let cli = parse(&[
+            "get",
+            "foo",
+            "--endpoints",
+            "a:1,b:2",
+            "-w",
+            "json",
+            "--hex",
+        ])
+        .unwrap();
         assert_eq!(
             cli.global.endpoints,
             Some(vec!["a:1".to_string(), "b:2".to_string()])
@@ -425,9 +454,27 @@ mod tests {
     }
 
     #[test]
+    fn compaction_flags_after_revision() {
+        let cli = parse(&["compaction", "8", "--physical"]).unwrap();
+        let Command::Compaction(compaction) = cli.command else {
+            panic!("not a compaction")
+        };
+        assert_eq!(compaction.args, vec!["8".to_string()]);
+        assert!(compaction.physical);
+        let cli = parse(&["compaction", "--", "-1"]).unwrap();
+        let Command::Compaction(compaction) = cli.command else {
+            panic!("not a compaction")
+        };
+        assert_eq!(compaction.args, vec!["-1".to_string()]);
+    }
+
+    #[test]
     fn txn_lines_have_no_global_flags() {
         let line = TxnRequestLine::try_parse_from(["get", "k", "--prefix"]).unwrap();
-        assert!(matches!(line, TxnRequestLine::Get(GetArgs { prefix: true, .. })));
+        assert!(matches!(
+            line,
+            TxnRequestLine::Get(GetArgs { prefix: true, .. })
+        ));
         assert!(TxnRequestLine::try_parse_from(["get", "k", "--hex"]).is_err());
         assert!(TxnRequestLine::try_parse_from(["txn"]).is_err());
     }

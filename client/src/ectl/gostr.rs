@@ -217,11 +217,8 @@ fn is_print(c: char) -> bool {
         (0xe0001, 0xe0001),
         (0xe0020, 0xe007f),
     ];
-    const PRIVATE_USE: &[(u32, u32)] = &[
-        (0xe000, 0xf8ff),
-        (0xf0000, 0xffffd),
-        (0x100000, 0x10fffd),
-    ];
+    const PRIVATE_USE: &[(u32, u32)] =
+        &[(0xe000, 0xf8ff), (0xf0000, 0xffffd), (0x100000, 0x10fffd)];
     if c == ' ' {
         return true;
     }
@@ -353,10 +350,17 @@ fn unescape(body: &str) -> Result<Vec<u8>, SyntaxError> {
     Ok(out)
 }
 
-fn take_digits(chars: &mut std::str::Chars<'_>, count: usize, radix: u32) -> Result<u32, SyntaxError> {
+fn take_digits(
+    chars: &mut std::str::Chars<'_>,
+    count: usize,
+    radix: u32,
+) -> Result<u32, SyntaxError> {
     let mut value = 0u32;
     for _ in 0..count {
-        let digit = chars.next().and_then(|c| c.to_digit(radix)).ok_or(SyntaxError)?;
+        let digit = chars
+            .next()
+            .and_then(|c| c.to_digit(radix))
+            .ok_or(SyntaxError)?;
         value = value * radix + digit;
     }
     Ok(value)
@@ -393,11 +397,15 @@ mod tests {
             r#"strconv.ParseInt: parsing "": invalid syntax"#
         );
         assert_eq!(
-            parse_int("9223372036854775808", 10).unwrap_err().to_string(),
+            parse_int("9223372036854775808", 10)
+                .unwrap_err()
+                .to_string(),
             r#"strconv.ParseInt: parsing "9223372036854775808": value out of range"#
         );
         assert_eq!(
-            parse_int("99999999999999999999", 10).unwrap_err().to_string(),
+            parse_int("99999999999999999999", 10)
+                .unwrap_err()
+                .to_string(),
             r#"strconv.ParseInt: parsing "99999999999999999999": value out of range"#
         );
     }

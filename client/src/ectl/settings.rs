@@ -34,16 +34,17 @@ impl Settings {
         global: &GlobalArgs,
         env: impl Fn(&str) -> Option<String>,
     ) -> Result<Settings, CtlError> {
-        let lookup = |name: &str, given_on_command_line: bool| -> Result<Option<String>, CtlError> {
-            let value = env(name).filter(|value| !value.is_empty());
-            if value.is_some() && given_on_command_line {
-                return Err(CtlError::error(format!(
-                    "conflicting environment variable \"{name}\" is shadowed by corresponding \
+        let lookup =
+            |name: &str, given_on_command_line: bool| -> Result<Option<String>, CtlError> {
+                let value = env(name).filter(|value| !value.is_empty());
+                if value.is_some() && given_on_command_line {
+                    return Err(CtlError::error(format!(
+                        "conflicting environment variable \"{name}\" is shadowed by corresponding \
                      command-line flag (either unset environment variable or disable flag)"
-                )));
-            }
-            Ok(value)
-        };
+                    )));
+                }
+                Ok(value)
+            };
 
         let endpoints = match &global.endpoints {
             Some(endpoints) => endpoints.clone(),
@@ -136,7 +137,10 @@ mod tests {
             ("ETCDCTL_COMMAND_TIMEOUT", "not-a-duration"),
         ]);
         let settings = Settings::resolve(&no_flags(), env).unwrap();
-        assert_eq!(settings.endpoints, vec!["a:1".to_string(), "b:2".to_string()]);
+        assert_eq!(
+            settings.endpoints,
+            vec!["a:1".to_string(), "b:2".to_string()]
+        );
         assert_eq!(settings.write_out, "json");
         assert!(settings.hex);
         assert_eq!(settings.dial_timeout, Duration::from_secs(3));

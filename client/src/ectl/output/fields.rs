@@ -52,7 +52,7 @@ pub fn txn(out: &mut Vec<u8>, resp: &TxnResponse) {
 }
 
 fn header(out: &mut Vec<u8>, header: &Option<ResponseHeader>) {
-    let h = header.clone().unwrap_or_default();
+    let h = header.unwrap_or_default();
     let _ = writeln!(out, "\"ClusterID\" : {}", h.cluster_id);
     let _ = writeln!(out, "\"MemberID\" : {}", h.member_id);
     let _ = writeln!(out, "\"Revision\" : {}", h.revision);

@@ -63,7 +63,12 @@ pub struct Printer {
 
 impl Printer {
     /// Renders the response of `get`.
-    pub fn get(&self, out: &mut Vec<u8>, resp: &RangeResponse, view: GetView) -> Result<(), CtlError> {
+    pub fn get(
+        &self,
+        out: &mut Vec<u8>,
+        resp: &RangeResponse,
+        view: GetView,
+    ) -> Result<(), CtlError> {
         match self.format {
             Format::Simple => simple::range(out, resp, self.hex, view),
             Format::Json => json::line(out, json::range(resp)),
@@ -100,7 +105,12 @@ impl Printer {
 
     /// Renders the response of `txn`; `ops` is the branch the server
     /// executed, which tells simple format how to show each range.
-    pub fn txn(&self, out: &mut Vec<u8>, resp: &TxnResponse, ops: &[RequestOp]) -> Result<(), CtlError> {
+    pub fn txn(
+        &self,
+        out: &mut Vec<u8>,
+        resp: &TxnResponse,
+        ops: &[RequestOp],
+    ) -> Result<(), CtlError> {
         match self.format {
             Format::Simple => simple::txn(out, resp, self.hex, ops),
             Format::Json => json::line(out, json::txn(resp)),
@@ -134,7 +144,7 @@ fn view_of(op: Option<&RequestOp>) -> GetView {
 }
 
 /// The branch of a nested transaction that the server executed.
-fn executed_branch<'a>(op: Option<&'a RequestOp>, succeeded: bool) -> &'a [RequestOp] {
+fn executed_branch(op: Option<&RequestOp>, succeeded: bool) -> &[RequestOp] {
     match op.and_then(|op| op.request.as_ref()) {
         Some(request_op::Request::RequestTxn(txn)) if succeeded => &txn.success,
         Some(request_op::Request::RequestTxn(txn)) => &txn.failure,
@@ -151,7 +161,10 @@ mod tests {
         assert_eq!(Format::parse("json"), Ok(Format::Json));
         assert_eq!(Format::parse("table"), Ok(Format::Table));
         let err = Format::parse("yaml").unwrap_err();
-        assert_eq!((err.code, err.message.as_str()), (4, "unsupported output format"));
+        assert_eq!(
+            (err.code, err.message.as_str()),
+            (4, "unsupported output format")
+        );
     }
 
     #[test]

@@ -1,0 +1,246 @@
+//! `ectl`: an etcdctl-compatible command-line client.
+//!
+//! Flags, output formats, error messages and exit codes follow etcdctl 3.4
+//! (`ETCDCTL_API=3`) for `put`, `get`, `del`, `txn`, `compaction` and
+//! `version`, so scripts written for etcdctl work with ectl unchanged.
+
+mod args;
+mod compaction;
+mod del;
+mod duration;
+mod exit;
+mod get;
+mod gostr;
+mod output;
+mod put;
+mod settings;
+mod txn;
+mod txn_syntax;
+
+use std::ffi::{OsStr, OsString};
+use std::io::Write;
+
+use clap::error::{ContextKind, ContextValue, ErrorKind};
+use clap::Parser;
+use ectd_client::{Client, ConnectOptions};
+
+use args::{Cli, Command};
+use exit::CtlError;
+use output::{Format, Printer};
+use settings::Settings;
+
+/// The API version etcdctl 3.4 reports, which is the one ectl's commands
+/// are compatible with.
+const API_VERSION: &str = "3.4";
+
+/// Runs ectl with the process's arguments and environment; returns the exit
+/// status.
+pub fn main() -> i32 {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(err) => return report_usage_error(err),
+    };
+    let settings = match Settings::resolve(&cli.global, |name| std::env::var(name).ok()) {
+        Ok(settings) => settings,
+        Err(err) => return report(&err),
+    };
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(err) => return report(&CtlError::error(err.to_string())),
+    };
+    let mut out = Vec::new();
+    let result = runtime.block_on(run(&cli.command, &settings, &mut out));
+    // A closed stdout (`ectl get … | head`) is not worth an error.
+    let mut stdout = std::io::stdout().lock();
+    let _ = stdout.write_all(&out);
+    let _ = stdout.flush();
+    match result {
+        Ok(()) => 0,
+        Err(err) => report(&err),
+    }
+}
+
+async fn run(command: &Command, settings: &Settings, out: &mut Vec<u8>) -> Result<(), CtlError> {
+    let ctx = Context { settings };
+    match command {
+        Command::Put(args) => put::run(&ctx, args, out).await,
+        Command::Get(args) => get::run(&ctx, args, out).await,
+        Command::Del(args) => del::run(&ctx, args, out).await,
+        Command::Txn(args) => txn::run(&ctx, args, out).await,
+        Command::Compaction(args) => compaction::run(&ctx, args, out).await,
+        Command::Version(_) => {
+            out.extend(
+                format!(
+                    "ectl version: {}\nAPI version: {API_VERSION}\n",
+                    env!("CARGO_PKG_VERSION")
+                )
+                .bytes(),
+            );
+            Ok(())
+        }
+    }
+}
+
+/// What every command needs from the global settings.
+pub struct Context<'a> {
+    settings: &'a Settings,
+}
+
+impl Context<'_> {
+    /// The printer for `--write-out`, or etcdctl's error for an unknown
+    /// format.
+    fn printer(&self) -> Result<Printer, CtlError> {
+        Ok(Printer {
+            format: Format::parse(&self.settings.write_out)?,
+            hex: self.settings.hex,
+        })
+    }
+
+    /// Connects to the first reachable endpoint.
+    async fn connect(&self) -> Result<Client, CtlError> {
+        let options = ConnectOptions {
+            dial_timeout: self.settings.dial_timeout,
+            command_timeout: self.settings.command_timeout,
+        };
+        Ok(Client::connect_with(&self.settings.endpoints, options).await?)
+    }
+}
+
+fn report(err: &CtlError) -> i32 {
+    eprintln!("Error: {}", err.message);
+    err.code
+}
+
+/// Reports a command-line error in pflag's words (help and version requests
+/// are printed as such). etcdctl exits with 1 for all of them.
+fn report_usage_error(err: clap::Error) -> i32 {
+    match err.kind() {
+        ErrorKind::DisplayHelp
+        | ErrorKind::DisplayVersion
+        | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand => {
+            // etcdctl prints help on stdout, also when run without a command.
+            print!("{}", err.render());
+            return 0;
+        }
+        _ => {}
+    }
+    report(&CtlError::error(usage_message(&err)))
+}
+
+fn usage_message(err: &clap::Error) -> String {
+    let context = |kind| match err.get(kind) {
+        Some(ContextValue::String(text)) => Some(text.clone()),
+        Some(ContextValue::Strings(texts)) => texts.first().cloned(),
+        _ => None,
+    };
+    // clap names a flag as `--limit <LIMIT>` or `--prefix[=<PREFIX>]`.
+    let flag_name = |arg: String| {
+        arg.split([' ', '[', '<', '='])
+            .next()
+            .unwrap_or_default()
+            .to_string()
+    };
+    match err.kind() {
+        ErrorKind::UnknownArgument => {
+            let arg = context(ContextKind::InvalidArg).unwrap_or_default();
+            if arg.starts_with("--") {
+                format!("unknown flag: {}", flag_name(arg))
+            } else if let Some(short) = arg.strip_prefix('-').and_then(|s| s.chars().next()) {
+                format!("unknown shorthand flag: '{short}' in {arg}")
+            } else {
+                format!("unknown command \"{arg}\" for \"ectl\"")
+            }
+        }
+        ErrorKind::InvalidSubcommand => format!(
+            "unknown command \"{}\" for \"ectl\"",
+            context(ContextKind::InvalidSubcommand).unwrap_or_default()
+        ),
+        ErrorKind::InvalidValue | ErrorKind::ValueValidation => {
+            let flag = flag_name(context(ContextKind::InvalidArg).unwrap_or_default());
+            let value = context(ContextKind::InvalidValue).unwrap_or_default();
+            match std::error::Error::source(err) {
+                Some(cause) => format!("invalid argument \"{value}\" for \"{flag}\" flag: {cause}"),
+                None if value.is_empty() => format!("flag needs an argument: {flag}"),
+                None => format!("invalid argument \"{value}\" for \"{flag}\" flag"),
+            }
+        }
+        _ => {
+            let rendered = err.render().to_string();
+            let first = rendered.lines().next().unwrap_or_default();
+            first.strip_prefix("error: ").unwrap_or(first).to_string()
+        }
+    }
+}
+
+/// The raw bytes of a command-line argument: keys and values are byte
+/// strings, not text.
+fn os_bytes(arg: &OsStr) -> Vec<u8> {
+    #[cfg(unix)]
+    {
+        std::os::unix::ffi::OsStrExt::as_bytes(arg).to_vec()
+    }
+    #[cfg(not(unix))]
+    {
+        arg.to_string_lossy().into_owned().into_bytes()
+    }
+}
+
+/// The inverse of [`os_bytes`], for arguments split out of `txn` input.
+fn os_string(bytes: Vec<u8>) -> OsString {
+    #[cfg(unix)]
+    {
+        std::os::unix::ffi::OsStringExt::from_vec(bytes)
+    }
+    #[cfg(not(unix))]
+    {
+        OsString::from(String::from_utf8_lossy(&bytes).into_owned())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn usage_error(args: &[&str]) -> String {
+        let err =
+            Cli::try_parse_from(std::iter::once("ectl").chain(args.iter().copied())).unwrap_err();
+        usage_message(&err)
+    }
+
+    #[test]
+    fn usage_errors_read_like_pflag() {
+        assert_eq!(
+            usage_error(&["get", "a", "--bogus"]),
+            "unknown flag: --bogus"
+        );
+        assert_eq!(
+            usage_error(&["get", "a", "--bogus=1"]),
+            "unknown flag: --bogus"
+        );
+        assert_eq!(
+            usage_error(&["get", "a", "-x"]),
+            "unknown shorthand flag: 'x' in -x"
+        );
+        assert_eq!(
+            usage_error(&["get", "a", "--limit=abc"]),
+            r#"invalid argument "abc" for "--limit" flag: strconv.ParseInt: parsing "abc": invalid syntax"#
+        );
+        assert_eq!(
+            usage_error(&["--dial-timeout=abc", "get", "a"]),
+            r#"invalid argument "abc" for "--dial-timeout" flag: time: invalid duration "abc""#
+        );
+        assert_eq!(
+            usage_error(&["frobnicate"]),
+            r#"unknown command "frobnicate" for "ectl""#
+        );
+    }
+
+    #[test]
+    fn argument_bytes_round_trip() {
+        let bytes = b"k\xff\x00".to_vec();
+        assert_eq!(os_bytes(&os_string(bytes.clone())), bytes);
+    }
+}
