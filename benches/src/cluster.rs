@@ -37,8 +37,18 @@ async fn start(bin: &Path, dir: &Path) -> anyhow::Result<Proc> {
     let child = Command::new(bin)
         .args(["--name", "bench", "--data-dir"])
         .arg(dir)
-        .args(["--listen-client-urls", &client, "--advertise-client-urls", &client])
-        .args(["--listen-peer-urls", &peer, "--initial-advertise-peer-urls", &peer])
+        .args([
+            "--listen-client-urls",
+            &client,
+            "--advertise-client-urls",
+            &client,
+        ])
+        .args([
+            "--listen-peer-urls",
+            &peer,
+            "--initial-advertise-peer-urls",
+            &peer,
+        ])
         .args(["--initial-cluster", &format!("bench={peer}")])
         .stdout(Stdio::null())
         .stderr(log)
@@ -80,7 +90,9 @@ fn rss_kib(pid: u32) -> u64 {
 }
 
 fn dir_bytes(p: &Path) -> u64 {
-    let Ok(rd) = std::fs::read_dir(p) else { return 0 };
+    let Ok(rd) = std::fs::read_dir(p) else {
+        return 0;
+    };
     rd.flatten()
         .map(|e| match e.metadata() {
             Ok(m) if m.is_dir() => dir_bytes(&e.path()),
@@ -100,7 +112,12 @@ pub async fn compare(load: &Load, ectd: &Path, etcd: &Path, json: bool) -> anyho
         let report = put::run(std::slice::from_ref(&proc.client), load).await?;
         let rss = rss_kib(proc.child.id());
         let disk = dir_bytes(&proc.dir);
-        eprintln!("{}  rss {} MiB, data dir {} MiB", report.summary(name), rss / 1024, disk >> 20);
+        eprintln!(
+            "{}  rss {} MiB, data dir {} MiB",
+            report.summary(name),
+            rss / 1024,
+            disk >> 20
+        );
         rows.push((name, report, rss, disk));
         drop(proc);
     }
@@ -110,13 +127,24 @@ pub async fn compare(load: &Load, ectd: &Path, etcd: &Path, json: bool) -> anyho
             .iter()
             .map(|(n, r, rss, disk)| serde_json::json!({"server": n, "report": r, "rss_kib": rss, "disk_bytes": disk}))
             .collect();
-        println!("{}", serde_json::json!({"runs": out, "throughput_ratio_ectd_over_etcd": ratio}));
+        println!(
+            "{}",
+            serde_json::json!({"runs": out, "throughput_ratio_ectd_over_etcd": ratio})
+        );
     } else {
-        println!("{:<6} {:>12} {:>10} {:>10} {:>10} {:>10}", "server", "puts/s", "p50 ms", "p99 ms", "RSS MiB", "disk MiB");
+        println!(
+            "{:<6} {:>12} {:>10} {:>10} {:>10} {:>10}",
+            "server", "puts/s", "p50 ms", "p99 ms", "RSS MiB", "disk MiB"
+        );
         for (n, r, rss, disk) in &rows {
             println!(
                 "{:<6} {:>12.0} {:>10.2} {:>10.2} {:>10} {:>10}",
-                n, r.throughput, r.p50_ms, r.p99_ms, rss / 1024, disk >> 20
+                n,
+                r.throughput,
+                r.p50_ms,
+                r.p99_ms,
+                rss / 1024,
+                disk >> 20
             );
         }
         println!("throughput ratio ectd/etcd: {ratio:.2}");

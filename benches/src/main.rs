@@ -10,7 +10,10 @@ use std::path::PathBuf;
 use clap::{Parser, Subcommand};
 
 #[derive(Parser)]
-#[command(name = "ectd-bench", about = "Benchmarks ectd (and etcd) over the v3 gRPC API")]
+#[command(
+    name = "ectd-bench",
+    about = "Benchmarks ectd (and etcd) over the v3 gRPC API"
+)]
 struct Cli {
     #[command(subcommand)]
     cmd: Cmd,

@@ -2,11 +2,15 @@
 //! once restarted on the same data directory, still hold every write it
 //! acknowledged, at the revision it acknowledged, and go on accepting writes.
 //!
-//! An acknowledgement is a promise that the write is durable; a kill -9 is the
-//! cheapest way to break every promise that was made before the data reached the
-//! disk. Twenty rounds kill the member at random moments (100–700 ms into the
-//! load) so that the kill lands in different phases: appending to the WAL,
-//! applying, flushing the state machine, purging the WAL.
+//! An acknowledgement is a promise that the write is durable. Twenty rounds kill
+//! the member at random moments (100–700 ms into the load) so that the kill lands
+//! in different phases: appending to the WAL, applying, flushing the state
+//! machine, purging the WAL.
+//!
+//! A kill -9 loses what the process still held in its own memory, not what it
+//! had handed to the kernel: this finds acknowledgements given before a write
+//! reached the WAL at all, broken recovery and replay, and revisions reused
+//! after a restart — not missing fsyncs, which only a power loss would show.
 
 mod common;
 

@@ -1,6 +1,8 @@
 //! Malformed and oversized requests: each must get etcd's error (code, and message
 //! where etcd gives an `etcdserver: ...` one), and afterwards the server must still
-//! be up and answer a Range correctly — never a crash, never a hang.
+//! be up and answer a Range correctly — never a crash, never a hang. Requests that
+//! crash the reference etcd 3.4 are sent to ectd alone, which is held to what any
+//! answer must satisfy.
 //!
 //! These talk to the servers through the generated tonic stubs and a raw byte
 //! codec rather than the project's client, to control exactly what goes on the
@@ -646,4 +648,108 @@ async fn garbage_on_the_wire_is_refused_and_survived() {
         }
     }
     d.finish();
+}
+
+/// A put with `ignore_value`/`ignore_lease` after a from-key delete (`range_end`
+/// `"\0"`) covering its key, in one txn. etcd 3.4 checks such puts against the
+/// state before the txn and relies on its duplicate-key check, which sees a
+/// from-key delete as an empty interval, to rule out the delete; the put then
+/// fails mid-apply and etcd panics. There is no reference answer to compare with,
+/// so this holds ectd to what must be true of any answer: it comes promptly, it
+/// refuses the txn whole (InvalidArgument, as both of etcd's candidate errors —
+/// duplicate key, key not found — are), nothing is applied, and the member keeps
+/// serving, also after a restart that replays its log.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn txn_that_crashes_etcd_3_4_is_refused_and_survived() {
+    let dir = TempDir::new().expect("temp dir");
+    let mut ectd = Ectd::start(dir.path(), &[]);
+    put_sentinel(&ectd).await;
+    let mut c = kv(&ectd).await;
+    let put = |key: &[u8], value: &[u8]| PutRequest {
+        key: key.to_vec(),
+        value: value.to_vec(),
+        ..Default::default()
+    };
+    within(10, "seeding", c.put(put(b"t/a", b"1")))
+        .await
+        .expect("seeding");
+    within(10, "seeding", c.put(put(b"t/b", b"2")))
+        .await
+        .expect("seeding");
+    let before = within(
+        10,
+        "reading",
+        c.range(RangeRequest {
+            key: b"t/".to_vec(),
+            range_end: b"t0".to_vec(),
+            ..Default::default()
+        }),
+    )
+    .await
+    .expect("reading")
+    .into_inner();
+
+    let cases: Vec<(&str, PutRequest)> = vec![
+        (
+            "ignore_lease",
+            PutRequest {
+                ignore_lease: true,
+                ..put(b"t/b", b"3")
+            },
+        ),
+        (
+            "ignore_value",
+            PutRequest {
+                ignore_value: true,
+                ..put(b"t/b", b"")
+            },
+        ),
+    ];
+    for (what, p) in cases {
+        let what = format!("txn: delete from t/ to the end, then put t/b with {what}");
+        let t = TxnRequest {
+            compare: vec![],
+            success: vec![
+                RequestOp {
+                    request: Some(request_op::Request::RequestDeleteRange(
+                        DeleteRangeRequest {
+                            key: b"t/".to_vec(),
+                            range_end: vec![0],
+                            prev_kv: false,
+                        },
+                    )),
+                },
+                RequestOp {
+                    request: Some(request_op::Request::RequestPut(p)),
+                },
+            ],
+            failure: vec![],
+        };
+        let a = answer(within(15, &what, c.txn(t)).await);
+        assert!(
+            matches!(a, Answer::Err(Code::InvalidArgument, _)),
+            "{what}: want the txn refused with InvalidArgument, got {a:?}\n{}",
+            ectd.stderr_tail(30)
+        );
+        assert_serves(&mut ectd, &what).await;
+        let mut c2 = kv(&ectd).await;
+        let now = within(
+            10,
+            "reading",
+            c2.range(RangeRequest {
+                key: b"t/".to_vec(),
+                range_end: b"t0".to_vec(),
+                ..Default::default()
+            }),
+        )
+        .await
+        .expect("reading")
+        .into_inner();
+        assert_eq!(
+            now.kvs, before.kvs,
+            "{what}: a refused txn changed the store"
+        );
+    }
+    ectd.restart();
+    assert_serves(&mut ectd, "a restart after the txns").await;
 }

@@ -9,6 +9,6 @@ use crate::server::Server;
 
 /// One router serving gRPC (HTTP/2) and HTTP/1 endpoints on the same port.
 pub async fn router(server: Arc<Server>) -> axum::Router {
-    let grpc = v3::routes(server.clone()).await.into_axum_router();
+    let grpc = v3::router(server.clone()).await;
     grpc.merge(http::router(server))
 }

@@ -348,7 +348,7 @@ pub fn txn_write(
     let path = Path::evaluate(txn, req);
     check_path(txn, compacted, req, &path, CheckPass::Puts)?;
     check_path(txn, compacted, req, &path, CheckPass::Ranges)?;
-    let responses = write_ops(txn, req, &path);
+    let responses = write_ops(txn, req, &path)?;
     Ok(TxnResponse {
         header: rev_header(txn.rev()),
         succeeded: path.succeeded,
@@ -356,18 +356,24 @@ pub fn txn_write(
     })
 }
 
-fn write_ops(txn: &mut WriteTxn<'_>, req: &TxnRequest, path: &Path) -> Vec<ResponseOp> {
+/// Runs the chosen branch op by op. An op can still fail here although the checks
+/// passed — e.g. an `ignore_value` put of a key an earlier op of the same txn deleted
+/// — and then the whole txn fails: the caller discards everything it wrote.
+fn write_ops(
+    txn: &mut WriteTxn<'_>,
+    req: &TxnRequest,
+    path: &Path,
+) -> Result<Vec<ResponseOp>, Error> {
     let mut nested = path.nested.iter();
     let mut out = Vec::new();
     for op in path.ops(req) {
         let response = match &op.request {
-            Some(request_op::Request::RequestRange(rr)) => response_op::Response::ResponseRange(
-                range(txn, rr)
-                    .unwrap_or_else(|e| panic!("range checked before the txn failed: {e}")),
-            ),
-            Some(request_op::Request::RequestPut(p)) => response_op::Response::ResponsePut(
-                put(txn, p).unwrap_or_else(|e| panic!("put checked before the txn failed: {e}")),
-            ),
+            Some(request_op::Request::RequestRange(rr)) => {
+                response_op::Response::ResponseRange(range(txn, rr)?)
+            }
+            Some(request_op::Request::RequestPut(p)) => {
+                response_op::Response::ResponsePut(put(txn, p)?)
+            }
             Some(request_op::Request::RequestDeleteRange(d)) => {
                 response_op::Response::ResponseDeleteRange(delete_range(txn, d))
             }
@@ -376,14 +382,14 @@ fn write_ops(txn: &mut WriteTxn<'_>, req: &TxnRequest, path: &Path) -> Vec<Respo
                 response_op::Response::ResponseTxn(TxnResponse {
                     header: Some(ResponseHeader::default()),
                     succeeded: p.succeeded,
-                    responses: write_ops(txn, t, p),
+                    responses: write_ops(txn, t, p)?,
                 })
             }
-            None => panic!("empty txn op passed validation"),
+            None => return Err(Error::KeyNotFound),
         };
         out.push(ResponseOp {
             response: Some(response),
         });
     }
-    out
+    Ok(out)
 }

@@ -86,14 +86,7 @@ impl Applier {
         let cmd = Command::decode(data)
             .unwrap_or_else(|err| panic!("undecodable command in committed entry {index}: {err}"));
         let store = &self.store;
-        let engine = store.engine();
         let mut batch = WriteBatch::default();
-        batch.put_cf(
-            engine.cf(Cf::Meta),
-            meta::APPLIED_INDEX,
-            index.to_be_bytes(),
-        );
-        batch.put_cf(engine.cf(Cf::Meta), meta::APPLIED_TERM, term.to_be_bytes());
         let mut compacted = store.compact_rev();
         let mut changes = Vec::new();
         let mut rev = store.current_rev();
@@ -118,12 +111,6 @@ impl Applier {
                 let mut txn = store.write_txn(&mut batch);
                 let res = kv::txn_write(&mut txn, compacted, &req).map(Output::Txn);
                 (rev, changes) = txn.finish();
-                if res.is_err() {
-                    assert!(
-                        changes.is_empty(),
-                        "a failed txn at index {index} made changes"
-                    );
-                }
                 res
             }
             Some(Op::Compaction(req)) => match store.check_compact(req.revision) {
@@ -139,6 +126,20 @@ impl Applier {
             },
             None => panic!("committed entry {index} holds a command with no operation"),
         };
+        if outcome.is_err() {
+            // A refused command changes nothing: drop whatever it staged.
+            batch.clear();
+            changes.clear();
+            rev = store.current_rev();
+            compacted = store.compact_rev();
+        }
+        let engine = store.engine();
+        batch.put_cf(
+            engine.cf(Cf::Meta),
+            meta::APPLIED_INDEX,
+            index.to_be_bytes(),
+        );
+        batch.put_cf(engine.cf(Cf::Meta), meta::APPLIED_TERM, term.to_be_bytes());
         store.commit(batch, rev, compacted);
         Applied {
             request_id: cmd.request_id,

@@ -111,17 +111,50 @@ impl Member {
             Kind::Ectd => PathBuf::from(env!("CARGO_BIN_EXE_ectd")),
             Kind::Etcd => require_etcd_binary(ETCD),
         };
-        let client_port = free_port();
-        let peer_port = free_port();
-        let data_dir = dir.join("data");
-        let log = dir.join("stderr.log");
-        let client = format!("http://127.0.0.1:{client_port}");
-        let peer = format!("http://127.0.0.1:{peer_port}");
+        // A port found free can be taken by another process before the server
+        // binds it (other suites run on this machine too); a fresh pair of ports
+        // is tried when that happens, and only then.
+        const ATTEMPTS: usize = 3;
+        for attempt in 1..=ATTEMPTS {
+            let client_port = free_port();
+            let peer_port = free_port();
+            let mut m = Member {
+                kind,
+                bin: bin.clone(),
+                args: Vec::new(),
+                data_dir: dir.join("data"),
+                log: dir.join("stderr.log"),
+                client_port,
+                peer_port,
+                child: None,
+            };
+            m.args = m.command_line(extra_args);
+            m.spawn();
+            match m.try_wait_ready(READY_TIMEOUT) {
+                Ok(()) => return m,
+                Err(why) => {
+                    m.kill9();
+                    let tail = m.stderr_tail(60);
+                    if attempt < ATTEMPTS && tail.to_lowercase().contains("address already in use")
+                    {
+                        let _ = std::fs::remove_dir_all(&m.data_dir);
+                        continue;
+                    }
+                    panic!("{why}\n{tail}");
+                }
+            }
+        }
+        unreachable!("the last attempt panics")
+    }
+
+    fn command_line(&self, extra_args: &[&str]) -> Vec<String> {
+        let client = format!("http://127.0.0.1:{}", self.client_port);
+        let peer = format!("http://127.0.0.1:{}", self.peer_port);
         let mut args: Vec<String> = vec![
             "--name".into(),
             "default".into(),
             "--data-dir".into(),
-            data_dir.display().to_string(),
+            self.data_dir.display().to_string(),
             "--listen-client-urls".into(),
             client.clone(),
             "--advertise-client-urls".into(),
@@ -135,24 +168,12 @@ impl Member {
             "--log-level".into(),
             "info".into(),
         ];
-        if kind == Kind::Etcd {
+        if self.kind == Kind::Etcd {
             // etcd 3.4 defaults to the capnslog logger, which ignores --log-level.
             args.extend(["--logger".into(), "zap".into()]);
         }
         args.extend(extra_args.iter().map(|s| s.to_string()));
-        let mut m = Member {
-            kind,
-            bin,
-            args,
-            data_dir,
-            log,
-            client_port,
-            peer_port,
-            child: None,
-        };
-        m.spawn();
-        m.wait_ready(READY_TIMEOUT);
-        m
+        args
     }
 
     fn spawn(&mut self) {
@@ -170,12 +191,20 @@ impl Member {
             self.args.join(" ")
         );
         let stdout = log.try_clone().expect("cloning the log file handle");
-        let child = Command::new(&self.bin)
-            .args(&self.args)
+        let mut cmd = Command::new(&self.bin);
+        cmd.args(&self.args)
             .stdin(Stdio::null())
             .stdout(Stdio::from(stdout))
-            .stderr(Stdio::from(log))
-            .env_remove("ETCDCTL_API")
+            .stderr(Stdio::from(log));
+        // Both servers read their flags from ETCD_* variables too; a stray one in
+        // the caller's environment must not change what is being tested.
+        for (k, _) in std::env::vars_os() {
+            let k = k.to_string_lossy();
+            if k.starts_with("ETCD_") || k.starts_with("ECTD_") {
+                cmd.env_remove(k.as_ref());
+            }
+        }
+        let child = cmd
             .spawn()
             .unwrap_or_else(|e| panic!("spawning {}: {e}", self.bin.display()));
         self.child = Some(child);
@@ -299,31 +328,35 @@ impl Member {
     /// Polls `GET /health` until it reports `"health":"true"`, or panics with the
     /// reason and the server's log tail.
     pub fn wait_ready(&mut self, timeout: Duration) {
+        if let Err(why) = self.try_wait_ready(timeout) {
+            self.kill9();
+            panic!("{why}\n{}", self.stderr_tail(60));
+        }
+    }
+
+    fn try_wait_ready(&mut self, timeout: Duration) -> Result<(), String> {
         let deadline = Instant::now() + timeout;
         loop {
             if let Some(c) = self.child.as_mut() {
                 if let Some(st) = c.try_wait().expect("try_wait") {
                     self.child = None;
-                    panic!(
-                        "{:?} exited with {st} before becoming ready\n{}",
-                        self.kind,
-                        self.stderr_tail(60)
-                    );
+                    return Err(format!(
+                        "{:?} exited with {st} before becoming ready",
+                        self.kind
+                    ));
                 }
             }
             let last = match http_get(self.client_port, "/health", Duration::from_secs(2)) {
-                Ok((200, body)) if body.contains("\"health\":\"true\"") => return,
+                Ok((200, body)) if body.contains("\"health\":\"true\"") => return Ok(()),
                 Ok((code, body)) => format!("HTTP {code}: {body}"),
                 Err(e) => e,
             };
             if Instant::now() > deadline {
-                self.kill9();
-                panic!(
-                    "{:?} on {} not healthy within {timeout:?}; last /health answer: {last}\n{}",
+                return Err(format!(
+                    "{:?} on {} not healthy within {timeout:?}; last /health answer: {last}",
                     self.kind,
-                    self.endpoint(),
-                    self.stderr_tail(60)
-                );
+                    self.endpoint()
+                ));
             }
             std::thread::sleep(Duration::from_millis(50));
         }

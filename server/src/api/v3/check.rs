@@ -52,15 +52,18 @@ pub fn txn(r: &TxnRequest, max_ops: usize) -> Result<(), Error> {
     Ok(())
 }
 
+/// A nested txn may use only what its parent left of the op budget: `max_ops`
+/// minus the parent's largest compare/success/failure count.
 fn txn_ops(r: &TxnRequest, max_ops: usize) -> Result<(), Error> {
-    if r.compare.len().max(r.success.len()).max(r.failure.len()) > max_ops {
+    let ops = r.compare.len().max(r.success.len()).max(r.failure.len());
+    if ops > max_ops {
         return Err(Error::TooManyOps);
     }
     if r.compare.iter().any(|c| c.key.is_empty()) {
         return Err(Error::EmptyKey);
     }
     for op in r.success.iter().chain(&r.failure) {
-        request(op, max_ops)?;
+        request(op, max_ops - ops)?;
     }
     Ok(())
 }
@@ -227,6 +230,15 @@ mod tests {
     fn op_limit_and_empty_ops() {
         let many: Vec<RequestOp> = (0..129).map(|i| put_op(&format!("k{i}"))).collect();
         assert_eq!(check(many), Err(Error::TooManyOps));
+        // A nested txn shares its parent's budget.
+        let mut ops: Vec<RequestOp> = (0..100).map(|i| put_op(&format!("k{i}"))).collect();
+        let nested: Vec<RequestOp> = (0..28).map(|i| put_op(&format!("n{i}"))).collect();
+        ops.push(txn_op(nested, vec![]));
+        assert_eq!(check(ops), Err(Error::TooManyOps));
+        let mut ops: Vec<RequestOp> = (0..100).map(|i| put_op(&format!("k{i}"))).collect();
+        let nested: Vec<RequestOp> = (0..27).map(|i| put_op(&format!("n{i}"))).collect();
+        ops.push(txn_op(nested, vec![]));
+        assert_eq!(check(ops), Ok(()));
         assert_eq!(
             check(vec![RequestOp { request: None }]),
             Err(Error::KeyNotFound)

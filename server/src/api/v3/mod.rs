@@ -1,6 +1,7 @@
 //! etcd's v3 gRPC services. Services not listed here answer `Unimplemented`.
 
 pub mod check;
+mod grpc_limit;
 pub mod kv;
 
 use std::sync::Arc;
@@ -13,9 +14,16 @@ use crate::server::Server;
 /// gRPC framing overhead etcd allows on top of `--max-request-bytes`.
 const GRPC_OVERHEAD_BYTES: usize = 512 * 1024;
 
-/// Every v3 gRPC service of `server`, ready to be served, plus the standard
+/// Every v3 gRPC service of `server` as a router, plus the standard
 /// `grpc.health.v1.Health` service reporting the member as serving.
-pub async fn routes(server: Arc<Server>) -> Routes {
+pub async fn router(server: Arc<Server>) -> axum::Router {
+    routes(server)
+        .await
+        .into_axum_router()
+        .layer(axum::middleware::map_response(grpc_limit::rewrite))
+}
+
+async fn routes(server: Arc<Server>) -> Routes {
     let max = server.limits().max_request_bytes + GRPC_OVERHEAD_BYTES;
     let (mut health, health_service) = tonic_health::server::health_reporter();
     health
