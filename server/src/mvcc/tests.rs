@@ -3,6 +3,9 @@ use rocksdb::WriteBatch;
 use super::*;
 use crate::engine::Engine;
 
+/// key, value, create_revision, mod_revision, version.
+type Row = (String, String, i64, i64, i64);
+
 struct T {
     _dir: tempfile::TempDir,
     store: Store,
@@ -36,12 +39,7 @@ impl T {
         })
     }
 
-    fn get(
-        &self,
-        k: &str,
-        end: RangeEnd<'_>,
-        rev: i64,
-    ) -> Result<Vec<(String, String, i64, i64, i64)>, MvccError> {
+    fn get(&self, k: &str, end: RangeEnd<'_>, rev: i64) -> Result<Vec<Row>, MvccError> {
         let view = self.store.read_view();
         let rr = view.range(
             k.as_bytes(),
@@ -74,7 +72,7 @@ impl T {
     }
 }
 
-fn kv(k: &str, v: &str, c: i64, m: i64, ver: i64) -> (String, String, i64, i64, i64) {
+fn kv(k: &str, v: &str, c: i64, m: i64, ver: i64) -> Row {
     (k.into(), v.into(), c, m, ver)
 }
 

@@ -2,11 +2,12 @@ use super::*;
 use std::io::{Seek, SeekFrom};
 
 fn entry(index: u64, term: u64, data: &[u8]) -> Entry {
-    let mut e = Entry::default();
-    e.index = index;
-    e.term = term;
-    e.data = data.to_vec().into();
-    e
+    Entry {
+        index,
+        term,
+        data: data.to_vec().into(),
+        ..Default::default()
+    }
 }
 
 fn write_entries(dir: &Path, range: std::ops::RangeInclusive<u64>) {
@@ -15,9 +16,11 @@ fn write_entries(dir: &Path, range: std::ops::RangeInclusive<u64>) {
         .map(|i| entry(i, 1, format!("v{i}").as_bytes()))
         .collect();
     wal.append_entries(&es);
-    let mut hs = HardState::default();
-    hs.term = 1;
-    hs.commit = es.last().map(|e| e.index).unwrap_or(0);
+    let hs = HardState {
+        term: 1,
+        commit: es.last().map(|e| e.index).unwrap_or(0),
+        ..Default::default()
+    };
     wal.set_hard_state(&hs);
     wal.sync().unwrap();
 }
