@@ -15,6 +15,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                 "proto/v3lockpb/v3lock.proto",
                 "proto/v3electionpb/v3election.proto",
                 "proto/raftcmd/raftcmd.proto",
+                "proto/peer/peer.proto",
             ],
             &["proto"],
         )?;

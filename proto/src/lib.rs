@@ -11,7 +11,8 @@
 //! affect the wire.
 //!
 //! `raftcmd` is ectd's own: the payload of its raft log entries. It reuses
-//! the `etcdserverpb` request messages but is never seen by clients.
+//! the `etcdserverpb` request messages but is never seen by clients. `peer`
+//! is ectd's own member-to-member protocol on the peer port.
 //!
 //! Each package is a sibling module so that cross-package references in the
 //! generated code (`super::mvccpb::KeyValue`) resolve.
@@ -45,6 +46,12 @@ pub mod v3lockpb {
 #[allow(clippy::all)]
 pub mod v3electionpb {
     tonic::include_proto!("v3electionpb");
+}
+
+/// Member-to-member traffic on the peer port (`peer`), ectd's own.
+#[allow(clippy::all)]
+pub mod peer {
+    tonic::include_proto!("peer");
 }
 
 /// ectd's raft log entry payload (`raftcmd`).

@@ -19,6 +19,7 @@ pub mod bootstrap;
 pub mod config;
 pub mod engine;
 pub mod error;
+pub mod membership;
 pub mod mvcc;
 pub mod raft;
 pub mod run;

@@ -1,11 +1,17 @@
-//! `ectd`: parses flags, sets up logging, and runs a member until SIGTERM/SIGINT.
+//! `ectd`: reads its configuration (flags, `ETCD_*` environment, or `--config-file`),
+//! sets up logging, and runs a member until SIGTERM/SIGINT.
 
-use clap::Parser;
 use ectd_server::Config;
 use tracing_subscriber::EnvFilter;
 
 fn main() {
-    let cfg = Config::parse();
+    let cfg = match Config::load() {
+        Ok(cfg) => cfg,
+        Err(e) => {
+            eprintln!("ectd: {e}");
+            std::process::exit(1);
+        }
+    };
     let filter = EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| EnvFilter::new(format!("{},raft=warn", cfg.log_level)));
     let builder = tracing_subscriber::fmt()
@@ -15,6 +21,12 @@ fn main() {
         builder.json().init();
     } else {
         builder.init();
+    }
+    if let Some(path) = &cfg.config_file {
+        tracing::info!(
+            path = %path.display(),
+            "loaded server configuration, other configuration command line flags and environment variables will be ignored if provided"
+        );
     }
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()

@@ -3,6 +3,7 @@
 
 use std::future::Future;
 
+use ectd_proto::peer::peer_server::PeerServer;
 use tokio::net::TcpListener;
 
 use crate::bootstrap::{self, BootstrapError};
@@ -15,6 +16,9 @@ pub enum RunError {
     /// The member could not start.
     #[error(transparent)]
     Bootstrap(#[from] BootstrapError),
+    /// The member could not be started after opening its data.
+    #[error("starting the member: {0}")]
+    Start(String),
     /// A listener could not be bound.
     #[error("listen on {url}: {source}")]
     Listen {
@@ -30,7 +34,7 @@ pub async fn run(
     cfg: Config,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), RunError> {
-    let opened = bootstrap::open(&cfg)?;
+    let opened = bootstrap::open(&cfg).await?;
     let server = Server::start(&cfg, opened)?;
     let router = crate::api::router(server.clone()).await;
 
@@ -55,6 +59,32 @@ pub async fn run(
                 .await;
             if let Err(e) = res {
                 tracing::error!(error = %e, "client listener failed");
+            }
+        }));
+    }
+    let peer_router = tonic::service::Routes::new(
+        PeerServer::new(server.peer_service().map_err(|e| RunError::Start(e.to_string()))?)
+            .max_decoding_message_size(usize::MAX)
+            .max_encoding_message_size(usize::MAX),
+    )
+    .into_axum_router();
+    for url in &cfg.listen_peer_urls {
+        let addr = parse_url(url).map_err(BootstrapError::from)?;
+        let listener = TcpListener::bind(addr).await.map_err(|source| RunError::Listen {
+            url: url.clone(),
+            source,
+        })?;
+        tracing::info!(url = %url, "serving peer traffic");
+        let mut stop = stop_tx.subscribe();
+        let app = peer_router.clone();
+        serving.push(tokio::spawn(async move {
+            let res = axum::serve(listener, app)
+                .with_graceful_shutdown(async move {
+                    let _ = stop.recv().await;
+                })
+                .await;
+            if let Err(e) = res {
+                tracing::error!(error = %e, "peer listener failed");
             }
         }));
     }

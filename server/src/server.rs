@@ -9,17 +9,20 @@ use std::thread::JoinHandle;
 use std::time::Duration;
 
 use ectd_proto::etcdserverpb::ResponseHeader;
-use ectd_proto::raftcmd::{command::Op, Command};
+use ectd_proto::peer::MembersResponse;
+use ectd_proto::raftcmd::{command::Op, Command, Member, Publish};
 use prost::Message as _;
-use raft::prelude::{Entry, EntryType};
+use protobuf::Message as _;
+use raft::prelude::{ConfChange, Entry, EntryType};
 use tokio::sync::{mpsc, oneshot, watch};
 
 use crate::apply::{Applier, Outcome};
-use crate::bootstrap::{BootstrapError, Opened};
+use crate::bootstrap::{self, BootstrapError, Opened};
+use crate::membership;
 use crate::config::Config;
 use crate::error::Error;
 use crate::mvcc::Store;
-use crate::raft::{Durable, LogStore, RaftSettings, RaftStatus, Request};
+use crate::raft::{Durable, LogStore, PeerService, RaftSettings, RaftStatus, Request, Transport};
 
 /// Limits the API layer enforces, from the configuration.
 #[derive(Debug, Clone)]
@@ -41,6 +44,10 @@ pub struct Server {
     cluster_id: u64,
     limits: Limits,
     etcd_version: String,
+    name: String,
+    client_urls: Vec<String>,
+    cluster_token: String,
+    transport: Arc<Transport>,
     store: Arc<Store>,
     raft: Mutex<Option<std::sync::mpsc::Sender<Request>>>,
     status: Arc<RaftStatus>,
@@ -77,6 +84,13 @@ impl Server {
 
         let (committed_tx, committed_rx) = mpsc::channel::<Vec<Entry>>(64);
         let (durable_tx, durable_rx) = std::sync::mpsc::channel();
+        let (raft_tx, raft_rx) = crate::raft::channel();
+        let transport = Transport::new(cluster_id, member_id, raft_tx.clone());
+        let mut members = membership::list(store.engine());
+        if members.is_empty() {
+            members = bootstrap::initial_members(cfg)?;
+        }
+        transport.set_peers(&peer_urls(&members));
         let raft = crate::raft::spawn(
             RaftSettings {
                 id: member_id,
@@ -88,6 +102,8 @@ impl Server {
             wal,
             committed_tx,
             durable_rx,
+            (raft_tx, raft_rx),
+            transport.clone(),
         )?;
 
         let waiters: Waiters = Arc::default();
@@ -100,6 +116,7 @@ impl Server {
                 waiters: waiters.clone(),
                 applied: applied_tx,
                 durable: durable_tx,
+                transport: transport.clone(),
             },
             committed_rx,
         );
@@ -114,6 +131,10 @@ impl Server {
                 request_timeout: Duration::from_millis(5000 + 2 * cfg.election_timeout),
             },
             etcd_version: cfg.etcd_version.clone(),
+            name: cfg.name.clone(),
+            client_urls: cfg.advertise_client_urls.clone(),
+            cluster_token: cfg.initial_cluster_token.clone(),
+            transport,
             store,
             raft: Mutex::new(Some(raft.requests)),
             status: raft.status,
@@ -124,6 +145,7 @@ impl Server {
             threads: Mutex::new(vec![raft.thread, apply_thread]),
         });
         tokio::spawn(read_batcher(Arc::downgrade(&server), reads_rx));
+        tokio::spawn(publish(Arc::downgrade(&server)));
         Ok(server)
     }
 
@@ -240,10 +262,41 @@ impl Server {
         rx.await.unwrap_or(Err(Error::Stopped))
     }
 
+    /// The peer port's gRPC service for this member.
+    pub fn peer_service(self: &Arc<Self>) -> Result<PeerService, Error> {
+        let raft = self.raft_sender()?;
+        let me = Arc::downgrade(self);
+        Ok(PeerService::new(
+            self.cluster_id,
+            raft,
+            Box::new(move |token| {
+                let s = me.upgrade().ok_or_else(|| tonic::Status::unavailable("member is stopping"))?;
+                if token != s.cluster_token {
+                    return Err(tonic::Status::failed_precondition(format!(
+                        "cluster token mismatch: this cluster's is {:?}",
+                        s.cluster_token
+                    )));
+                }
+                Ok(MembersResponse {
+                    cluster_id: s.cluster_id,
+                    members: membership::list(s.store.engine()),
+                })
+            }),
+        ))
+    }
+
+    /// Every member of the cluster as the applied state records it.
+    pub fn members(&self) -> Vec<Member> {
+        membership::list(self.store.engine())
+    }
+
     /// Stops raft and apply, then flushes the state machine. Requests still in flight
     /// get `server stopped`.
     pub fn stop(&self) {
-        self.raft.lock().expect("raft sender lock").take();
+        if let Some(raft) = self.raft.lock().expect("raft sender lock").take() {
+            let _ = raft.send(Request::Stop);
+        }
+        self.transport.stop();
         let threads: Vec<_> = self
             .threads
             .lock()
@@ -264,6 +317,7 @@ impl Server {
 }
 
 struct ApplyTask {
+    transport: Arc<Transport>,
     applier: Applier,
     persisted: u64,
     snapshot_count: u64,
@@ -283,6 +337,7 @@ fn spawn_apply(task: ApplyTask, mut committed: mpsc::Receiver<Vec<Entry>>) -> Jo
         waiters,
         applied,
         durable,
+        transport,
     } = task;
     std::thread::Builder::new()
         .name("apply".into())
@@ -294,10 +349,18 @@ fn spawn_apply(task: ApplyTask, mut committed: mpsc::Receiver<Vec<Entry>>) -> Jo
                 for e in entries {
                     last = e.index;
                     last_term = e.term;
-                    if e.index <= persisted
-                        || e.get_entry_type() != EntryType::EntryNormal
-                        || e.data.is_empty()
-                    {
+                    if e.index <= persisted || e.data.is_empty() {
+                        continue;
+                    }
+                    if e.get_entry_type() == EntryType::EntryConfChange {
+                        let mut cc = ConfChange::default();
+                        cc.merge_from_bytes(&e.data)
+                            .unwrap_or_else(|err| panic!("undecodable conf change at {}: {err}", e.index));
+                        applier.apply_conf_change(e.index, e.term, &cc);
+                        transport.set_peers(&peer_urls(&applier.members()));
+                        continue;
+                    }
+                    if e.get_entry_type() != EntryType::EntryNormal {
                         continue;
                     }
                     let done = applier.apply(e.index, e.term, &e.data);
@@ -328,6 +391,39 @@ fn spawn_apply(task: ApplyTask, mut committed: mpsc::Receiver<Vec<Entry>>) -> Jo
             tracing::info!("apply task stopped");
         })
         .expect("spawning the apply thread")
+}
+
+fn peer_urls(members: &[Member]) -> Vec<(u64, Vec<String>)> {
+    members.iter().map(|m| (m.id, m.peer_urls.clone())).collect()
+}
+
+/// Announces this member's name and client URLs to the cluster once a leader
+/// exists, as etcd members do after starting; retries until it is applied.
+async fn publish(server: std::sync::Weak<Server>) {
+    loop {
+        let Some(s) = server.upgrade() else { return };
+        let known = membership::get(s.store.engine(), s.member_id);
+        if known.is_some_and(|m| m.name == s.name && m.client_urls == s.client_urls) {
+            return;
+        }
+        if s.status.leader() != 0 {
+            let op = Op::Publish(Publish {
+                id: s.member_id,
+                name: s.name.clone(),
+                client_urls: s.client_urls.clone(),
+            });
+            match s.propose(op).await {
+                Ok(_) => {
+                    tracing::info!("published member attributes to the cluster");
+                    return;
+                }
+                Err(Error::Stopped) => return,
+                Err(e) => tracing::debug!(error = %e, "publishing member attributes; will retry"),
+            }
+        }
+        drop(s);
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
 }
 
 /// Serves read barriers in rounds: one ReadIndex for everything queued since the

@@ -13,8 +13,12 @@ use ectd_proto::raftcmd::{command::Op, Command};
 use prost::Message as _;
 use rocksdb::WriteBatch;
 
+use ectd_proto::raftcmd::Member;
+use raft::prelude::{ConfChange, ConfChangeType};
+
 use crate::engine::schema::meta;
 use crate::engine::Cf;
+use crate::membership;
 use crate::error::Error;
 use crate::mvcc::{Change, Store};
 
@@ -29,6 +33,8 @@ pub enum Output {
     Txn(TxnResponse),
     /// A compaction's response.
     Compaction(CompactionResponse),
+    /// A member's attributes were recorded.
+    Published,
 }
 
 /// What applying a command produced for its waiter.
@@ -65,6 +71,11 @@ impl Applier {
             .unwrap_or(0)
     }
 
+    /// Every member, as applied so far.
+    pub fn members(&self) -> Vec<Member> {
+        membership::list(self.store.engine())
+    }
+
     /// Records that everything up to `index` (of `term`) is applied — entries without
     /// a command change nothing but still count — and makes it durable without the
     /// raft WAL.
@@ -79,6 +90,52 @@ impl Applier {
         batch.put_cf(engine.cf(Cf::Meta), meta::APPLIED_TERM, term.to_be_bytes());
         engine.write(batch)?;
         engine.flush()
+    }
+
+    /// Applies a raft membership change: records the member (from the change's
+    /// context) or its removal, and the raft configuration that results.
+    pub fn apply_conf_change(&mut self, index: u64, term: u64, cc: &ConfChange) {
+        let engine = self.store.engine();
+        let mut batch = WriteBatch::default();
+        let mut members = membership::list(engine);
+        match cc.get_change_type() {
+            ConfChangeType::AddNode | ConfChangeType::AddLearnerNode => {
+                let old = members.iter().position(|m| m.id == cc.node_id);
+                let mut m = match Member::decode(cc.context.as_ref()) {
+                    Ok(m) if m.id == cc.node_id => m,
+                    _ => Member {
+                        id: cc.node_id,
+                        ..Default::default()
+                    },
+                };
+                if let Some(i) = old {
+                    // A promotion or re-add keeps what the member published.
+                    let prev = members.remove(i);
+                    if m.client_urls.is_empty() {
+                        m.client_urls = prev.client_urls;
+                    }
+                    if m.name.is_empty() {
+                        m.name = prev.name;
+                    }
+                    if m.peer_urls.is_empty() {
+                        m.peer_urls = prev.peer_urls;
+                    }
+                }
+                m.is_learner = cc.get_change_type() == ConfChangeType::AddLearnerNode;
+                membership::put(engine, &mut batch, &m);
+                members.push(m);
+            }
+            ConfChangeType::RemoveNode => {
+                membership::remove(engine, &mut batch, cc.node_id);
+                members.retain(|m| m.id != cc.node_id);
+            }
+        }
+        membership::put_conf_state(engine, &mut batch, &members);
+        batch.put_cf(engine.cf(Cf::Meta), meta::APPLIED_INDEX, index.to_be_bytes());
+        batch.put_cf(engine.cf(Cf::Meta), meta::APPLIED_TERM, term.to_be_bytes());
+        engine
+            .write(batch)
+            .unwrap_or_else(|e| panic!("recording conf change at index {index}: {e}"));
     }
 
     /// Applies the command of the normal entry at `index`/`term`.
@@ -124,6 +181,15 @@ impl Applier {
                 }
                 Err(e) => Err(e.into()),
             },
+            Some(Op::Publish(p)) => {
+                let engine = store.engine();
+                if let Some(mut m) = membership::get(engine, p.id) {
+                    m.name = p.name;
+                    m.client_urls = p.client_urls;
+                    membership::put(engine, &mut batch, &m);
+                }
+                Ok(Output::Published)
+            }
             None => panic!("committed entry {index} holds a command with no operation"),
         };
         if outcome.is_err() {

@@ -5,6 +5,8 @@
 mod logger;
 mod node;
 mod storage;
+mod transport;
 
-pub use node::{spawn, Durable, RaftHandle, RaftSettings, RaftStatus, Request};
+pub use node::{channel, spawn, Durable, RaftHandle, RaftSettings, RaftStatus, Request};
 pub use storage::LogStore;
+pub use transport::{PeerService, Transport};

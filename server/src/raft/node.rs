@@ -12,6 +12,7 @@ use raft::{Config, RawNode, StateRole};
 use tokio::sync::{mpsc, oneshot};
 
 use super::storage::LogStore;
+use super::transport::Transport;
 use crate::wal::Wal;
 use protobuf::Message as _;
 
@@ -34,6 +35,18 @@ pub enum Request {
         /// Receives the read index.
         reply: oneshot::Sender<u64>,
     },
+    /// A message from a peer.
+    Step(Message),
+    /// A peer could not be reached.
+    Unreachable(u64),
+    /// Stop the loop (after a final WAL sync).
+    Stop,
+}
+
+/// The channel into a raft loop: create it first so the transport and the peer
+/// service can hold senders before the loop starts.
+pub fn channel() -> (Sender<Request>, Receiver<Request>) {
+    std::sync::mpsc::channel()
 }
 
 /// The state machine has durably absorbed every entry up to `index` (of `term`):
@@ -103,6 +116,7 @@ struct Loop {
     /// instead of after an election timeout.
     campaign_pending: bool,
     durable: Receiver<Durable>,
+    transport: Arc<Transport>,
 }
 
 /// Starts the raft loop on its own thread over `store` and `wal`. Committed entries
@@ -113,6 +127,8 @@ pub fn spawn(
     wal: Wal,
     committed: mpsc::Sender<Vec<Entry>>,
     durable: Receiver<Durable>,
+    requests: (Sender<Request>, Receiver<Request>),
+    transport: Arc<Transport>,
 ) -> Result<RaftHandle, raft::Error> {
     let cfg = Config {
         id: settings.id,
@@ -129,7 +145,7 @@ pub fn spawn(
     let single = store_is_single_voter(&store, settings.id);
     let node = RawNode::new(&cfg, store, &super::logger::logger())?;
     let status = Arc::new(RaftStatus::default());
-    let (tx, rx) = std::sync::mpsc::channel();
+    let (tx, rx) = requests;
     let mut lp = Loop {
         node,
         wal,
@@ -138,6 +154,7 @@ pub fn spawn(
         reads: Vec::new(),
         campaign_pending: single,
         durable,
+        transport,
     };
     let tick = settings.tick;
     let thread = std::thread::Builder::new()
@@ -163,9 +180,12 @@ impl Loop {
             let wait = next_tick.saturating_duration_since(Instant::now());
             match rx.recv_timeout(wait) {
                 Ok(req) => {
-                    self.handle(req);
+                    let mut stop = !self.handle(req);
                     while let Ok(req) = rx.try_recv() {
-                        self.handle(req);
+                        stop |= !self.handle(req);
+                    }
+                    if stop {
+                        break;
                     }
                 }
                 Err(RecvTimeoutError::Timeout) => {}
@@ -220,7 +240,8 @@ impl Loop {
         }
     }
 
-    fn handle(&mut self, req: Request) {
+    /// Handles one request; false means stop.
+    fn handle(&mut self, req: Request) -> bool {
         match req {
             Request::Propose { data, dropped } => {
                 if self.node.propose(Vec::new(), data).is_err() {
@@ -231,14 +252,19 @@ impl Loop {
                 self.node.read_index(ctx.to_be_bytes().to_vec());
                 self.reads.push((ctx, reply));
             }
+            Request::Step(m) => {
+                if let Err(e) = self.node.step(m) {
+                    tracing::debug!(error = %e, "raft refused a peer message");
+                }
+            }
+            Request::Unreachable(id) => self.node.report_unreachable(id),
+            Request::Stop => return false,
         }
+        true
     }
 
     fn send(&mut self, msgs: Vec<Message>) {
-        for m in msgs {
-            // A single member has no peers; multi-member transport plugs in here.
-            tracing::debug!(to = m.to, msg_type = ?m.get_msg_type(), "no transport for raft message");
-        }
+        self.transport.send(msgs);
     }
 
     /// Hands committed entries to apply, applying conf changes to raft first.

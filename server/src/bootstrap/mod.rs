@@ -1,14 +1,16 @@
 //! Opening a member's data directory: the engine, the WAL replay, member and cluster
 //! ids, and the raft configuration of a new cluster.
 
-use std::path::Path;
 
 use protobuf::Message as _;
+use ectd_proto::raftcmd::Member;
+use prost::Message as _;
 use raft::prelude::{ConfChange, ConfChangeType, ConfState, Entry, EntryType, HardState};
 use rocksdb::WriteBatch;
 use sha1::{Digest, Sha1};
 
 use crate::config::Config;
+use crate::membership;
 use crate::engine::schema::meta;
 use crate::engine::{Cf, Engine, EngineError};
 use crate::wal::{Replay, Wal, WalError};
@@ -28,6 +30,9 @@ pub enum BootstrapError {
     /// Raft refused its configuration.
     #[error("raft: {0}")]
     Raft(#[from] raft::Error),
+    /// Joining an existing cluster failed.
+    #[error("joining the cluster: {0}")]
+    Join(String),
     /// Filesystem trouble outside WAL and engine.
     #[error("{path}: {source}")]
     Io {
@@ -37,6 +42,8 @@ pub enum BootstrapError {
         source: std::io::Error,
     },
 }
+
+mod join;
 
 /// Everything a member needs that lives on disk.
 pub struct Opened {
@@ -85,8 +92,9 @@ fn get_u64(engine: &Engine, key: &[u8]) -> Result<Option<u64>, EngineError> {
         .map(|v| u64::from_be_bytes(v.as_slice().try_into().expect("meta u64"))))
 }
 
-/// Opens (or initialises) the data directory named by `cfg`.
-pub fn open(cfg: &Config) -> Result<Opened, BootstrapError> {
+/// Opens (or initialises) the data directory named by `cfg`. A member joining an
+/// existing cluster asks the other members for its id first.
+pub async fn open(cfg: &Config) -> Result<Opened, BootstrapError> {
     cfg.validate()?;
     let member_dir = cfg.data_dir().join("member");
     std::fs::create_dir_all(&member_dir).map_err(|source| BootstrapError::Io {
@@ -107,11 +115,34 @@ pub fn open(cfg: &Config) -> Result<Opened, BootstrapError> {
                 .unwrap_or_else(|e| panic!("stored raft configuration undecodable: {e}"));
             (id, cid, cs)
         }
+        None if cfg.initial_cluster_state == "existing" => {
+            let (id, cid, members) = join::discover(cfg).await?;
+            // The joining member learns the log (and the configuration in it) from
+            // the leader; until then it knows only who the members are.
+            store_identity(&engine, id, cid, &ConfState::default(), &members)?;
+            (id, cid, ConfState::default())
+        }
         None => {
-            let (id, cid, cs) = init_new(cfg, &engine, &member_dir)?;
+            let members = initial_members(cfg)?;
+            let ids: Vec<u64> = members.iter().map(|m| m.id).collect();
+            let id = members
+                .iter()
+                .find(|m| m.name == cfg.name)
+                .map(|m| m.id)
+                .expect("validated: local name is in the initial cluster");
+            let cid = cluster_id(&ids);
+            let cs = membership::conf_state(&members);
+            store_identity(&engine, id, cid, &cs, &[])?;
             if replay.entries.is_empty() && replay.hard_state.term == 0 {
-                replay = bootstrap_log(&mut wal, &cs)?;
+                replay = bootstrap_log(&mut wal, &members)?;
             }
+            tracing::info!(
+                member_id = format!("{id:x}"),
+                cluster_id = format!("{cid:x}"),
+                members = members.len(),
+                data_dir = %member_dir.display(),
+                "bootstrapped a new cluster"
+            );
             (id, cid, cs)
         }
     };
@@ -125,18 +156,36 @@ pub fn open(cfg: &Config) -> Result<Opened, BootstrapError> {
     })
 }
 
+/// The members named by `--initial-cluster`, ordered by id.
+pub fn initial_members(cfg: &Config) -> Result<Vec<Member>, BootstrapError> {
+    let mut members: Vec<Member> = cfg
+        .initial_members()?
+        .into_iter()
+        .map(|(name, peer_urls)| Member {
+            id: member_id(&peer_urls, &cfg.initial_cluster_token),
+            name,
+            peer_urls,
+            client_urls: Vec::new(),
+            is_learner: false,
+        })
+        .collect();
+    members.sort_by_key(|m| m.id);
+    Ok(members)
+}
+
 /// Starts the log of a new cluster as etcd does: one committed entry per initial
-/// member adding it, at term 1, so the first election happens at term 2 and raft
-/// indexes line up with etcd's.
-fn bootstrap_log(wal: &mut Wal, cs: &ConfState) -> Result<Replay, BootstrapError> {
-    let entries: Vec<Entry> = cs
-        .voters
+/// member adding it (the member record as context), at term 1, so the first
+/// election happens at term 2 and raft indexes line up with etcd's. Every initial
+/// member writes the same entries.
+fn bootstrap_log(wal: &mut Wal, members: &[Member]) -> Result<Replay, BootstrapError> {
+    let entries: Vec<Entry> = members
         .iter()
         .enumerate()
-        .map(|(i, id)| {
+        .map(|(i, m)| {
             let mut cc = ConfChange::default();
             cc.set_change_type(ConfChangeType::AddNode);
-            cc.node_id = *id;
+            cc.node_id = m.id;
+            cc.context = m.encode_to_vec().into();
             let mut e = Entry::default();
             e.set_entry_type(EntryType::EntryConfChange);
             e.term = 1;
@@ -160,26 +209,14 @@ fn bootstrap_log(wal: &mut Wal, cs: &ConfState) -> Result<Replay, BootstrapError
     })
 }
 
-fn init_new(
-    cfg: &Config,
+/// Records who this member is, durably, before anything else happens.
+fn store_identity(
     engine: &Engine,
-    dir: &Path,
-) -> Result<(u64, u64, ConfState), BootstrapError> {
-    let members = cfg.initial_members()?;
-    let ids: Vec<u64> = members
-        .iter()
-        .map(|(_, urls)| member_id(urls, &cfg.initial_cluster_token))
-        .collect();
-    let me = members
-        .iter()
-        .position(|(n, _)| n == &cfg.name)
-        .expect("validated: local name is in the initial cluster");
-    let id = ids[me];
-    let cid = cluster_id(&ids);
-    let cs = ConfState {
-        voters: ids.clone(),
-        ..Default::default()
-    };
+    id: u64,
+    cid: u64,
+    cs: &ConfState,
+    members: &[Member],
+) -> Result<(), BootstrapError> {
     let mut batch = WriteBatch::default();
     batch.put_cf(engine.cf(Cf::Meta), meta::MEMBER_ID, id.to_be_bytes());
     batch.put_cf(engine.cf(Cf::Meta), meta::CLUSTER_ID, cid.to_be_bytes());
@@ -188,14 +225,10 @@ fn init_new(
         meta::CONF_STATE,
         cs.write_to_bytes().expect("encoding conf state"),
     );
+    for m in members {
+        membership::put(engine, &mut batch, m);
+    }
     engine.write(batch)?;
-    // The identity must survive a crash right after bootstrap.
     engine.flush()?;
-    tracing::info!(
-        member_id = format!("{id:x}"),
-        cluster_id = format!("{cid:x}"),
-        data_dir = %dir.display(),
-        "bootstrapped a new cluster"
-    );
-    Ok((id, cid, cs))
+    Ok(())
 }

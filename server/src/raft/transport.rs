@@ -1,0 +1,265 @@
+//! Raft traffic between members over gRPC on the peer port.
+//!
+//! Sending: one task per peer drains that peer's queue into a long-lived client
+//! stream, in batches. A peer that cannot be reached is reported to raft
+//! (`report_unreachable`) and reconnected with backoff; messages queued meanwhile are
+//! dropped, which raft tolerates. Receiving: [`PeerService`] checks the cluster id and
+//! hands every message to the raft loop.
+
+use std::collections::HashMap;
+use std::sync::mpsc::Sender;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use ectd_proto::peer::peer_client::PeerClient;
+use ectd_proto::peer::peer_server::Peer;
+use ectd_proto::peer::{
+    MembersRequest, MembersResponse, MessageBatch, SnapshotAck, SnapshotChunk, StreamAck,
+};
+use protobuf::Message as _;
+use raft::prelude::Message;
+use tokio::sync::mpsc;
+use tonic::{Request, Response, Status, Streaming};
+
+use super::node::Request as RaftRequest;
+
+/// Messages queued for one peer before further ones are dropped.
+const QUEUE_LEN: usize = 4096;
+/// Most messages sent in one batch.
+const BATCH_LEN: usize = 512;
+
+struct PeerLink {
+    urls: Vec<String>,
+    queue: mpsc::Sender<Message>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+/// Sends raft messages to the other members.
+pub struct Transport {
+    cluster_id: u64,
+    id: u64,
+    raft: Sender<RaftRequest>,
+    runtime: tokio::runtime::Handle,
+    peers: Mutex<HashMap<u64, PeerLink>>,
+}
+
+impl Transport {
+    /// A transport for member `id` of cluster `cluster_id`; feedback (unreachable
+    /// peers) goes to the raft loop through `raft`. Must be created inside a tokio
+    /// runtime; its tasks run there.
+    pub fn new(cluster_id: u64, id: u64, raft: Sender<RaftRequest>) -> Arc<Transport> {
+        Arc::new(Transport {
+            cluster_id,
+            id,
+            raft,
+            runtime: tokio::runtime::Handle::current(),
+            peers: Mutex::new(HashMap::new()),
+        })
+    }
+
+    /// Sets the peers to talk to (every member but this one) and their peer URLs.
+    pub fn set_peers(&self, peers: &[(u64, Vec<String>)]) {
+        let mut links = self.peers.lock().expect("peers lock");
+        links.retain(|id, link| {
+            let keep = peers.iter().any(|(p, urls)| p == id && *urls == link.urls);
+            if !keep {
+                link.task.abort();
+            }
+            keep
+        });
+        for (id, urls) in peers {
+            if *id == self.id || links.contains_key(id) {
+                continue;
+            }
+            let (tx, rx) = mpsc::channel(QUEUE_LEN);
+            let task = self.runtime.spawn(run_link(
+                self.cluster_id,
+                self.id,
+                *id,
+                urls.clone(),
+                rx,
+                self.raft.clone(),
+            ));
+            links.insert(
+                *id,
+                PeerLink {
+                    urls: urls.clone(),
+                    queue: tx,
+                    task,
+                },
+            );
+        }
+    }
+
+    /// Queues `msgs` for their recipients without blocking; messages to unknown or
+    /// saturated peers are dropped and the peer reported unreachable.
+    pub fn send(&self, msgs: Vec<Message>) {
+        if msgs.is_empty() {
+            return;
+        }
+        let links = self.peers.lock().expect("peers lock");
+        for m in msgs {
+            let to = m.to;
+            let delivered = links.get(&to).is_some_and(|l| l.queue.try_send(m).is_ok());
+            if !delivered {
+                let _ = self.raft.send(RaftRequest::Unreachable(to));
+            }
+        }
+    }
+
+    /// Stops every link.
+    pub fn stop(&self) {
+        for (_, link) in self.peers.lock().expect("peers lock").drain() {
+            link.task.abort();
+        }
+    }
+}
+
+fn http_url(u: &str) -> String {
+    if u.starts_with("http://") || u.starts_with("https://") {
+        u.to_string()
+    } else {
+        format!("http://{u}")
+    }
+}
+
+async fn connect(urls: &[String]) -> Option<PeerClient<tonic::transport::Channel>> {
+    for u in urls {
+        let Ok(ep) = tonic::transport::Endpoint::from_shared(http_url(u)) else {
+            continue;
+        };
+        let ep = ep
+            .connect_timeout(Duration::from_secs(1))
+            .tcp_nodelay(true)
+            .http2_keep_alive_interval(Duration::from_secs(5))
+            .keep_alive_timeout(Duration::from_secs(5));
+        if let Ok(ch) = ep.connect().await {
+            return Some(
+                PeerClient::new(ch)
+                    .max_decoding_message_size(usize::MAX)
+                    .max_encoding_message_size(usize::MAX),
+            );
+        }
+    }
+    None
+}
+
+async fn run_link(
+    cluster_id: u64,
+    from: u64,
+    to: u64,
+    urls: Vec<String>,
+    mut queue: mpsc::Receiver<Message>,
+    raft: Sender<RaftRequest>,
+) {
+    let mut backoff = Duration::from_millis(50);
+    loop {
+        let Some(mut client) = connect(&urls).await else {
+            let _ = raft.send(RaftRequest::Unreachable(to));
+            while queue.try_recv().is_ok() {}
+            tokio::time::sleep(backoff).await;
+            backoff = (backoff * 2).min(Duration::from_secs(1));
+            continue;
+        };
+        backoff = Duration::from_millis(50);
+        let (tx, rx) = mpsc::channel::<MessageBatch>(16);
+        let call = tokio::spawn(async move {
+            client
+                .stream(tokio_stream::wrappers::ReceiverStream::new(rx))
+                .await
+        });
+        tracing::debug!(peer = format!("{to:x}"), "peer stream open");
+        loop {
+            let Some(first) = queue.recv().await else {
+                call.abort();
+                return;
+            };
+            let mut messages = vec![first.write_to_bytes().expect("encoding a raft message")];
+            while messages.len() < BATCH_LEN {
+                match queue.try_recv() {
+                    Ok(m) => messages.push(m.write_to_bytes().expect("encoding a raft message")),
+                    Err(_) => break,
+                }
+            }
+            let batch = MessageBatch {
+                cluster_id,
+                from,
+                to,
+                messages,
+            };
+            if tx.send(batch).await.is_err() {
+                break;
+            }
+        }
+        call.abort();
+        let _ = raft.send(RaftRequest::Unreachable(to));
+        tracing::debug!(peer = format!("{to:x}"), "peer stream broke; reconnecting");
+    }
+}
+
+/// Answers the peer port's gRPC service.
+pub struct PeerService {
+    cluster_id: u64,
+    raft: Mutex<Sender<RaftRequest>>,
+    members: Box<dyn Fn(&str) -> Result<MembersResponse, Status> + Send + Sync>,
+}
+
+impl PeerService {
+    /// A peer service for cluster `cluster_id` feeding the raft loop; `members`
+    /// answers membership queries for a given cluster token.
+    pub fn new(
+        cluster_id: u64,
+        raft: Sender<RaftRequest>,
+        members: Box<dyn Fn(&str) -> Result<MembersResponse, Status> + Send + Sync>,
+    ) -> PeerService {
+        PeerService {
+            cluster_id,
+            raft: Mutex::new(raft),
+            members,
+        }
+    }
+
+    fn check_cluster(&self, id: u64) -> Result<(), Status> {
+        if id != self.cluster_id {
+            return Err(Status::failed_precondition(format!(
+                "cluster ID mismatch: local {:x}, remote {id:x}",
+                self.cluster_id
+            )));
+        }
+        Ok(())
+    }
+
+    fn raft(&self) -> Sender<RaftRequest> {
+        self.raft.lock().expect("raft sender lock").clone()
+    }
+}
+
+#[tonic::async_trait]
+impl Peer for PeerService {
+    async fn stream(&self, req: Request<Streaming<MessageBatch>>) -> Result<Response<StreamAck>, Status> {
+        let mut stream = req.into_inner();
+        let raft = self.raft();
+        while let Some(batch) = stream.message().await? {
+            self.check_cluster(batch.cluster_id)?;
+            for raw in batch.messages {
+                let mut m = Message::default();
+                m.merge_from_bytes(&raw)
+                    .map_err(|e| Status::invalid_argument(format!("undecodable raft message: {e}")))?;
+                if raft.send(RaftRequest::Step(m)).is_err() {
+                    return Err(Status::unavailable("member is stopping"));
+                }
+            }
+        }
+        Ok(Response::new(StreamAck {}))
+    }
+
+    async fn snapshot(&self, req: Request<Streaming<SnapshotChunk>>) -> Result<Response<SnapshotAck>, Status> {
+        let mut stream = req.into_inner();
+        let _ = stream.message().await?;
+        Err(Status::failed_precondition("this member does not accept snapshots yet"))
+    }
+
+    async fn members(&self, req: Request<MembersRequest>) -> Result<Response<MembersResponse>, Status> {
+        (self.members)(&req.into_inner().cluster_token).map(Response::new)
+    }
+}
