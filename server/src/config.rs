@@ -685,6 +685,56 @@ etcd-version: 3.4.30
         );
     }
 
+    /// `ETCD_*` lines of an environment file as the equivalent flags.
+    fn env_file_args(env_file: &str) -> Vec<String> {
+        let cmd = Config::command();
+        let mut args = vec!["ectd".to_string()];
+        for line in env_file.lines().map(str::trim) {
+            if line.is_empty() || line.starts_with('#') {
+                continue;
+            }
+            let (var, value) = line.split_once('=').expect("VAR=value");
+            let arg = cmd
+                .get_arguments()
+                .find(|a| a.get_env().and_then(|e| e.to_str()) == Some(var))
+                .unwrap_or_else(|| panic!("{var} is not an ectd variable"));
+            args.push(format!("--{}={value}", arg.get_long().unwrap()));
+        }
+        args
+    }
+
+    #[test]
+    fn deploy_examples_parse_and_agree() {
+        let _env = env_lock();
+        let env_files = [
+            include_str!("../../deploy/member1.env"),
+            include_str!("../../deploy/member2.env"),
+            include_str!("../../deploy/member3.env"),
+        ];
+        let mut clusters = Vec::new();
+        for (i, env_file) in env_files.iter().enumerate() {
+            let cfg = Config::try_parse_from(env_file_args(env_file)).unwrap();
+            let name = format!("member{}", i + 1);
+            assert_eq!(cfg.name, name);
+            let members = cfg.initial_members().unwrap();
+            assert_eq!(members.len(), 3);
+            let own = &members.iter().find(|(n, _)| *n == name).unwrap().1;
+            assert_eq!(own, &cfg.initial_advertise_peer_urls);
+            assert_eq!(cfg.listen_peer_urls, cfg.initial_advertise_peer_urls);
+            clusters.push(members);
+        }
+        assert!(clusters.windows(2).all(|w| w[0] == w[1]));
+
+        // member1.yaml says what member1.env says.
+        let from_yaml = Config::from_yaml(include_str!("../../deploy/member1.yaml")).unwrap();
+        let from_env = Config::try_parse_from(env_file_args(env_files[0])).unwrap();
+        assert_eq!(format!("{from_yaml:?}"), format!("{from_env:?}"));
+
+        // The single-member example still starts as it is.
+        let single = Config::try_parse_from(env_file_args(include_str!("../../deploy/ectd.env")));
+        single.unwrap().validate().unwrap();
+    }
+
     #[test]
     fn loaded_file_is_validated_like_flags() {
         let cfg = yaml("heartbeat-interval: 100\nelection-timeout: 200\n").unwrap();

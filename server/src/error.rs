@@ -49,6 +49,42 @@ pub enum Error {
     /// The member is shutting down.
     #[error("etcdserver: server stopped")]
     Stopped,
+    /// A member with that id exists already.
+    #[error("etcdserver: member ID already exist")]
+    MemberExist,
+    /// Another member uses one of the given peer URLs.
+    #[error("etcdserver: Peer URLs already exists")]
+    PeerUrlExist,
+    /// No member has that id.
+    #[error("etcdserver: member not found")]
+    MemberNotFound,
+    /// Peer URLs that do not parse.
+    #[error("etcdserver: given member URLs are invalid")]
+    MemberBadUrls,
+    /// Promotion of a member that is a voter already.
+    #[error("etcdserver: can only promote a learner member")]
+    MemberNotLearner,
+    /// Promotion of a learner that has not caught up.
+    #[error("etcdserver: can only promote a learner member which is in sync with leader")]
+    LearnerNotReady,
+    /// More learners than allowed.
+    #[error("etcdserver: too many learner members in cluster")]
+    TooManyLearners,
+    /// The change would leave the cluster without a working quorum.
+    #[error("etcdserver: unhealthy cluster")]
+    Unhealthy,
+    /// A request only the leader serves reached another member.
+    #[error("etcdserver: not leader")]
+    NotLeader,
+    /// A learner refuses what only voters serve.
+    #[error("etcdserver: rpc not supported for learner")]
+    NotSupportedForLearner,
+    /// Leadership did not move in time.
+    #[error("etcdserver: request timed out, leader transfer took too long")]
+    LeaderTransferTimeout,
+    /// Leadership transfer to a member that is not a voter.
+    #[error("etcdserver: bad leader transferee")]
+    BadLeaderTransferee,
 }
 
 impl From<MvccError> for Error {
@@ -75,7 +111,21 @@ impl Error {
             | Error::RequestTooLarge => Code::InvalidArgument,
             Error::LeaseNotFound => Code::NotFound,
             Error::Compacted | Error::FutureRev => Code::OutOfRange,
-            Error::NoLeader | Error::Timeout | Error::Stopped => Code::Unavailable,
+            Error::NoLeader
+            | Error::Timeout
+            | Error::Stopped
+            | Error::Unhealthy
+            | Error::LeaderTransferTimeout
+            | Error::NotSupportedForLearner => Code::Unavailable,
+            Error::MemberExist
+            | Error::PeerUrlExist
+            | Error::MemberNotLearner
+            | Error::LearnerNotReady
+            | Error::TooManyLearners
+            | Error::NotLeader
+            | Error::BadLeaderTransferee => Code::FailedPrecondition,
+            Error::MemberNotFound => Code::NotFound,
+            Error::MemberBadUrls => Code::InvalidArgument,
         }
     }
 }

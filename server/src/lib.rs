@@ -22,6 +22,7 @@ pub mod error;
 pub mod membership;
 pub mod mvcc;
 pub mod raft;
+pub mod reconfig;
 pub mod run;
 pub mod server;
 pub mod wal;

@@ -33,7 +33,9 @@ pub fn list(engine: &Engine) -> Vec<Member> {
             break;
         }
         let v = it.value().expect("valid iterator has a value");
-        out.push(Member::decode(v).unwrap_or_else(|e| panic!("undecodable member record {k:?}: {e}")));
+        out.push(
+            Member::decode(v).unwrap_or_else(|e| panic!("undecodable member record {k:?}: {e}")),
+        );
         it.next();
     }
     out
@@ -44,7 +46,10 @@ pub fn get(engine: &Engine, id: u64) -> Option<Member> {
     engine
         .get(Cf::Meta, &key(PREFIX, id))
         .unwrap_or_else(|e| panic!("reading member {id:x}: {e}"))
-        .map(|v| Member::decode(v.as_slice()).unwrap_or_else(|e| panic!("undecodable member {id:x}: {e}")))
+        .map(|v| {
+            Member::decode(v.as_slice())
+                .unwrap_or_else(|e| panic!("undecodable member {id:x}: {e}"))
+        })
 }
 
 /// Whether `id` was a member once and has been removed (it may never come back).
@@ -69,8 +74,16 @@ pub fn remove(engine: &Engine, batch: &mut WriteBatch, id: u64) {
 /// The raft configuration of `members`.
 pub fn conf_state(members: &[Member]) -> ConfState {
     ConfState {
-        voters: members.iter().filter(|m| !m.is_learner).map(|m| m.id).collect(),
-        learners: members.iter().filter(|m| m.is_learner).map(|m| m.id).collect(),
+        voters: members
+            .iter()
+            .filter(|m| !m.is_learner)
+            .map(|m| m.id)
+            .collect(),
+        learners: members
+            .iter()
+            .filter(|m| m.is_learner)
+            .map(|m| m.id)
+            .collect(),
         ..Default::default()
     }
 }

@@ -63,17 +63,23 @@ pub async fn run(
         }));
     }
     let peer_router = tonic::service::Routes::new(
-        PeerServer::new(server.peer_service().map_err(|e| RunError::Start(e.to_string()))?)
-            .max_decoding_message_size(usize::MAX)
-            .max_encoding_message_size(usize::MAX),
+        PeerServer::new(
+            server
+                .peer_service()
+                .map_err(|e| RunError::Start(e.to_string()))?,
+        )
+        .max_decoding_message_size(usize::MAX)
+        .max_encoding_message_size(usize::MAX),
     )
     .into_axum_router();
     for url in &cfg.listen_peer_urls {
         let addr = parse_url(url).map_err(BootstrapError::from)?;
-        let listener = TcpListener::bind(addr).await.map_err(|source| RunError::Listen {
-            url: url.clone(),
-            source,
-        })?;
+        let listener = TcpListener::bind(addr)
+            .await
+            .map_err(|source| RunError::Listen {
+                url: url.clone(),
+                source,
+            })?;
         tracing::info!(url = %url, "serving peer traffic");
         let mut stop = stop_tx.subscribe();
         let app = peer_router.clone();

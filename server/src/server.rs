@@ -16,13 +16,15 @@ use protobuf::Message as _;
 use raft::prelude::{ConfChange, Entry, EntryType};
 use tokio::sync::{mpsc, oneshot, watch};
 
-use crate::apply::{Applier, Outcome};
+use crate::apply::{Applier, Outcome, Output};
 use crate::bootstrap::{self, BootstrapError, Opened};
-use crate::membership;
 use crate::config::Config;
 use crate::error::Error;
+use crate::membership;
 use crate::mvcc::Store;
-use crate::raft::{Durable, LogStore, PeerService, RaftSettings, RaftStatus, Request, Transport};
+use crate::raft::{
+    Durable, LogStore, PeerService, Progress, RaftSettings, RaftStatus, Request, Transport,
+};
 
 /// Limits the API layer enforces, from the configuration.
 #[derive(Debug, Clone)]
@@ -209,7 +211,7 @@ impl Server {
 
     /// Proposes `op` through raft and waits until it is applied on this member.
     pub async fn propose(&self, op: Op) -> Outcome {
-        let request_id = self.next_request.fetch_add(1, Ordering::Relaxed);
+        let request_id = self.next_request_id();
         let data = Command {
             request_id,
             op: Some(op),
@@ -218,6 +220,30 @@ impl Server {
         if data.len() > self.limits.max_request_bytes {
             return Err(Error::RequestTooLarge);
         }
+        self.propose_and_wait(request_id, |dropped| Request::Propose { data, dropped })
+            .await
+    }
+
+    /// Proposes a membership change and waits until it is applied on this member.
+    pub async fn propose_conf_change(&self, mut cc: ConfChange) -> Outcome {
+        let request_id = self.next_request_id();
+        cc.id = request_id;
+        self.propose_and_wait(request_id, |dropped| Request::ProposeConfChange {
+            cc,
+            dropped,
+        })
+        .await
+    }
+
+    fn next_request_id(&self) -> u64 {
+        self.next_request.fetch_add(1, Ordering::Relaxed)
+    }
+
+    async fn propose_and_wait(
+        &self,
+        request_id: u64,
+        request: impl FnOnce(oneshot::Sender<()>) -> Request,
+    ) -> Outcome {
         let raft = self.raft_sender()?;
         let (done_tx, done_rx) = oneshot::channel();
         let (dropped_tx, mut dropped_rx) = oneshot::channel();
@@ -231,13 +257,7 @@ impl Server {
                 .expect("waiters lock")
                 .remove(&request_id);
         };
-        if raft
-            .send(Request::Propose {
-                data,
-                dropped: dropped_tx,
-            })
-            .is_err()
-        {
+        if raft.send(request(dropped_tx)).is_err() {
             forget();
             return Err(Error::Stopped);
         }
@@ -252,6 +272,28 @@ impl Server {
                 Err(Error::Timeout)
             }
         }
+    }
+
+    /// Sends `req` to the raft loop.
+    pub fn raft_request(&self, req: Request) -> Result<(), Error> {
+        self.raft_sender()?.send(req).map_err(|_| Error::Stopped)
+    }
+
+    /// The leader's view of replication (empty peers on a follower).
+    pub async fn progress(&self) -> Result<Progress, Error> {
+        let (tx, rx) = oneshot::channel();
+        self.raft_request(Request::Progress(tx))?;
+        rx.await.map_err(|_| Error::Stopped)
+    }
+
+    /// Whether this member is a learner.
+    pub fn is_learner(&self) -> bool {
+        membership::get(self.store.engine(), self.member_id).is_some_and(|m| m.is_learner)
+    }
+
+    /// The cluster token this member was started with.
+    pub fn cluster_token(&self) -> &str {
+        &self.cluster_token
     }
 
     /// Waits until this member has applied everything committed before the call
@@ -270,7 +312,9 @@ impl Server {
             self.cluster_id,
             raft,
             Box::new(move |token| {
-                let s = me.upgrade().ok_or_else(|| tonic::Status::unavailable("member is stopping"))?;
+                let s = me
+                    .upgrade()
+                    .ok_or_else(|| tonic::Status::unavailable("member is stopping"))?;
                 if token != s.cluster_token {
                     return Err(tonic::Status::failed_precondition(format!(
                         "cluster token mismatch: this cluster's is {:?}",
@@ -354,16 +398,24 @@ fn spawn_apply(task: ApplyTask, mut committed: mpsc::Receiver<Vec<Entry>>) -> Jo
                     }
                     if e.get_entry_type() == EntryType::EntryConfChange {
                         let mut cc = ConfChange::default();
-                        cc.merge_from_bytes(&e.data)
-                            .unwrap_or_else(|err| panic!("undecodable conf change at {}: {err}", e.index));
+                        cc.merge_from_bytes(&e.data).unwrap_or_else(|err| {
+                            panic!("undecodable conf change at {}: {err}", e.index)
+                        });
                         applier.apply_conf_change(e.index, e.term, &cc);
                         transport.set_peers(&peer_urls(&applier.members()));
+                        let waiter = waiters.lock().expect("waiters lock").remove(&cc.id);
+                        if let Some(w) = waiter {
+                            let _ = w.send(Ok(Output::ConfChanged));
+                        }
                         continue;
                     }
                     if e.get_entry_type() != EntryType::EntryNormal {
                         continue;
                     }
                     let done = applier.apply(e.index, e.term, &e.data);
+                    if done.membership_changed {
+                        transport.set_peers(&peer_urls(&applier.members()));
+                    }
                     if done.request_id != 0 {
                         let waiter = waiters
                             .lock()
@@ -394,7 +446,10 @@ fn spawn_apply(task: ApplyTask, mut committed: mpsc::Receiver<Vec<Entry>>) -> Jo
 }
 
 fn peer_urls(members: &[Member]) -> Vec<(u64, Vec<String>)> {
-    members.iter().map(|m| (m.id, m.peer_urls.clone())).collect()
+    members
+        .iter()
+        .map(|m| (m.id, m.peer_urls.clone()))
+        .collect()
 }
 
 /// Announces this member's name and client URLs to the cluster once a leader

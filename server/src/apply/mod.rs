@@ -18,8 +18,8 @@ use raft::prelude::{ConfChange, ConfChangeType};
 
 use crate::engine::schema::meta;
 use crate::engine::Cf;
-use crate::membership;
 use crate::error::Error;
+use crate::membership;
 use crate::mvcc::{Change, Store};
 
 /// The result of applying one command, handed to whoever waits on its request id.
@@ -35,6 +35,10 @@ pub enum Output {
     Compaction(CompactionResponse),
     /// A member's attributes were recorded.
     Published,
+    /// A membership change was applied.
+    ConfChanged,
+    /// A member's peer URLs were updated.
+    MemberUpdated,
 }
 
 /// What applying a command produced for its waiter.
@@ -48,6 +52,8 @@ pub struct Applied {
     pub outcome: Outcome,
     /// The changes made, in revision order (for watchers).
     pub changes: Vec<Change>,
+    /// Whether the membership (peer URLs) changed.
+    pub membership_changed: bool,
 }
 
 /// Applies commands to the MVCC store.
@@ -131,7 +137,11 @@ impl Applier {
             }
         }
         membership::put_conf_state(engine, &mut batch, &members);
-        batch.put_cf(engine.cf(Cf::Meta), meta::APPLIED_INDEX, index.to_be_bytes());
+        batch.put_cf(
+            engine.cf(Cf::Meta),
+            meta::APPLIED_INDEX,
+            index.to_be_bytes(),
+        );
         batch.put_cf(engine.cf(Cf::Meta), meta::APPLIED_TERM, term.to_be_bytes());
         engine
             .write(batch)
@@ -147,6 +157,7 @@ impl Applier {
         let mut compacted = store.compact_rev();
         let mut changes = Vec::new();
         let mut rev = store.current_rev();
+        let mut membership_changed = false;
         let outcome = match cmd.op {
             Some(Op::Put(req)) => {
                 if req.lease != 0 && !req.ignore_lease {
@@ -181,6 +192,18 @@ impl Applier {
                 }
                 Err(e) => Err(e.into()),
             },
+            Some(Op::UpdateMember(u)) => {
+                let engine = store.engine();
+                match membership::get(engine, u.id) {
+                    Some(mut m) => {
+                        m.peer_urls = u.peer_urls;
+                        membership::put(engine, &mut batch, &m);
+                        membership_changed = true;
+                        Ok(Output::MemberUpdated)
+                    }
+                    None => Err(Error::MemberNotFound),
+                }
+            }
             Some(Op::Publish(p)) => {
                 let engine = store.engine();
                 if let Some(mut m) = membership::get(engine, p.id) {
@@ -211,6 +234,7 @@ impl Applier {
             request_id: cmd.request_id,
             outcome,
             changes,
+            membership_changed,
         }
     }
 }

@@ -1,18 +1,17 @@
 //! Opening a member's data directory: the engine, the WAL replay, member and cluster
 //! ids, and the raft configuration of a new cluster.
 
-
-use protobuf::Message as _;
 use ectd_proto::raftcmd::Member;
 use prost::Message as _;
+use protobuf::Message as _;
 use raft::prelude::{ConfChange, ConfChangeType, ConfState, Entry, EntryType, HardState};
 use rocksdb::WriteBatch;
 use sha1::{Digest, Sha1};
 
 use crate::config::Config;
-use crate::membership;
 use crate::engine::schema::meta;
 use crate::engine::{Cf, Engine, EngineError};
+use crate::membership;
 use crate::wal::{Replay, Wal, WalError};
 
 /// Why a member could not start.

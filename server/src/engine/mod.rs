@@ -83,6 +83,16 @@ impl Engine {
         Ok(())
     }
 
+    /// Compacts every column family's whole key range, reclaiming space left by
+    /// deletions (what etcd's defragmentation achieves for bbolt).
+    pub fn compact_all(&self) -> Result<(), EngineError> {
+        for cf in schema::ALL {
+            self.db
+                .compact_range_cf(self.cf(cf), None::<&[u8]>, None::<&[u8]>);
+        }
+        Ok(())
+    }
+
     /// Approximate bytes on disk (live SST files plus memtables).
     pub fn size_bytes(&self) -> u64 {
         schema::ALL

@@ -7,6 +7,6 @@ mod node;
 mod storage;
 mod transport;
 
-pub use node::{channel, spawn, Durable, RaftHandle, RaftSettings, RaftStatus, Request};
+pub use node::{channel, spawn, Durable, Progress, RaftHandle, RaftSettings, RaftStatus, Request};
 pub use storage::LogStore;
 pub use transport::{PeerService, Transport};

@@ -35,12 +35,35 @@ pub enum Request {
         /// Receives the read index.
         reply: oneshot::Sender<u64>,
     },
+    /// Propose a membership change; `dropped` fires if raft refuses it.
+    ProposeConfChange {
+        /// The change (its `id` is the waiter's request id).
+        cc: ConfChange,
+        /// Told when the proposal was dropped.
+        dropped: oneshot::Sender<()>,
+    },
+    /// Hand leadership to this member (leader only).
+    TransferLeader(u64),
+    /// Report replication progress (leader's view).
+    Progress(oneshot::Sender<Progress>),
     /// A message from a peer.
     Step(Message),
     /// A peer could not be reached.
     Unreachable(u64),
     /// Stop the loop (after a final WAL sync).
     Stop,
+}
+
+/// Replication progress as this member sees it.
+#[derive(Debug, Clone, Default)]
+pub struct Progress {
+    /// Whether this member leads.
+    pub is_leader: bool,
+    /// The commit index.
+    pub committed: u64,
+    /// Per peer (leader only): the highest index known replicated to it, and
+    /// whether it was heard from recently.
+    pub peers: Vec<(u64, u64, bool)>,
 }
 
 /// The channel into a raft loop: create it first so the transport and the peer
@@ -249,8 +272,35 @@ impl Loop {
                 }
             }
             Request::ReadIndex { ctx, reply } => {
-                self.node.read_index(ctx.to_be_bytes().to_vec());
+                // The leader tells pending reads apart by context alone, so the
+                // context names this member as well as the round.
+                let mut rctx = self.node.raft.id.to_be_bytes().to_vec();
+                rctx.extend_from_slice(&ctx.to_be_bytes());
+                self.node.read_index(rctx);
                 self.reads.push((ctx, reply));
+            }
+            Request::ProposeConfChange { cc, dropped } => {
+                if self.node.propose_conf_change(Vec::new(), cc).is_err() {
+                    let _ = dropped.send(());
+                }
+            }
+            Request::TransferLeader(to) => self.node.transfer_leader(to),
+            Request::Progress(reply) => {
+                let r = &self.node.raft;
+                let is_leader = r.state == StateRole::Leader;
+                let peers = if is_leader {
+                    r.prs()
+                        .iter()
+                        .map(|(id, pr)| (*id, pr.matched, pr.recent_active))
+                        .collect()
+                } else {
+                    Vec::new()
+                };
+                let _ = reply.send(Progress {
+                    is_leader,
+                    committed: r.raft_log.committed,
+                    peers,
+                });
             }
             Request::Step(m) => {
                 if let Err(e) = self.node.step(m) {
@@ -349,7 +399,11 @@ impl Loop {
         self.send(msgs);
         // 7. Read states: reads wait for apply to reach the index.
         for rs in rd.take_read_states() {
-            let ctx = u64::from_be_bytes(rs.request_ctx.as_slice().try_into().unwrap_or([0; 8]));
+            let ctx = rs
+                .request_ctx
+                .get(8..16)
+                .and_then(|b| b.try_into().ok())
+                .map_or(0, u64::from_be_bytes);
             if let Some(pos) = self.reads.iter().position(|(c, _)| *c == ctx) {
                 let (_, reply) = self.reads.swap_remove(pos);
                 let _ = reply.send(rs.index);

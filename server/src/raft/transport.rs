@@ -236,15 +236,19 @@ impl PeerService {
 
 #[tonic::async_trait]
 impl Peer for PeerService {
-    async fn stream(&self, req: Request<Streaming<MessageBatch>>) -> Result<Response<StreamAck>, Status> {
+    async fn stream(
+        &self,
+        req: Request<Streaming<MessageBatch>>,
+    ) -> Result<Response<StreamAck>, Status> {
         let mut stream = req.into_inner();
         let raft = self.raft();
         while let Some(batch) = stream.message().await? {
             self.check_cluster(batch.cluster_id)?;
             for raw in batch.messages {
                 let mut m = Message::default();
-                m.merge_from_bytes(&raw)
-                    .map_err(|e| Status::invalid_argument(format!("undecodable raft message: {e}")))?;
+                m.merge_from_bytes(&raw).map_err(|e| {
+                    Status::invalid_argument(format!("undecodable raft message: {e}"))
+                })?;
                 if raft.send(RaftRequest::Step(m)).is_err() {
                     return Err(Status::unavailable("member is stopping"));
                 }
@@ -253,13 +257,21 @@ impl Peer for PeerService {
         Ok(Response::new(StreamAck {}))
     }
 
-    async fn snapshot(&self, req: Request<Streaming<SnapshotChunk>>) -> Result<Response<SnapshotAck>, Status> {
+    async fn snapshot(
+        &self,
+        req: Request<Streaming<SnapshotChunk>>,
+    ) -> Result<Response<SnapshotAck>, Status> {
         let mut stream = req.into_inner();
         let _ = stream.message().await?;
-        Err(Status::failed_precondition("this member does not accept snapshots yet"))
+        Err(Status::failed_precondition(
+            "this member does not accept snapshots yet",
+        ))
     }
 
-    async fn members(&self, req: Request<MembersRequest>) -> Result<Response<MembersResponse>, Status> {
+    async fn members(
+        &self,
+        req: Request<MembersRequest>,
+    ) -> Result<Response<MembersResponse>, Status> {
         (self.members)(&req.into_inner().cluster_token).map(Response::new)
     }
 }

@@ -1,12 +1,16 @@
 //! etcd's v3 gRPC services. Services not listed here answer `Unimplemented`.
 
 pub mod check;
+pub mod cluster;
 mod grpc_limit;
 pub mod kv;
+pub mod maintenance;
 
 use std::sync::Arc;
 
+use ectd_proto::etcdserverpb::cluster_server::ClusterServer;
 use ectd_proto::etcdserverpb::kv_server::KvServer;
+use ectd_proto::etcdserverpb::maintenance_server::MaintenanceServer;
 use tonic::service::Routes;
 
 use crate::server::Server;
@@ -30,9 +34,15 @@ async fn routes(server: Arc<Server>) -> Routes {
         .set_service_status("", tonic_health::ServingStatus::Serving)
         .await;
     Routes::new(
-        KvServer::new(kv::KvService::new(server))
+        KvServer::new(kv::KvService::new(server.clone()))
             .max_decoding_message_size(max)
             .max_encoding_message_size(usize::MAX),
     )
+    .add_service(ClusterServer::new(cluster::ClusterService::new(
+        server.clone(),
+    )))
+    .add_service(MaintenanceServer::new(
+        maintenance::MaintenanceService::new(server.clone()),
+    ))
     .add_service(health_service)
 }

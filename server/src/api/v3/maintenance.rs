@@ -1,0 +1,164 @@
+//! `etcdserverpb.Maintenance`: status, hashes, defragmentation, alarms and
+//! leadership transfer.
+
+use std::pin::Pin;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use ectd_proto::etcdserverpb::maintenance_server::Maintenance;
+use ectd_proto::etcdserverpb::{
+    alarm_request::AlarmAction, AlarmRequest, AlarmResponse, DefragmentRequest, DefragmentResponse,
+    DowngradeRequest, DowngradeResponse, HashKvRequest, HashKvResponse, HashRequest, HashResponse,
+    MoveLeaderRequest, MoveLeaderResponse, SnapshotRequest, SnapshotResponse, StatusRequest,
+    StatusResponse,
+};
+use futures::Stream;
+use tonic::{Request, Response, Status};
+
+use crate::error::Error;
+use crate::raft::Request as RaftRequest;
+use crate::server::Server;
+
+/// The Maintenance service of one member.
+pub struct MaintenanceService {
+    server: Arc<Server>,
+}
+
+impl MaintenanceService {
+    /// A Maintenance service backed by `server`.
+    pub fn new(server: Arc<Server>) -> MaintenanceService {
+        MaintenanceService { server }
+    }
+}
+
+type SnapshotStream = Pin<Box<dyn Stream<Item = Result<SnapshotResponse, Status>> + Send>>;
+
+#[tonic::async_trait]
+impl Maintenance for MaintenanceService {
+    async fn alarm(&self, req: Request<AlarmRequest>) -> Result<Response<AlarmResponse>, Status> {
+        // ectd raises no alarms (no space quota yet), so there is never one to list
+        // or clear; raising one by hand is refused rather than pretended.
+        if req.into_inner().action == AlarmAction::Activate as i32 {
+            return Err(Status::unimplemented(
+                "etcdserver: alarm activation is not supported by ectd yet",
+            ));
+        }
+        Ok(Response::new(AlarmResponse {
+            header: Some(self.server.header(0)),
+            alarms: Vec::new(),
+        }))
+    }
+
+    async fn status(
+        &self,
+        _req: Request<StatusRequest>,
+    ) -> Result<Response<StatusResponse>, Status> {
+        let s = &self.server;
+        let raft = s.raft_status();
+        let size = s.store().engine().size_bytes() as i64;
+        Ok(Response::new(StatusResponse {
+            header: Some(s.header(0)),
+            version: s.etcd_version().to_string(),
+            db_size: size,
+            leader: raft.leader(),
+            raft_index: raft.commit(),
+            raft_term: raft.term(),
+            raft_applied_index: s.applied_index(),
+            errors: Vec::new(),
+            db_size_in_use: size,
+            is_learner: s.is_learner(),
+            ..Default::default()
+        }))
+    }
+
+    async fn defragment(
+        &self,
+        _req: Request<DefragmentRequest>,
+    ) -> Result<Response<DefragmentResponse>, Status> {
+        let server = self.server.clone();
+        tokio::task::spawn_blocking(move || server.store().engine().compact_all())
+            .await
+            .map_err(|e| Status::internal(e.to_string()))?
+            .map_err(|e| Status::internal(e.to_string()))?;
+        Ok(Response::new(DefragmentResponse {
+            header: Some(self.server.header(0)),
+        }))
+    }
+
+    async fn hash(&self, _req: Request<HashRequest>) -> Result<Response<HashResponse>, Status> {
+        let server = self.server.clone();
+        let hash = tokio::task::spawn_blocking(move || server.store().hash_all())
+            .await
+            .map_err(|e| Status::internal(e.to_string()))?;
+        Ok(Response::new(HashResponse {
+            header: Some(self.server.header(0)),
+            hash,
+        }))
+    }
+
+    async fn hash_kv(
+        &self,
+        req: Request<HashKvRequest>,
+    ) -> Result<Response<HashKvResponse>, Status> {
+        let rev = req.into_inner().revision;
+        let server = self.server.clone();
+        let (hash, compact_revision, hash_revision) =
+            tokio::task::spawn_blocking(move || server.store().hash_kv(rev))
+                .await
+                .map_err(|e| Status::internal(e.to_string()))?
+                .map_err(Error::from)?;
+        Ok(Response::new(HashKvResponse {
+            header: Some(self.server.header(0)),
+            hash,
+            compact_revision,
+            hash_revision,
+        }))
+    }
+
+    type SnapshotStream = SnapshotStream;
+
+    async fn snapshot(
+        &self,
+        _req: Request<SnapshotRequest>,
+    ) -> Result<Response<SnapshotStream>, Status> {
+        // etcd's snapshot is a bbolt file that etcdctl restores; ectd's storage is
+        // not bbolt, so it does not hand out a file that would fail to restore.
+        Err(Status::unimplemented(
+            "etcdserver: snapshot download is not supported by ectd yet",
+        ))
+    }
+
+    async fn move_leader(
+        &self,
+        req: Request<MoveLeaderRequest>,
+    ) -> Result<Response<MoveLeaderResponse>, Status> {
+        let target = req.into_inner().target_id;
+        let s = &self.server;
+        if s.raft_status().leader() != s.member_id() {
+            return Err(Error::NotLeader.into());
+        }
+        if !s.members().iter().any(|m| m.id == target && !m.is_learner) {
+            return Err(Error::BadLeaderTransferee.into());
+        }
+        s.raft_request(RaftRequest::TransferLeader(target))?;
+        let deadline = Instant::now() + s.limits().request_timeout;
+        while s.raft_status().leader() != target {
+            if Instant::now() > deadline {
+                return Err(Error::LeaderTransferTimeout.into());
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        Ok(Response::new(MoveLeaderResponse {
+            header: Some(s.header(0)),
+        }))
+    }
+
+    async fn downgrade(
+        &self,
+        _req: Request<DowngradeRequest>,
+    ) -> Result<Response<DowngradeResponse>, Status> {
+        Err(Status::unimplemented(
+            "etcdserver: cluster version downgrade is not supported by ectd",
+        ))
+    }
+}
