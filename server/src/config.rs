@@ -8,6 +8,7 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use clap::builder::TypedValueParser;
 use clap::{CommandFactory, FromArgMatches, Parser};
 use serde::{Deserialize, Deserializer};
 
@@ -25,8 +26,12 @@ pub const DEFAULT_ETCD_VERSION: &str = "3.5.17";
 pub struct Config {
     /// Path to a YAML configuration file with etcd's key names. When given, the file
     /// is the only source of settings: other flags and environment variables are
-    /// ignored, as in etcd.
-    #[arg(long, env = "ETCD_CONFIG_FILE")]
+    /// ignored, as in etcd. Empty, as in etcd, means no file.
+    #[arg(
+        long,
+        env = "ETCD_CONFIG_FILE",
+        value_parser = clap::builder::OsStringValueParser::new().map(PathBuf::from)
+    )]
     pub config_file: Option<PathBuf>,
     /// Human-readable name of this member.
     #[arg(long, env = "ETCD_NAME", default_value = "default")]
@@ -145,11 +150,15 @@ impl Config {
             .try_get_matches_from(&args);
         if let Ok(matches) = flags_only {
             if let Some(path) = matches.get_one::<PathBuf>("config_file") {
-                return Self::from_file(path).map_err(LoadError::Config);
+                if !path.as_os_str().is_empty() {
+                    return Self::from_file(path).map_err(LoadError::Config);
+                }
             }
         }
         // No file (or a usage error, reported here with the environment in view).
-        Self::try_parse_from(&args).map_err(LoadError::Usage)
+        let mut cfg = Self::try_parse_from(&args).map_err(LoadError::Usage)?;
+        cfg.config_file = None;
+        Ok(cfg)
     }
 
     /// Reads a YAML configuration file with etcd's key names. Keys it does not set
@@ -634,6 +643,13 @@ etcd-version: 3.4.30
             assert_eq!(cfg.max_txn_ops, 128);
             assert_eq!(cfg.config_file.as_deref(), Some(file.as_path()));
 
+            // An empty ETCD_CONFIG_FILE names no file.
+            std::env::remove_var("ETCD_MAX_TXN_OPS");
+            std::env::set_var("ETCD_CONFIG_FILE", "");
+            let cfg = load(&["--snapshot-count", "7"]).unwrap();
+            assert_eq!((cfg.name.as_str(), cfg.snapshot_count), ("from-env", 7));
+            assert_eq!(cfg.config_file, None);
+
             // ETCD_CONFIG_FILE names the file as well.
             std::env::set_var("ETCD_CONFIG_FILE", &file);
             let cfg = load(&["--snapshot-count", "7"]).unwrap();
@@ -721,6 +737,7 @@ etcd-version: 3.4.30
             let own = &members.iter().find(|(n, _)| *n == name).unwrap().1;
             assert_eq!(own, &cfg.initial_advertise_peer_urls);
             assert_eq!(cfg.listen_peer_urls, cfg.initial_advertise_peer_urls);
+            cfg.validate().unwrap();
             clusters.push(members);
         }
         assert!(clusters.windows(2).all(|w| w[0] == w[1]));

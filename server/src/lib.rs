@@ -25,6 +25,7 @@ pub mod raft;
 pub mod reconfig;
 pub mod run;
 pub mod server;
+pub mod snapshot;
 pub mod wal;
 
 pub use config::Config;

@@ -103,7 +103,10 @@ pub async fn run(
         "ready to serve client requests"
     );
 
-    shutdown.await;
+    tokio::select! {
+        _ = shutdown => {}
+        _ = server.removed() => {}
+    }
     tracing::info!("shutting down: closing client listeners");
     let _ = stop_tx.send(());
     for s in serving {

@@ -13,7 +13,7 @@ use ectd_proto::peer::MembersResponse;
 use ectd_proto::raftcmd::{command::Op, Command, Member, Publish};
 use prost::Message as _;
 use protobuf::Message as _;
-use raft::prelude::{ConfChange, Entry, EntryType};
+use raft::prelude::{ConfChange, ConfChangeType, EntryType};
 use tokio::sync::{mpsc, oneshot, watch};
 
 use crate::apply::{Applier, Outcome, Output};
@@ -23,8 +23,9 @@ use crate::error::Error;
 use crate::membership;
 use crate::mvcc::Store;
 use crate::raft::{
-    Durable, LogStore, PeerService, Progress, RaftSettings, RaftStatus, Request, Transport,
+    Durable, LogStore, PeerService, Progress, RaftSettings, RaftStatus, Request, ToApply, Transport,
 };
+use crate::snapshot::Exporter;
 
 /// Limits the API layer enforces, from the configuration.
 #[derive(Debug, Clone)]
@@ -49,7 +50,9 @@ pub struct Server {
     name: String,
     client_urls: Vec<String>,
     cluster_token: String,
+    snap_dir: std::path::PathBuf,
     transport: Arc<Transport>,
+    removed: Arc<tokio::sync::Notify>,
     store: Arc<Store>,
     raft: Mutex<Option<std::sync::mpsc::Sender<Request>>>,
     status: Arc<RaftStatus>,
@@ -82,9 +85,14 @@ impl Server {
             hs.commit = applied_index;
         }
         let offset = replay.snapshot.unwrap_or((0, 0));
-        let log = LogStore::new(hs, conf_state, offset, replay.entries);
+        let mut log = LogStore::new(hs, conf_state, offset, replay.entries);
+        let snap_dir = cfg.data_dir().join("member").join("snap");
+        log.set_snapshot_source(Box::new(Exporter::new(
+            store.engine().clone(),
+            snap_dir.clone(),
+        )));
 
-        let (committed_tx, committed_rx) = mpsc::channel::<Vec<Entry>>(64);
+        let (committed_tx, committed_rx) = mpsc::channel::<ToApply>(64);
         let (durable_tx, durable_rx) = std::sync::mpsc::channel();
         let (raft_tx, raft_rx) = crate::raft::channel();
         let transport = Transport::new(cluster_id, member_id, raft_tx.clone());
@@ -109,6 +117,7 @@ impl Server {
         )?;
 
         let waiters: Waiters = Arc::default();
+        let removed = Arc::new(tokio::sync::Notify::new());
         let (applied_tx, applied_rx) = watch::channel(applied_index);
         let apply_thread = spawn_apply(
             ApplyTask {
@@ -119,6 +128,8 @@ impl Server {
                 applied: applied_tx,
                 durable: durable_tx,
                 transport: transport.clone(),
+                self_id: member_id,
+                removed: removed.clone(),
             },
             committed_rx,
         );
@@ -136,7 +147,9 @@ impl Server {
             name: cfg.name.clone(),
             client_urls: cfg.advertise_client_urls.clone(),
             cluster_token: cfg.initial_cluster_token.clone(),
+            snap_dir,
             transport,
+            removed,
             store,
             raft: Mutex::new(Some(raft.requests)),
             status: raft.status,
@@ -311,6 +324,7 @@ impl Server {
         Ok(PeerService::new(
             self.cluster_id,
             raft,
+            self.snap_dir.clone(),
             Box::new(move |token| {
                 let s = me
                     .upgrade()
@@ -327,6 +341,11 @@ impl Server {
                 })
             }),
         ))
+    }
+
+    /// Resolves once this member has been removed from the cluster.
+    pub async fn removed(&self) {
+        self.removed.notified().await
     }
 
     /// Every member of the cluster as the applied state records it.
@@ -361,6 +380,8 @@ impl Server {
 }
 
 struct ApplyTask {
+    self_id: u64,
+    removed: Arc<tokio::sync::Notify>,
     transport: Arc<Transport>,
     applier: Applier,
     persisted: u64,
@@ -373,7 +394,7 @@ struct ApplyTask {
 /// The apply task: applies committed entries in order, answers waiters, publishes
 /// the applied index. Every `--snapshot-count` entries it makes the state machine
 /// durable and lets the raft loop drop the WAL it no longer needs.
-fn spawn_apply(task: ApplyTask, mut committed: mpsc::Receiver<Vec<Entry>>) -> JoinHandle<()> {
+fn spawn_apply(task: ApplyTask, mut committed: mpsc::Receiver<ToApply>) -> JoinHandle<()> {
     let ApplyTask {
         mut applier,
         persisted,
@@ -382,12 +403,33 @@ fn spawn_apply(task: ApplyTask, mut committed: mpsc::Receiver<Vec<Entry>>) -> Jo
         applied,
         durable,
         transport,
+        self_id,
+        removed,
     } = task;
     std::thread::Builder::new()
         .name("apply".into())
         .spawn(move || {
             let mut last_durable = persisted;
-            while let Some(entries) = committed.blocking_recv() {
+            while let Some(item) = committed.blocking_recv() {
+                let entries = match item {
+                    ToApply::Entries(entries) => entries,
+                    ToApply::Snapshot {
+                        dir,
+                        index,
+                        term,
+                        done,
+                    } => {
+                        if let Err(e) = applier.install_snapshot(&dir) {
+                            panic!("installing the snapshot at index {index} (term {term}) from {}: {e}", dir.display());
+                        }
+                        let _ = std::fs::remove_dir_all(&dir);
+                        last_durable = index;
+                        applied.send_replace(index);
+                        transport.set_peers(&peer_urls(&applier.members()));
+                        let _ = done.send(());
+                        continue;
+                    }
+                };
                 let mut last = *applied.borrow();
                 let mut last_term = 0;
                 for e in entries {
@@ -403,6 +445,10 @@ fn spawn_apply(task: ApplyTask, mut committed: mpsc::Receiver<Vec<Entry>>) -> Jo
                         });
                         applier.apply_conf_change(e.index, e.term, &cc);
                         transport.set_peers(&peer_urls(&applier.members()));
+                        if cc.get_change_type() == ConfChangeType::RemoveNode && cc.node_id == self_id {
+                            tracing::warn!("this member has been permanently removed from the cluster; stopping");
+                            removed.notify_one();
+                        }
                         let waiter = waiters.lock().expect("waiters lock").remove(&cc.id);
                         if let Some(w) = waiter {
                             let _ = w.send(Ok(Output::ConfChanged));

@@ -77,6 +77,13 @@ impl Applier {
             .unwrap_or(0)
     }
 
+    /// Replaces the whole state with the snapshot in `dir`.
+    pub fn install_snapshot(&mut self, dir: &std::path::Path) -> Result<(), String> {
+        crate::snapshot::install(self.store.engine(), dir)?;
+        self.store.reload();
+        Ok(())
+    }
+
     /// Every member, as applied so far.
     pub fn members(&self) -> Vec<Member> {
         membership::list(self.store.engine())

@@ -62,6 +62,14 @@ pub async fn discover(cfg: &Config) -> Result<(u64, u64, Vec<Member>), Bootstrap
                                     cfg.initial_advertise_peer_urls
                                 ))
                             })?;
+                        if !me.client_urls.is_empty() {
+                            // It ran before: its log is part of the cluster's history,
+                            // and an empty data dir cannot stand in for it.
+                            return Err(BootstrapError::Join(format!(
+                                "member {:x} has already been bootstrapped; remove it and add it again to start over with empty data",
+                                me.id
+                            )));
+                        }
                         return Ok((me.id, r.cluster_id, r.members));
                     }
                     Err(e) => last_err = format!("{name} at {url}: {}", e.message()),

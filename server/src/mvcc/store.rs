@@ -45,6 +45,14 @@ impl Store {
         }
     }
 
+    /// Re-reads the revisions after the state was replaced underneath (snapshot
+    /// install).
+    pub fn reload(&self) {
+        let current = read_u64(&self.engine, meta::REVISION).unwrap_or(1) as i64;
+        let compacted = read_u64(&self.engine, meta::COMPACT_REVISION).map_or(-1, |r| r as i64);
+        *self.revs.write().expect("revs lock") = Revs { current, compacted };
+    }
+
     /// The engine underneath.
     pub fn engine(&self) -> &Engine {
         &self.engine

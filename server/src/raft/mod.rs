@@ -7,6 +7,8 @@ mod node;
 mod storage;
 mod transport;
 
-pub use node::{channel, spawn, Durable, Progress, RaftHandle, RaftSettings, RaftStatus, Request};
-pub use storage::LogStore;
+pub use node::{
+    channel, spawn, Durable, Progress, RaftHandle, RaftSettings, RaftStatus, Request, ToApply,
+};
+pub use storage::{LogStore, SnapshotSource};
 pub use transport::{PeerService, Transport};

@@ -50,8 +50,33 @@ pub enum Request {
     Step(Message),
     /// A peer could not be reached.
     Unreachable(u64),
+    /// How sending a snapshot to a peer ended.
+    ReportSnapshot {
+        /// The peer.
+        to: u64,
+        /// Whether it was delivered.
+        ok: bool,
+    },
     /// Stop the loop (after a final WAL sync).
     Stop,
+}
+
+/// What the raft loop hands to apply, in log order.
+pub enum ToApply {
+    /// Committed entries.
+    Entries(Vec<Entry>),
+    /// Replace the state machine with the snapshot in `dir` (at `index`/`term`);
+    /// answer on `done` once it is installed.
+    Snapshot {
+        /// Directory of the received snapshot files.
+        dir: std::path::PathBuf,
+        /// The snapshot's index.
+        index: u64,
+        /// The snapshot's term.
+        term: u64,
+        /// Told when the install is complete.
+        done: std::sync::mpsc::SyncSender<()>,
+    },
 }
 
 /// Replication progress as this member sees it.
@@ -131,7 +156,7 @@ pub struct RaftHandle {
 struct Loop {
     node: RawNode<LogStore>,
     wal: Wal,
-    committed: mpsc::Sender<Vec<Entry>>,
+    committed: mpsc::Sender<ToApply>,
     status: Arc<RaftStatus>,
     reads: Vec<(u64, oneshot::Sender<u64>)>,
     /// A sole voter has nobody to wait for: it campaigns as soon as the committed
@@ -148,7 +173,7 @@ pub fn spawn(
     settings: RaftSettings,
     store: LogStore,
     wal: Wal,
-    committed: mpsc::Sender<Vec<Entry>>,
+    committed: mpsc::Sender<ToApply>,
     durable: Receiver<Durable>,
     requests: (Sender<Request>, Receiver<Request>),
     transport: Arc<Transport>,
@@ -308,6 +333,14 @@ impl Loop {
                 }
             }
             Request::Unreachable(id) => self.node.report_unreachable(id),
+            Request::ReportSnapshot { to, ok } => {
+                let status = if ok {
+                    raft::SnapshotStatus::Finish
+                } else {
+                    raft::SnapshotStatus::Failure
+                };
+                self.node.report_snapshot(to, status);
+            }
             Request::Stop => return false,
         }
         true
@@ -349,13 +382,48 @@ impl Loop {
             }
         }
         let last = entries.last().map(|e| e.index).expect("non-empty");
-        if self.committed.blocking_send(entries).is_err() {
+        if self
+            .committed
+            .blocking_send(ToApply::Entries(entries))
+            .is_err()
+        {
             return false;
         }
-        self.node.advance_apply_to(last);
+        // Handing entries to apply counts as applying them for raft (`advance`
+        // and `advance_apply` record it): apply runs them in order, and reads wait
+        // for the applied index apply publishes.
         self.node
             .mut_store()
             .compact_to(last.saturating_sub(LOG_TAIL_KEPT));
+        true
+    }
+
+    /// Installs a received snapshot: the state machine first (through apply, so it
+    /// is ordered after everything handed out before), then the log position.
+    fn install_snapshot(&mut self, snap: raft::prelude::Snapshot) -> bool {
+        let md = snap.get_metadata();
+        let (index, term) = (md.index, md.term);
+        let dir = std::path::PathBuf::from(String::from_utf8_lossy(&snap.data).into_owned());
+        let (done_tx, done_rx) = std::sync::mpsc::sync_channel(1);
+        let item = ToApply::Snapshot {
+            dir,
+            index,
+            term,
+            done: done_tx,
+        };
+        if self.committed.blocking_send(item).is_err() || done_rx.recv().is_err() {
+            return false;
+        }
+        self.node
+            .mut_store()
+            .apply_snapshot(index, term, md.get_conf_state().clone());
+        self.wal.mark_snapshot(index, term);
+        let hs = self.node.store().hard_state().clone();
+        self.wal.set_hard_state(&hs);
+        if let Err(e) = self.wal.sync() {
+            panic!("wal write failed: {e}");
+        }
+        tracing::info!(index, term, "installed a state snapshot from the leader");
         true
     }
 
@@ -367,11 +435,10 @@ impl Loop {
         // 1. Leader messages may leave before our own fsync.
         let msgs = rd.take_messages();
         self.send(msgs);
-        // 2. Snapshots arrive only in multi-member clusters.
-        assert!(
-            rd.snapshot().is_empty() || rd.snapshot().get_metadata().index == 0,
-            "snapshot install is not supported on a single member"
-        );
+        // 2. A snapshot from the leader replaces state and log.
+        if !rd.snapshot().is_empty() && !self.install_snapshot(rd.snapshot().clone()) {
+            return false;
+        }
         // 3. Committed entries go to apply.
         if !self.hand_off(rd.take_committed_entries()) {
             return false;
@@ -424,6 +491,7 @@ impl Loop {
         if !self.hand_off(light.take_committed_entries()) {
             return false;
         }
+        self.node.advance_apply();
         self.publish_status();
         true
     }

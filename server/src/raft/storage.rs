@@ -4,9 +4,15 @@
 use raft::prelude::{ConfState, Entry, HardState, Snapshot};
 use raft::{GetEntriesContext, RaftState, StorageError};
 
+/// Produces state snapshots for members that fell behind the log.
+pub trait SnapshotSource: Send {
+    /// A snapshot at an index of at least `min_index`, or `None` while one is being
+    /// prepared (raft asks again later).
+    fn snapshot(&self, min_index: u64) -> Option<Snapshot>;
+}
+
 /// The raft log as raft-rs reads it. Every mutation here is made by the raft loop
 /// only after (or together with) writing the same thing to the WAL.
-#[derive(Default)]
 pub struct LogStore {
     hard_state: HardState,
     conf_state: ConfState,
@@ -14,6 +20,7 @@ pub struct LogStore {
     offset_index: u64,
     offset_term: u64,
     entries: Vec<Entry>,
+    source: Option<Box<dyn SnapshotSource>>,
 }
 
 impl LogStore {
@@ -37,6 +44,26 @@ impl LogStore {
             offset_index: offset.0,
             offset_term: offset.1,
             entries,
+            source: None,
+        }
+    }
+
+    /// Where snapshots for lagging followers come from.
+    pub fn set_snapshot_source(&mut self, source: Box<dyn SnapshotSource>) {
+        self.source = Some(source);
+    }
+
+    /// Replaces the log with an installed snapshot's position and configuration.
+    pub fn apply_snapshot(&mut self, index: u64, term: u64, cs: ConfState) {
+        self.entries.clear();
+        self.offset_index = index;
+        self.offset_term = term;
+        self.conf_state = cs;
+        if self.hard_state.commit < index {
+            self.hard_state.commit = index;
+        }
+        if self.hard_state.term < term {
+            self.hard_state.term = term;
         }
     }
 
@@ -150,11 +177,15 @@ impl raft::Storage for LogStore {
         Ok(self.last())
     }
 
-    fn snapshot(&self, _request_index: u64, _to: u64) -> raft::Result<Snapshot> {
-        // Members that fall behind the in-memory log need a state snapshot, which
-        // multi-member clusters provide; a single member never asks.
-        Err(raft::Error::Store(
-            StorageError::SnapshotTemporarilyUnavailable,
-        ))
+    fn snapshot(&self, request_index: u64, _to: u64) -> raft::Result<Snapshot> {
+        // The snapshot must reach past the log's start, or the follower could not
+        // continue from it with the entries the leader still has.
+        let min = request_index.max(self.offset_index);
+        match self.source.as_ref().and_then(|s| s.snapshot(min)) {
+            Some(snap) => Ok(snap),
+            None => Err(raft::Error::Store(
+                StorageError::SnapshotTemporarilyUnavailable,
+            )),
+        }
     }
 }

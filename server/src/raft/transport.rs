@@ -17,7 +17,7 @@ use ectd_proto::peer::{
     MembersRequest, MembersResponse, MessageBatch, SnapshotAck, SnapshotChunk, StreamAck,
 };
 use protobuf::Message as _;
-use raft::prelude::Message;
+use raft::prelude::{Message, MessageType};
 use tokio::sync::mpsc;
 use tonic::{Request, Response, Status, Streaming};
 
@@ -100,6 +100,25 @@ impl Transport {
         let links = self.peers.lock().expect("peers lock");
         for m in msgs {
             let to = m.to;
+            if m.get_msg_type() == MessageType::MsgSnapshot {
+                match links.get(&to) {
+                    Some(link) => {
+                        self.runtime.spawn(send_snapshot(
+                            self.cluster_id,
+                            self.id,
+                            link.urls.clone(),
+                            m,
+                            self.raft.clone(),
+                        ));
+                    }
+                    None => {
+                        let _ = self
+                            .raft
+                            .send(RaftRequest::ReportSnapshot { to, ok: false });
+                    }
+                }
+                continue;
+            }
             let delivered = links.get(&to).is_some_and(|l| l.queue.try_send(m).is_ok());
             if !delivered {
                 let _ = self.raft.send(RaftRequest::Unreachable(to));
@@ -197,10 +216,87 @@ async fn run_link(
     }
 }
 
+/// Bytes of snapshot data per chunk.
+const SNAPSHOT_CHUNK: usize = 1 << 20;
+
+/// Streams the snapshot a MsgSnapshot names (its data is the export directory) and
+/// reports the outcome to raft.
+async fn send_snapshot(
+    cluster_id: u64,
+    from: u64,
+    urls: Vec<String>,
+    m: Message,
+    raft: Sender<RaftRequest>,
+) {
+    let to = m.to;
+    let ok = match stream_snapshot(cluster_id, from, &urls, m).await {
+        Ok(()) => true,
+        Err(e) => {
+            tracing::warn!(peer = format!("{to:x}"), error = %e, "sending a snapshot failed");
+            false
+        }
+    };
+    let _ = raft.send(RaftRequest::ReportSnapshot { to, ok });
+    if !ok {
+        let _ = raft.send(RaftRequest::Unreachable(to));
+    }
+}
+
+async fn stream_snapshot(
+    cluster_id: u64,
+    from: u64,
+    urls: &[String],
+    m: Message,
+) -> Result<(), String> {
+    let dir =
+        std::path::PathBuf::from(String::from_utf8_lossy(&m.get_snapshot().data).into_owned());
+    let mut chunks = vec![SnapshotChunk {
+        cluster_id,
+        from,
+        to: m.to,
+        message: m.write_to_bytes().map_err(|e| e.to_string())?,
+        file: String::new(),
+        data: Vec::new(),
+    }];
+    let mut files: Vec<_> = std::fs::read_dir(&dir)
+        .map_err(|e| format!("{}: {e}", dir.display()))?
+        .flatten()
+        .map(|e| e.path())
+        .collect();
+    files.sort();
+    for path in files {
+        let name = path
+            .file_name()
+            .and_then(|n| n.to_str())
+            .unwrap_or_default()
+            .to_string();
+        let data = tokio::fs::read(&path)
+            .await
+            .map_err(|e| format!("{}: {e}", path.display()))?;
+        for part in data.chunks(SNAPSHOT_CHUNK) {
+            chunks.push(SnapshotChunk {
+                cluster_id,
+                from,
+                to: m.to,
+                message: Vec::new(),
+                file: name.clone(),
+                data: part.to_vec(),
+            });
+        }
+    }
+    let mut client = connect(urls).await.ok_or("peer unreachable")?;
+    client
+        .snapshot(futures::stream::iter(chunks))
+        .await
+        .map_err(|e| e.message().to_string())?;
+    Ok(())
+}
+
 /// Answers the peer port's gRPC service.
 pub struct PeerService {
     cluster_id: u64,
     raft: Mutex<Sender<RaftRequest>>,
+    snap_dir: std::path::PathBuf,
     members: Box<dyn Fn(&str) -> Result<MembersResponse, Status> + Send + Sync>,
 }
 
@@ -210,11 +306,13 @@ impl PeerService {
     pub fn new(
         cluster_id: u64,
         raft: Sender<RaftRequest>,
+        snap_dir: std::path::PathBuf,
         members: Box<dyn Fn(&str) -> Result<MembersResponse, Status> + Send + Sync>,
     ) -> PeerService {
         PeerService {
             cluster_id,
             raft: Mutex::new(raft),
+            snap_dir,
             members,
         }
     }
@@ -261,11 +359,40 @@ impl Peer for PeerService {
         &self,
         req: Request<Streaming<SnapshotChunk>>,
     ) -> Result<Response<SnapshotAck>, Status> {
+        use tokio::io::AsyncWriteExt;
         let mut stream = req.into_inner();
-        let _ = stream.message().await?;
-        Err(Status::failed_precondition(
-            "this member does not accept snapshots yet",
-        ))
+        let first = stream
+            .message()
+            .await?
+            .ok_or_else(|| Status::invalid_argument("empty snapshot stream"))?;
+        self.check_cluster(first.cluster_id)?;
+        let mut m = Message::default();
+        m.merge_from_bytes(&first.message)
+            .map_err(|e| Status::invalid_argument(format!("undecodable snapshot message: {e}")))?;
+        let index = m.get_snapshot().get_metadata().index;
+        let dir = self.snap_dir.join(format!("in-{:x}-{index}", first.from));
+        let io = |e: std::io::Error| Status::internal(format!("{}: {e}", dir.display()));
+        let _ = tokio::fs::remove_dir_all(&dir).await;
+        tokio::fs::create_dir_all(&dir).await.map_err(io)?;
+        while let Some(chunk) = stream.message().await? {
+            let name = std::path::Path::new(&chunk.file);
+            if chunk.file.is_empty() || name.components().count() != 1 {
+                return Err(Status::invalid_argument("bad snapshot file name"));
+            }
+            let mut f = tokio::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(dir.join(name))
+                .await
+                .map_err(io)?;
+            f.write_all(&chunk.data).await.map_err(io)?;
+            f.sync_all().await.map_err(io)?;
+        }
+        m.mut_snapshot().data = dir.to_string_lossy().as_bytes().to_vec().into();
+        if self.raft().send(RaftRequest::Step(m)).is_err() {
+            return Err(Status::unavailable("member is stopping"));
+        }
+        Ok(Response::new(SnapshotAck {}))
     }
 
     async fn members(

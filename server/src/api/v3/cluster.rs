@@ -11,6 +11,7 @@ use ectd_proto::etcdserverpb::{
 use ectd_proto::raftcmd;
 use tonic::{Request, Response, Status};
 
+use super::kv::reject_learner;
 use crate::reconfig;
 use crate::server::Server;
 
@@ -47,6 +48,7 @@ impl Cluster for ClusterService {
         &self,
         req: Request<MemberAddRequest>,
     ) -> Result<Response<MemberAddResponse>, Status> {
+        reject_learner(&self.server)?;
         let r = req.into_inner();
         let (member, members) = reconfig::add(&self.server, r.peer_ur_ls, r.is_learner).await?;
         Ok(Response::new(MemberAddResponse {
@@ -60,6 +62,7 @@ impl Cluster for ClusterService {
         &self,
         req: Request<MemberRemoveRequest>,
     ) -> Result<Response<MemberRemoveResponse>, Status> {
+        reject_learner(&self.server)?;
         let members = reconfig::remove(&self.server, req.into_inner().id).await?;
         Ok(Response::new(MemberRemoveResponse {
             header: Some(self.server.header(0)),
@@ -71,6 +74,7 @@ impl Cluster for ClusterService {
         &self,
         req: Request<MemberUpdateRequest>,
     ) -> Result<Response<MemberUpdateResponse>, Status> {
+        reject_learner(&self.server)?;
         let r = req.into_inner();
         let members = reconfig::update(&self.server, r.id, r.peer_ur_ls).await?;
         Ok(Response::new(MemberUpdateResponse {
@@ -96,6 +100,7 @@ impl Cluster for ClusterService {
         &self,
         req: Request<MemberPromoteRequest>,
     ) -> Result<Response<MemberPromoteResponse>, Status> {
+        reject_learner(&self.server)?;
         let members = reconfig::promote(&self.server, req.into_inner().id).await?;
         Ok(Response::new(MemberPromoteResponse {
             header: Some(self.server.header(0)),

@@ -41,6 +41,15 @@ pub fn require_leader<T>(server: &Server, req: &Request<T>) -> Result<(), Error>
     Ok(())
 }
 
+/// A learner serves only serializable ranges (and status); everything else is
+/// refused as etcd refuses it.
+pub fn reject_learner(server: &Server) -> Result<(), Error> {
+    if server.is_learner() {
+        return Err(Error::NotSupportedForLearner);
+    }
+    Ok(())
+}
+
 fn unexpected(o: Output) -> Status {
     panic!("apply answered with the wrong kind of output: {o:?}")
 }
@@ -50,6 +59,9 @@ impl Kv for KvService {
     async fn range(&self, req: Request<RangeRequest>) -> Result<Response<RangeResponse>, Status> {
         require_leader(&self.server, &req)?;
         let r = req.into_inner();
+        if !r.serializable {
+            reject_learner(&self.server)?;
+        }
         check::range(&r)?;
         if !r.serializable {
             self.server.read_barrier().await?;
@@ -62,6 +74,7 @@ impl Kv for KvService {
 
     async fn put(&self, req: Request<PutRequest>) -> Result<Response<PutResponse>, Status> {
         require_leader(&self.server, &req)?;
+        reject_learner(&self.server)?;
         let r = req.into_inner();
         check::put(&r)?;
         match self.server.propose(Op::Put(r)).await? {
@@ -79,6 +92,7 @@ impl Kv for KvService {
         req: Request<DeleteRangeRequest>,
     ) -> Result<Response<DeleteRangeResponse>, Status> {
         require_leader(&self.server, &req)?;
+        reject_learner(&self.server)?;
         let r = req.into_inner();
         check::delete_range(&r)?;
         match self.server.propose(Op::DeleteRange(r)).await? {
@@ -93,6 +107,7 @@ impl Kv for KvService {
 
     async fn txn(&self, req: Request<TxnRequest>) -> Result<Response<TxnResponse>, Status> {
         require_leader(&self.server, &req)?;
+        reject_learner(&self.server)?;
         let r = req.into_inner();
         check::txn(&r, self.server.limits().max_txn_ops)?;
         let mut resp = if kv::txn_is_read_only(&r) {
@@ -117,6 +132,7 @@ impl Kv for KvService {
         req: Request<CompactionRequest>,
     ) -> Result<Response<CompactionResponse>, Status> {
         require_leader(&self.server, &req)?;
+        reject_learner(&self.server)?;
         let r = req.into_inner();
         match self.server.propose(Op::Compaction(r)).await? {
             Output::Compaction(mut resp) => {

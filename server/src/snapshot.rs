@@ -1,0 +1,198 @@
+//! State snapshots: the whole state machine exported as one SST file per column
+//! family, sent to members that fell behind the leader's log, and installed in
+//! place of their state.
+//!
+//! A snapshot is taken from one RocksDB snapshot, so its data, applied index and
+//! raft configuration agree. The member's own identity (`member_id`, `cluster_id`)
+//! never travels: the receiver keeps its own.
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+
+use protobuf::Message as _;
+use raft::prelude::{ConfState, Snapshot};
+use rocksdb::{IngestExternalFileOptions, Options, SstFileWriter, WriteBatch};
+
+use crate::engine::schema::{self, meta};
+use crate::engine::{Cf, Engine};
+use crate::raft::SnapshotSource;
+
+/// Meta keys that describe this member rather than the replicated state.
+const LOCAL_KEYS: [&[u8]; 2] = [meta::MEMBER_ID, meta::CLUSTER_ID];
+
+fn u64_at(
+    snap: &rocksdb::SnapshotWithThreadMode<'_, rocksdb::DB>,
+    engine: &Engine,
+    key: &[u8],
+) -> u64 {
+    snap.get_cf(engine.cf(Cf::Meta), key)
+        .expect("reading meta from a snapshot")
+        .map_or(0, |v| {
+            u64::from_be_bytes(v.as_slice().try_into().expect("meta u64"))
+        })
+}
+
+/// A snapshot exported to a directory, ready to send.
+#[derive(Clone, Debug)]
+pub struct Exported {
+    /// Applied index the data is at.
+    pub index: u64,
+    /// Term of that entry.
+    pub term: u64,
+    /// Raft configuration at that index.
+    pub conf_state: ConfState,
+    /// Directory holding `<cf>.sst` files.
+    pub dir: PathBuf,
+}
+
+/// Exports the current state into `dir` (created, replaced if present).
+pub fn export(engine: &Engine, dir: &Path) -> Result<Exported, String> {
+    let _ = std::fs::remove_dir_all(dir);
+    std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+    let snap = engine.db().snapshot();
+    let index = u64_at(&snap, engine, meta::APPLIED_INDEX);
+    let term = u64_at(&snap, engine, meta::APPLIED_TERM);
+    let mut conf_state = ConfState::default();
+    if let Some(raw) = snap
+        .get_cf(engine.cf(Cf::Meta), meta::CONF_STATE)
+        .map_err(|e| e.to_string())?
+    {
+        conf_state
+            .merge_from_bytes(&raw)
+            .map_err(|e| format!("stored configuration: {e}"))?;
+    }
+    for cf in schema::ALL {
+        let path = dir.join(format!("{}.sst", cf.name()));
+        let opts = Options::default();
+        let mut w = SstFileWriter::create(&opts);
+        w.open(&path).map_err(|e| e.to_string())?;
+        let mut it = snap.raw_iterator_cf(engine.cf(cf));
+        it.seek_to_first();
+        let mut n = 0;
+        while it.valid() {
+            let k = it.key().expect("valid iterator has a key");
+            if !(cf == Cf::Meta && LOCAL_KEYS.contains(&k)) {
+                w.put(k, it.value().expect("valid iterator has a value"))
+                    .map_err(|e| e.to_string())?;
+                n += 1;
+            }
+            it.next();
+        }
+        it.status().map_err(|e| e.to_string())?;
+        if n > 0 {
+            w.finish().map_err(|e| e.to_string())?;
+        } else {
+            drop(w);
+            let _ = std::fs::remove_file(&path);
+        }
+    }
+    Ok(Exported {
+        index,
+        term,
+        conf_state,
+        dir: dir.to_path_buf(),
+    })
+}
+
+/// Replaces the state machine's contents with the snapshot in `dir`, keeping this
+/// member's identity. The ingested files are durable once this returns.
+pub fn install(engine: &Engine, dir: &Path) -> Result<(), String> {
+    let db = engine.db();
+    let mut batch = WriteBatch::default();
+    for cf in schema::ALL {
+        let mut it = db.raw_iterator_cf(engine.cf(cf));
+        it.seek_to_first();
+        while it.valid() {
+            let k = it.key().expect("valid iterator has a key");
+            if !(cf == Cf::Meta && LOCAL_KEYS.contains(&k)) {
+                batch.delete_cf(engine.cf(cf), k);
+            }
+            it.next();
+        }
+    }
+    engine.write(batch).map_err(|e| e.to_string())?;
+    engine.flush().map_err(|e| e.to_string())?;
+    for cf in schema::ALL {
+        let path = dir.join(format!("{}.sst", cf.name()));
+        if !path.exists() {
+            continue;
+        }
+        let mut opts = IngestExternalFileOptions::default();
+        opts.set_move_files(true);
+        db.ingest_external_file_cf_opts(engine.cf(cf), &opts, vec![path])
+            .map_err(|e| format!("ingesting {} snapshot: {e}", cf.name()))?;
+    }
+    engine.flush().map_err(|e| e.to_string())?;
+    Ok(())
+}
+
+/// Prepares snapshots for raft in the background: the first request starts an
+/// export and is answered "temporarily unavailable"; later requests get the export
+/// once it is ready and recent enough.
+pub struct Exporter {
+    engine: Engine,
+    dir: PathBuf,
+    state: Mutex<ExportState>,
+}
+
+#[derive(Default)]
+struct ExportState {
+    ready: Option<Exported>,
+    running: bool,
+    exports: u64,
+}
+
+impl Exporter {
+    /// An exporter writing under `dir`.
+    pub fn new(engine: Engine, dir: PathBuf) -> Arc<Exporter> {
+        Arc::new(Exporter {
+            engine,
+            dir,
+            state: Mutex::new(ExportState::default()),
+        })
+    }
+}
+
+impl SnapshotSource for Arc<Exporter> {
+    fn snapshot(&self, request_index: u64) -> Option<Snapshot> {
+        let mut st = self.state.lock().expect("exporter lock");
+        if let Some(e) = &st.ready {
+            if e.index >= request_index && e.index > 0 {
+                let mut s = Snapshot::default();
+                let md = s.mut_metadata();
+                md.index = e.index;
+                md.term = e.term;
+                md.set_conf_state(e.conf_state.clone());
+                s.data = e.dir.to_string_lossy().as_bytes().to_vec().into();
+                return Some(s);
+            }
+        }
+        if !st.running {
+            st.running = true;
+            st.exports += 1;
+            let dir = self.dir.join(format!("out-{}", st.exports));
+            let me = self.clone();
+            std::thread::Builder::new()
+                .name("snapshot-export".into())
+                .spawn(move || {
+                    let res = export(&me.engine, &dir);
+                    let mut st = me.state.lock().expect("exporter lock");
+                    st.running = false;
+                    match res {
+                        Ok(e) => {
+                            tracing::info!(index = e.index, "exported a state snapshot");
+                            if let Some(old) = st.ready.replace(e) {
+                                // A send still streaming the old export fails and is retried.
+                                let _ = std::fs::remove_dir_all(old.dir);
+                            }
+                        }
+                        Err(err) => {
+                            tracing::warn!(error = %err, "exporting a state snapshot failed")
+                        }
+                    }
+                })
+                .expect("spawning the snapshot exporter");
+        }
+        None
+    }
+}
