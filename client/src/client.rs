@@ -249,7 +249,11 @@ impl Client {
     }
 
     /// Runs one unary call under the command timeout.
-    async fn unary<Req, Resp, F, Fut>(&self, message: Req, call: F) -> Result<Resp, Error>
+    pub(crate) async fn unary<Req, Resp, F, Fut>(
+        &self,
+        message: Req,
+        call: F,
+    ) -> Result<Resp, Error>
     where
         F: FnOnce(tonic::Request<Req>) -> Fut,
         Fut: Future<Output = Result<tonic::Response<Resp>, tonic::Status>>,

@@ -23,12 +23,19 @@
 //! # }
 //! ```
 //!
+//! Cluster operations follow the same style: [`Client::member_list`],
+//! [`Client::member_add`], [`Client::status`], [`Client::move_leader`], …
+//! take and return the `etcdserverpb` messages, and
+//! [`Client::endpoint_status`] asks one particular endpoint.
+//!
 //! The crate also ships `ectl`, a command-line tool that is flag- and
-//! output-compatible with `etcdctl` 3.4 for the key-value commands.
+//! output-compatible with `etcdctl` 3.4 for the key-value commands and the
+//! cluster commands (`member`, `endpoint`, `move-leader`).
 
 #![warn(missing_docs)]
 
 mod client;
+mod cluster;
 mod error;
 mod range;
 

@@ -23,7 +23,8 @@ use crate::error::Error;
 use crate::membership;
 use crate::mvcc::Store;
 use crate::raft::{
-    Durable, LogStore, PeerService, Progress, RaftSettings, RaftStatus, Request, ToApply, Transport,
+    Directory, Durable, LogStore, PeerService, Progress, RaftSettings, RaftStatus, Request,
+    ToApply, Transport,
 };
 use crate::snapshot::Exporter;
 
@@ -319,27 +320,11 @@ impl Server {
 
     /// The peer port's gRPC service for this member.
     pub fn peer_service(self: &Arc<Self>) -> Result<PeerService, Error> {
-        let raft = self.raft_sender()?;
-        let me = Arc::downgrade(self);
         Ok(PeerService::new(
             self.cluster_id,
-            raft,
+            self.raft_sender()?,
             self.snap_dir.clone(),
-            Box::new(move |token| {
-                let s = me
-                    .upgrade()
-                    .ok_or_else(|| tonic::Status::unavailable("member is stopping"))?;
-                if token != s.cluster_token {
-                    return Err(tonic::Status::failed_precondition(format!(
-                        "cluster token mismatch: this cluster's is {:?}",
-                        s.cluster_token
-                    )));
-                }
-                Ok(MembersResponse {
-                    cluster_id: s.cluster_id,
-                    members: membership::list(s.store.engine()),
-                })
-            }),
+            Box::new(MemberDirectory(Arc::downgrade(self))),
         ))
     }
 
@@ -489,6 +474,25 @@ fn spawn_apply(task: ApplyTask, mut committed: mpsc::Receiver<ToApply>) -> JoinH
             tracing::info!("apply task stopped");
         })
         .expect("spawning the apply thread")
+}
+
+/// Answers joining members' membership queries from the applied state.
+struct MemberDirectory(std::sync::Weak<Server>);
+
+impl Directory for MemberDirectory {
+    fn members(&self, token: &str) -> Result<MembersResponse, String> {
+        let s = self.0.upgrade().ok_or("member is stopping")?;
+        if token != s.cluster_token {
+            return Err(format!(
+                "cluster token mismatch: this cluster's is {:?}",
+                s.cluster_token
+            ));
+        }
+        Ok(MembersResponse {
+            cluster_id: s.cluster_id,
+            members: membership::list(s.store.engine()),
+        })
+    }
 }
 
 fn peer_urls(members: &[Member]) -> Vec<(u64, Vec<String>)> {

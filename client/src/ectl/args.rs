@@ -15,6 +15,13 @@ use clap::{ArgAction, Args, Parser, Subcommand};
 use super::duration::parse_duration;
 use super::gostr::{parse_bool, parse_int};
 
+mod cluster;
+
+pub use cluster::{
+    EndpointArgs, EndpointCommand, MemberAddArgs, MemberArgs, MemberCommand, MemberIdArgs,
+    MemberUpdateArgs, MoveLeaderArgs,
+};
+
 /// The whole command line.
 #[derive(Debug, Parser)]
 #[command(
@@ -93,6 +100,21 @@ pub enum Command {
     /// Compacts the event history in etcd
     #[command(override_usage = "ectl compaction [options] <revision>")]
     Compaction(CompactionArgs),
+    /// Membership related commands
+    #[command(
+        arg_required_else_help = true,
+        override_usage = "ectl member <subcommand> [flags]"
+    )]
+    Member(MemberArgs),
+    /// Endpoint related commands
+    #[command(
+        arg_required_else_help = true,
+        override_usage = "ectl endpoint <subcommand> [flags]"
+    )]
+    Endpoint(EndpointArgs),
+    /// Transfers leadership to another etcd cluster member.
+    #[command(override_usage = "ectl move-leader <transferee-member-id>")]
+    MoveLeader(MoveLeaderArgs),
     /// Prints the version of ectl
     Version(VersionArgs),
 }

@@ -1,6 +1,7 @@
 //! Durations written the way etcdctl's `--dial-timeout` and
 //! `--command-timeout` accept them (Go's `time.ParseDuration`): `2s`,
-//! `500ms`, `1m30s`, `1.5h`, `0`.
+//! `500ms`, `1m30s`, `1.5h`, `0`; and printed the way etcdctl reports them
+//! (Go's `Duration.String`), as in `endpoint health`'s `took = 2.46ms`.
 
 use std::time::Duration;
 
@@ -95,6 +96,54 @@ pub fn parse_duration(input: &str) -> Result<Duration, String> {
     Ok(Duration::from_nanos(total as u64))
 }
 
+/// Formats a duration as Go's `Duration.String` does: the largest fitting
+/// unit below a second (`850ns`, `12.5µs`, `2.461ms`), otherwise hours,
+/// minutes and seconds (`1.5s`, `2m0.25s`, `1h0m0s`), with all significant
+/// fractional digits and no trailing zeros.
+pub fn format_duration(duration: Duration) -> String {
+    // Go keeps durations in an int64 of nanoseconds.
+    let nanos = u64::try_from(duration.as_nanos())
+        .unwrap_or(u64::MAX)
+        .min(i64::MAX as u64);
+    if nanos == 0 {
+        return "0s".to_string();
+    }
+    if nanos < 1_000_000_000 {
+        let (unit, digits) = match nanos {
+            0..=999 => ("ns", 0),
+            1_000..=999_999 => ("\u{b5}s", 3),
+            _ => ("ms", 6),
+        };
+        let scale = 10u64.pow(digits);
+        return format!("{}{}{unit}", nanos / scale, fraction(nanos % scale, digits));
+    }
+    let seconds = nanos / 1_000_000_000;
+    let mut text = String::new();
+    let minutes = seconds / 60;
+    if minutes > 0 {
+        if minutes >= 60 {
+            text.push_str(&format!("{}h", minutes / 60));
+        }
+        text.push_str(&format!("{}m", minutes % 60));
+    }
+    text.push_str(&format!(
+        "{}{}s",
+        seconds % 60,
+        fraction(nanos % 1_000_000_000, 9)
+    ));
+    text
+}
+
+/// `.` and the `digits`-digit decimal fraction `value`, without trailing
+/// zeros; nothing at all when the fraction is zero.
+fn fraction(value: u64, digits: u32) -> String {
+    if value == 0 {
+        return String::new();
+    }
+    let text = format!("{value:0width$}", width = digits as usize);
+    format!(".{}", text.trim_end_matches('0'))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -134,5 +183,26 @@ mod tests {
         );
         assert!(parse_duration(".s").is_err());
         assert!(parse_duration("3000000h").is_err());
+    }
+
+    #[test]
+    fn formats_like_go() {
+        let cases = [
+            (Duration::ZERO, "0s"),
+            (Duration::from_nanos(1), "1ns"),
+            (Duration::from_nanos(999), "999ns"),
+            (Duration::from_nanos(1_000), "1\u{b5}s"),
+            (Duration::from_nanos(12_340), "12.34\u{b5}s"),
+            (Duration::from_nanos(6_305_050), "6.30505ms"),
+            (Duration::from_millis(20), "20ms"),
+            (Duration::from_nanos(2_697_605_967), "2.697605967s"),
+            (Duration::from_secs(5), "5s"),
+            (Duration::from_millis(60_250), "1m0.25s"),
+            (Duration::from_secs(3_600), "1h0m0s"),
+            (Duration::from_secs(3_723), "1h2m3s"),
+        ];
+        for (duration, text) in cases {
+            assert_eq!(format_duration(duration), text, "{duration:?}");
+        }
     }
 }

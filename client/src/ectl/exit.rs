@@ -15,7 +15,8 @@ pub const EXIT_BAD_FEATURE: i32 = 4;
 pub const EXIT_BAD_ARGS: i32 = 128;
 
 /// A command failure: printed as `Error: <message>` on stderr, then the
-/// process exits with `code`.
+/// process exits with `code`. An empty message prints nothing: the command
+/// has already said what went wrong.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CtlError {
     /// The process exit status.
@@ -46,6 +47,15 @@ impl CtlError {
         CtlError {
             code: EXIT_BAD_FEATURE,
             message: message.into(),
+        }
+    }
+
+    /// Only the exit status: the command reported the failure itself, as
+    /// `endpoint status` does for each endpoint it could not reach.
+    pub fn exit_only(code: i32) -> CtlError {
+        CtlError {
+            code,
+            message: String::new(),
         }
     }
 

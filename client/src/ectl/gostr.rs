@@ -48,7 +48,7 @@ pub fn parse_int(s: &str, base: u32) -> Result<i64, NumError> {
         Some(b'-') => (true, &s[1..]),
         _ => (false, s),
     };
-    let magnitude = parse_uint(digits, base).map_err(err)?;
+    let magnitude = parse_digits(digits, base).map_err(err)?;
     let limit = 1u64 << 63;
     if negative {
         if magnitude > limit {
@@ -62,9 +62,19 @@ pub fn parse_int(s: &str, base: u32) -> Result<i64, NumError> {
     }
 }
 
-/// The unsigned core of [`parse_int`]; `Err(true)` means out of range,
-/// `Err(false)` bad syntax.
-fn parse_uint(s: &str, base: u32) -> Result<u64, bool> {
+/// Go's `strconv.ParseUint(s, base, 64)`: digits of `base` only, no sign.
+/// Member IDs are given this way (in hex).
+pub fn parse_uint(s: &str, base: u32) -> Result<u64, NumError> {
+    parse_digits(s, base).map_err(|range| NumError {
+        func: "ParseUint",
+        input: s.to_string(),
+        range,
+    })
+}
+
+/// The unsigned core of [`parse_int`] and [`parse_uint`]; `Err(true)` means
+/// out of range, `Err(false)` bad syntax.
+fn parse_digits(s: &str, base: u32) -> Result<u64, bool> {
     if s.is_empty() {
         return Err(false);
     }
@@ -407,6 +417,28 @@ mod tests {
                 .unwrap_err()
                 .to_string(),
             r#"strconv.ParseInt: parsing "99999999999999999999": value out of range"#
+        );
+    }
+
+    #[test]
+    fn parse_uint_like_go() {
+        assert_eq!(
+            parse_uint("a3736440f3fa14c7", 16),
+            Ok(0xa373_6440_f3fa_14c7)
+        );
+        assert_eq!(parse_uint("FFFFFFFFFFFFFFFF", 16), Ok(u64::MAX));
+        for bad in ["", "+1", "-1", "0x12", "1_0", "zz"] {
+            assert_eq!(
+                parse_uint(bad, 16).unwrap_err().to_string(),
+                format!(
+                    "strconv.ParseUint: parsing {}: invalid syntax",
+                    quote(bad.as_bytes())
+                )
+            );
+        }
+        assert_eq!(
+            parse_uint("12345678123456789", 16).unwrap_err().to_string(),
+            r#"strconv.ParseUint: parsing "12345678123456789": value out of range"#
         );
     }
 

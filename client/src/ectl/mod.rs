@@ -1,23 +1,29 @@
 //! `ectl`: an etcdctl-compatible command-line client.
 //!
 //! Flags, output formats, error messages and exit codes follow etcdctl 3.4
-//! (`ETCDCTL_API=3`) for `put`, `get`, `del`, `txn`, `compaction` and
-//! `version`, so scripts written for etcdctl work with ectl unchanged.
+//! (`ETCDCTL_API=3`) for `put`, `get`, `del`, `txn`, `compaction`,
+//! `member`, `endpoint`, `move-leader` and `version`, so scripts written for
+//! etcdctl work with ectl unchanged.
 
 mod args;
 mod compaction;
 mod del;
 mod duration;
+mod endpoint;
 mod exit;
 mod get;
 mod gostr;
+mod member;
+mod move_leader;
 mod output;
+mod peer_urls;
 mod put;
 mod settings;
 mod txn;
 mod txn_syntax;
 
 use std::ffi::{OsStr, OsString};
+use std::future::Future;
 use std::io::Write;
 
 use clap::error::{ContextKind, ContextValue, ErrorKind};
@@ -71,6 +77,9 @@ async fn run(command: &Command, settings: &Settings, out: &mut Vec<u8>) -> Resul
         Command::Del(args) => del::run(&ctx, args, out).await,
         Command::Txn(args) => txn::run(&ctx, args, out).await,
         Command::Compaction(args) => compaction::run(&ctx, args, out).await,
+        Command::Member(args) => member::run(&ctx, &args.command, out).await,
+        Command::Endpoint(args) => endpoint::run(&ctx, args, out).await,
+        Command::MoveLeader(args) => move_leader::run(&ctx, args, out).await,
         Command::Version(_) => {
             out.extend(
                 format!(
@@ -107,10 +116,43 @@ impl Context<'_> {
         };
         Ok(Client::connect_with(&self.settings.endpoints, options).await?)
     }
+
+    /// Connection options for commands that address each endpoint on its
+    /// own (`endpoint`, `move-leader`): etcdctl gives each such endpoint one
+    /// command timeout to connect and answer in, so connecting may take that
+    /// long too.
+    fn endpoint_options(&self) -> ConnectOptions {
+        let timeout = self.settings.command_timeout;
+        ConnectOptions {
+            dial_timeout: if timeout.is_zero() {
+                self.settings.dial_timeout
+            } else {
+                timeout
+            },
+            command_timeout: timeout,
+        }
+    }
+
+    /// Runs `work` (connecting and asking one endpoint) within one command
+    /// timeout, unless that is disabled.
+    async fn within<T>(
+        &self,
+        work: impl Future<Output = Result<T, ectd_client::Error>>,
+    ) -> Result<T, ectd_client::Error> {
+        let timeout = self.settings.command_timeout;
+        if timeout.is_zero() {
+            return work.await;
+        }
+        tokio::time::timeout(timeout, work)
+            .await
+            .unwrap_or(Err(ectd_client::Error::Timeout))
+    }
 }
 
 fn report(err: &CtlError) -> i32 {
-    eprintln!("Error: {}", err.message);
+    if !err.message.is_empty() {
+        eprintln!("Error: {}", err.message);
+    }
     err.code
 }
 

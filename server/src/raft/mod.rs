@@ -11,4 +11,4 @@ pub use node::{
     channel, spawn, Durable, Progress, RaftHandle, RaftSettings, RaftStatus, Request, ToApply,
 };
 pub use storage::{LogStore, SnapshotSource};
-pub use transport::{PeerService, Transport};
+pub use transport::{Directory, PeerService, Transport};

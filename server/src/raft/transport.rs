@@ -292,12 +292,18 @@ async fn stream_snapshot(
     Ok(())
 }
 
+/// What the peer service needs to know about the cluster's membership.
+pub trait Directory: Send + Sync {
+    /// The membership, if `token` is this cluster's token; otherwise why not.
+    fn members(&self, token: &str) -> Result<MembersResponse, String>;
+}
+
 /// Answers the peer port's gRPC service.
 pub struct PeerService {
     cluster_id: u64,
     raft: Mutex<Sender<RaftRequest>>,
     snap_dir: std::path::PathBuf,
-    members: Box<dyn Fn(&str) -> Result<MembersResponse, Status> + Send + Sync>,
+    directory: Box<dyn Directory>,
 }
 
 impl PeerService {
@@ -307,22 +313,22 @@ impl PeerService {
         cluster_id: u64,
         raft: Sender<RaftRequest>,
         snap_dir: std::path::PathBuf,
-        members: Box<dyn Fn(&str) -> Result<MembersResponse, Status> + Send + Sync>,
+        directory: Box<dyn Directory>,
     ) -> PeerService {
         PeerService {
             cluster_id,
             raft: Mutex::new(raft),
             snap_dir,
-            members,
+            directory,
         }
     }
 
-    fn check_cluster(&self, id: u64) -> Result<(), Status> {
+    fn check_cluster(&self, id: u64) -> Result<(), Box<Status>> {
         if id != self.cluster_id {
-            return Err(Status::failed_precondition(format!(
+            return Err(Box::new(Status::failed_precondition(format!(
                 "cluster ID mismatch: local {:x}, remote {id:x}",
                 self.cluster_id
-            )));
+            ))));
         }
         Ok(())
     }
@@ -341,7 +347,7 @@ impl Peer for PeerService {
         let mut stream = req.into_inner();
         let raft = self.raft();
         while let Some(batch) = stream.message().await? {
-            self.check_cluster(batch.cluster_id)?;
+            self.check_cluster(batch.cluster_id).map_err(|e| *e)?;
             for raw in batch.messages {
                 let mut m = Message::default();
                 m.merge_from_bytes(&raw).map_err(|e| {
@@ -365,7 +371,7 @@ impl Peer for PeerService {
             .message()
             .await?
             .ok_or_else(|| Status::invalid_argument("empty snapshot stream"))?;
-        self.check_cluster(first.cluster_id)?;
+        self.check_cluster(first.cluster_id).map_err(|e| *e)?;
         let mut m = Message::default();
         m.merge_from_bytes(&first.message)
             .map_err(|e| Status::invalid_argument(format!("undecodable snapshot message: {e}")))?;
@@ -399,6 +405,9 @@ impl Peer for PeerService {
         &self,
         req: Request<MembersRequest>,
     ) -> Result<Response<MembersResponse>, Status> {
-        (self.members)(&req.into_inner().cluster_token).map(Response::new)
+        self.directory
+            .members(&req.into_inner().cluster_token)
+            .map(Response::new)
+            .map_err(Status::failed_precondition)
     }
 }

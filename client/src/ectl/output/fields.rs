@@ -5,10 +5,12 @@
 use std::io::Write;
 
 use ectd_client::proto::etcdserverpb::{
-    response_op, DeleteRangeResponse, PutResponse, RangeResponse, ResponseHeader, TxnResponse,
+    response_op, DeleteRangeResponse, MemberListResponse, PutResponse, RangeResponse,
+    ResponseHeader, TxnResponse,
 };
 use ectd_client::proto::mvccpb::KeyValue;
 
+use super::{EndpointHealth, EndpointStatus};
 use crate::ectl::gostr::quote;
 
 pub fn range(out: &mut Vec<u8>, resp: &RangeResponse) {
@@ -48,6 +50,53 @@ pub fn txn(out: &mut Vec<u8>, resp: &TxnResponse) {
                 let _ = writeln!(out, "\"Unknown\" : \"<nil>\"");
             }
         }
+    }
+}
+
+/// The header, then one block per member, each ended by an empty line.
+pub fn member_list(out: &mut Vec<u8>, resp: &MemberListResponse) {
+    header(out, &resp.header);
+    for m in &resp.members {
+        let _ = writeln!(out, "\"ID\" : {}", m.id);
+        let _ = writeln!(out, "\"Name\" : {}", quote(m.name.as_bytes()));
+        for url in &m.peer_ur_ls {
+            let _ = writeln!(out, "\"PeerURL\" : {}", quote(url.as_bytes()));
+        }
+        for url in &m.client_ur_ls {
+            let _ = writeln!(out, "\"ClientURL\" : {}", quote(url.as_bytes()));
+        }
+        let _ = writeln!(out, "\"IsLearner\" : {}", m.is_learner);
+        out.push(b'\n');
+    }
+}
+
+/// One block per endpoint; the took and error texts are not quoted.
+pub fn endpoint_health(out: &mut Vec<u8>, list: &[EndpointHealth]) {
+    for h in list {
+        let _ = writeln!(out, "\"Endpoint\" : {}", quote(h.endpoint.as_bytes()));
+        let _ = writeln!(out, "\"Health\" : {}", h.health);
+        let _ = writeln!(out, "\"Took\" : {}", h.took);
+        let _ = writeln!(out, "\"Error\" : {}", h.error);
+        out.push(b'\n');
+    }
+}
+
+/// One block per endpoint, its header first and its address last. Alarms
+/// are listed the way Go prints a slice of strings: `[a b]`.
+pub fn endpoint_status(out: &mut Vec<u8>, list: &[EndpointStatus]) {
+    for ep in list {
+        let s = &ep.status;
+        header(out, &s.header);
+        let _ = writeln!(out, "\"Version\" : {}", quote(s.version.as_bytes()));
+        let _ = writeln!(out, "\"DBSize\" : {}", s.db_size);
+        let _ = writeln!(out, "\"Leader\" : {}", s.leader);
+        let _ = writeln!(out, "\"IsLearner\" : {}", s.is_learner);
+        let _ = writeln!(out, "\"RaftIndex\" : {}", s.raft_index);
+        let _ = writeln!(out, "\"RaftTerm\" : {}", s.raft_term);
+        let _ = writeln!(out, "\"RaftAppliedIndex\" : {}", s.raft_applied_index);
+        let _ = writeln!(out, "\"Errors\" : [{}]", s.errors.join(" "));
+        let _ = writeln!(out, "\"Endpoint\" : {}", quote(ep.endpoint.as_bytes()));
+        out.push(b'\n');
     }
 }
 
@@ -141,5 +190,56 @@ mod tests {
         assert!(String::from_utf8(out)
             .unwrap()
             .starts_with("\"Key\" : \"a\\x01\\\"\"\n"));
+    }
+
+    #[test]
+    fn endpoint_blocks_like_etcdctl() {
+        use ectd_client::proto::etcdserverpb::StatusResponse;
+        let mut out = Vec::new();
+        endpoint_health(
+            &mut out,
+            &[EndpointHealth {
+                endpoint: "127.0.0.1:42455".into(),
+                health: true,
+                took: "1.587151ms".into(),
+                error: String::new(),
+            }],
+        );
+        assert_eq!(
+            String::from_utf8(out).unwrap(),
+            "\"Endpoint\" : \"127.0.0.1:42455\"\n\"Health\" : true\n\
+             \"Took\" : 1.587151ms\n\"Error\" : \n\n"
+        );
+        let mut out = Vec::new();
+        endpoint_status(
+            &mut out,
+            &[EndpointStatus {
+                endpoint: "127.0.0.1:42455".into(),
+                status: StatusResponse {
+                    header: Some(ResponseHeader {
+                        cluster_id: 8,
+                        member_id: 5,
+                        revision: 1,
+                        raft_term: 2,
+                    }),
+                    version: "3.4.23".into(),
+                    db_size: 20480,
+                    leader: 5,
+                    raft_index: 8,
+                    raft_term: 2,
+                    raft_applied_index: 8,
+                    errors: vec!["a".into(), "b c".into()],
+                    ..Default::default()
+                },
+            }],
+        );
+        assert_eq!(
+            String::from_utf8(out).unwrap(),
+            "\"ClusterID\" : 8\n\"MemberID\" : 5\n\"Revision\" : 1\n\"RaftTerm\" : 2\n\
+             \"Version\" : \"3.4.23\"\n\"DBSize\" : 20480\n\"Leader\" : 5\n\
+             \"IsLearner\" : false\n\"RaftIndex\" : 8\n\"RaftTerm\" : 2\n\
+             \"RaftAppliedIndex\" : 8\n\"Errors\" : [a b c]\n\
+             \"Endpoint\" : \"127.0.0.1:42455\"\n\n"
+        );
     }
 }

@@ -5,10 +5,14 @@
 
 mod fields;
 mod json;
+mod rows;
 mod simple;
+mod table;
 
 use ectd_client::proto::etcdserverpb::{
-    request_op, DeleteRangeResponse, PutResponse, RangeResponse, RequestOp, TxnResponse,
+    request_op, DeleteRangeResponse, Member, MemberAddResponse, MemberListResponse,
+    MoveLeaderResponse, PutResponse, RangeResponse, RequestOp, ResponseHeader, StatusResponse,
+    TxnResponse,
 };
 use prost::Message;
 
@@ -25,7 +29,7 @@ pub enum Format {
     Fields,
     /// The response message in protobuf wire format.
     Protobuf,
-    /// Accepted like etcdctl does, but no key-value command supports it.
+    /// An ASCII grid; only `member list` and `endpoint` support it.
     Table,
 }
 
@@ -39,6 +43,61 @@ impl Format {
             "protobuf" => Ok(Format::Protobuf),
             "table" => Ok(Format::Table),
             _ => Err(CtlError::bad_feature("unsupported output format")),
+        }
+    }
+
+    /// The name `--write-out` gives the format.
+    pub fn name(self) -> &'static str {
+        match self {
+            Format::Simple => "simple",
+            Format::Json => "json",
+            Format::Fields => "fields",
+            Format::Protobuf => "protobuf",
+            Format::Table => "table",
+        }
+    }
+}
+
+/// The outcome of checking one endpoint (`endpoint health`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EndpointHealth {
+    /// The endpoint as it was given or listed by the cluster.
+    pub endpoint: String,
+    /// Whether a linearizable read went through.
+    pub health: bool,
+    /// How long the check took, as Go prints durations.
+    pub took: String,
+    /// Why the check failed; empty when healthy.
+    pub error: String,
+}
+
+/// The status one endpoint reported (`endpoint status`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct EndpointStatus {
+    /// The endpoint as it was given or listed by the cluster.
+    pub endpoint: String,
+    /// Its answer to `Maintenance.Status`.
+    pub status: StatusResponse,
+}
+
+/// What `member remove`, `update` and `promote` did, in the words of their
+/// confirmation line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MemberChange {
+    /// `member remove`.
+    Removed,
+    /// `member update`.
+    Updated,
+    /// `member promote`.
+    Promoted,
+}
+
+impl MemberChange {
+    fn words(self) -> &'static str {
+        match self {
+            MemberChange::Removed => "removed from",
+            MemberChange::Updated => "updated in",
+            MemberChange::Promoted => "promoted in",
         }
     }
 }
@@ -125,6 +184,121 @@ impl Printer {
     /// format.
     pub fn compaction(&self, out: &mut Vec<u8>, revision: i64) {
         out.extend(format!("compacted revision {revision}\n").bytes());
+    }
+}
+
+impl Printer {
+    /// Renders the response of `member list`.
+    pub fn member_list(&self, out: &mut Vec<u8>, resp: &MemberListResponse) {
+        match self.format {
+            Format::Simple => simple::member_list(out, &resp.members),
+            Format::Json => json::line(out, json::member_list(resp)),
+            Format::Fields => fields::member_list(out, resp),
+            Format::Protobuf => out.extend(resp.encode_to_vec()),
+            Format::Table => {
+                table::render(out, &rows::MEMBER_HEADER, &rows::members(&resp.members))
+            }
+        }
+    }
+
+    /// Renders the response of `member add`. Simple format adds the
+    /// settings the new member must be started with, for which it needs the
+    /// name and the `--peer-urls` the member was added with.
+    pub fn member_add(
+        &self,
+        out: &mut Vec<u8>,
+        resp: &MemberAddResponse,
+        name: &[u8],
+        peer_urls: &str,
+    ) -> Result<(), CtlError> {
+        match self.format {
+            Format::Simple => simple::member_add(out, resp, name, peer_urls),
+            Format::Json => json::line(out, json::member_add(resp)),
+            Format::Protobuf => out.extend(resp.encode_to_vec()),
+            Format::Fields | Format::Table => return Err(self.unsupported()),
+        }
+        Ok(())
+    }
+
+    /// Renders the response of `member remove`, `update` or `promote`:
+    /// `header` and `members` are its fields and `message` the response
+    /// itself, for protobuf format.
+    pub fn member_changed(
+        &self,
+        out: &mut Vec<u8>,
+        change: MemberChange,
+        id: u64,
+        header: &Option<ResponseHeader>,
+        members: &[Member],
+        message: &impl Message,
+    ) -> Result<(), CtlError> {
+        match self.format {
+            Format::Simple => simple::member_changed(out, id, change.words(), header),
+            Format::Json => json::line(out, json::members_response(header, members)),
+            Format::Protobuf => out.extend(message.encode_to_vec()),
+            Format::Fields | Format::Table => return Err(self.unsupported()),
+        }
+        Ok(())
+    }
+
+    /// Renders the results of `endpoint health`. Simple format writes them
+    /// to `diag` (meant for stderr), where etcdctl writes them.
+    pub fn endpoint_health(
+        &self,
+        out: &mut Vec<u8>,
+        diag: &mut Vec<u8>,
+        list: &[EndpointHealth],
+    ) -> Result<(), CtlError> {
+        match self.format {
+            Format::Simple => simple::endpoint_health(diag, list),
+            Format::Json => json::line(out, json::endpoint_health(list)),
+            Format::Fields => fields::endpoint_health(out, list),
+            Format::Table => table::render(out, &rows::HEALTH_HEADER, &rows::health(list)),
+            Format::Protobuf => return Err(self.unsupported()),
+        }
+        Ok(())
+    }
+
+    /// Renders the results of `endpoint status`.
+    pub fn endpoint_status(
+        &self,
+        out: &mut Vec<u8>,
+        list: &[EndpointStatus],
+    ) -> Result<(), CtlError> {
+        match self.format {
+            Format::Simple => simple::endpoint_status(out, list),
+            Format::Json => json::line(out, json::endpoint_status(list)),
+            Format::Fields => fields::endpoint_status(out, list),
+            Format::Table => table::render(out, &rows::STATUS_HEADER, &rows::status(list)),
+            Format::Protobuf => return Err(self.unsupported()),
+        }
+        Ok(())
+    }
+
+    /// Renders the result of `move-leader`.
+    pub fn move_leader(
+        &self,
+        out: &mut Vec<u8>,
+        leader: u64,
+        target: u64,
+        resp: &MoveLeaderResponse,
+    ) -> Result<(), CtlError> {
+        match self.format {
+            Format::Simple => simple::move_leader(out, leader, target),
+            Format::Json => json::line(out, json::move_leader(resp)),
+            Format::Protobuf => out.extend(resp.encode_to_vec()),
+            Format::Fields | Format::Table => return Err(self.unsupported()),
+        }
+        Ok(())
+    }
+
+    /// etcdctl's refusal of a known format that a command cannot render.
+    /// It comes after the request was made, as in etcdctl.
+    fn unsupported(&self) -> CtlError {
+        CtlError::bad_feature(format!(
+            "{} not supported as output format",
+            self.format.name()
+        ))
     }
 }
 

@@ -3,11 +3,13 @@
 use std::io::Write;
 
 use ectd_client::proto::etcdserverpb::{
-    response_op, DeleteRangeResponse, PutResponse, RangeResponse, RequestOp, TxnResponse,
+    response_op, DeleteRangeResponse, Member, MemberAddResponse, PutResponse, RangeResponse,
+    RequestOp, ResponseHeader, TxnResponse,
 };
 use ectd_client::proto::mvccpb::KeyValue;
 
-use super::{executed_branch, view_of, GetView};
+use super::{executed_branch, rows, view_of, EndpointHealth, EndpointStatus, GetView};
+use crate::ectl::gostr::quote;
 
 pub fn range(out: &mut Vec<u8>, resp: &RangeResponse, hex: bool, view: GetView) {
     if view.count_only {
@@ -54,6 +56,84 @@ pub fn txn(out: &mut Vec<u8>, resp: &TxnResponse, hex: bool, ops: &[RequestOp]) 
             }
             None => out.extend_from_slice(b"unexpected response {Response:<nil>}\n"),
         }
+    }
+}
+
+pub fn member_list(out: &mut Vec<u8>, members: &[Member]) {
+    joined_rows(out, rows::members(members));
+}
+
+/// The confirmation, then the settings the new member has to be started
+/// with, ready to be sourced by a shell: its name, the whole cluster (the
+/// new member under the name given here, since it has not published one
+/// yet) and the state `existing`.
+pub fn member_add(out: &mut Vec<u8>, resp: &MemberAddResponse, name: &[u8], peer_urls: &str) {
+    let id = resp.member.as_ref().map_or(0, |m| m.id);
+    let cluster_id = resp.header.map_or(0, |h| h.cluster_id);
+    let _ = writeln!(out, "Member {id:16x} added to cluster {cluster_id:16x}");
+    let mut cluster = Vec::new();
+    for member in &resp.members {
+        let member_name = if member.id == id {
+            name
+        } else {
+            member.name.as_bytes()
+        };
+        for url in &member.peer_ur_ls {
+            if !cluster.is_empty() {
+                cluster.push(b',');
+            }
+            cluster.extend_from_slice(member_name);
+            cluster.push(b'=');
+            cluster.extend_from_slice(url.as_bytes());
+        }
+    }
+    let _ = writeln!(out, "\nETCD_NAME={}", quote(name));
+    let _ = writeln!(out, "ETCD_INITIAL_CLUSTER={}", quote(&cluster));
+    let _ = writeln!(
+        out,
+        "ETCD_INITIAL_ADVERTISE_PEER_URLS={}",
+        quote(peer_urls.as_bytes())
+    );
+    out.extend_from_slice(b"ETCD_INITIAL_CLUSTER_STATE=\"existing\"\n");
+}
+
+/// `Member <id> removed from cluster <cluster id>` and its siblings, with
+/// both IDs in hex padded to 16 columns.
+pub fn member_changed(out: &mut Vec<u8>, id: u64, change: &str, header: &Option<ResponseHeader>) {
+    let cluster_id = header.map_or(0, |h| h.cluster_id);
+    let _ = writeln!(out, "Member {id:16x} {change} cluster {cluster_id:16x}");
+}
+
+/// etcdctl reports health on stderr, so `diag` is meant for stderr.
+pub fn endpoint_health(diag: &mut Vec<u8>, list: &[EndpointHealth]) {
+    for h in list {
+        if h.error.is_empty() {
+            let _ = writeln!(
+                diag,
+                "{} is healthy: successfully committed proposal: took = {}",
+                h.endpoint, h.took
+            );
+        } else {
+            let _ = writeln!(
+                diag,
+                "{} is unhealthy: failed to commit proposal: {}",
+                h.endpoint, h.error
+            );
+        }
+    }
+}
+
+pub fn endpoint_status(out: &mut Vec<u8>, list: &[EndpointStatus]) {
+    joined_rows(out, rows::status(list));
+}
+
+pub fn move_leader(out: &mut Vec<u8>, leader: u64, target: u64) {
+    let _ = writeln!(out, "Leadership transferred from {leader:x} to {target:x}");
+}
+
+fn joined_rows(out: &mut Vec<u8>, rows: Vec<Vec<String>>) {
+    for row in rows {
+        let _ = writeln!(out, "{}", row.join(", "));
     }
 }
 
@@ -180,5 +260,71 @@ mod tests {
         let mut out = Vec::new();
         txn(&mut out, &resp, false, &ops);
         assert_eq!(out, b"FAILURE\n\nOK\n\nk\nv\n\n7\n");
+    }
+
+    #[test]
+    fn member_add_prints_the_new_members_settings() {
+        let member = |id: u64, name: &str, url: &str| Member {
+            id,
+            name: name.into(),
+            peer_ur_ls: vec![url.into()],
+            ..Default::default()
+        };
+        let resp = MemberAddResponse {
+            header: Some(ResponseHeader {
+                cluster_id: 0x7521_ffe6_d20b_494a,
+                ..Default::default()
+            }),
+            member: Some(member(0x0373_6440_f3fa_14c7, "", "http://127.0.0.1:39697")),
+            members: vec![
+                member(0x481d, "m1", "http://127.0.0.1:37621"),
+                member(0x0373_6440_f3fa_14c7, "", "http://127.0.0.1:39697"),
+            ],
+        };
+        let mut out = Vec::new();
+        member_add(&mut out, &resp, b"m4", "http://127.0.0.1:39697");
+        assert_eq!(
+            String::from_utf8(out).unwrap(),
+            "Member  3736440f3fa14c7 added to cluster 7521ffe6d20b494a\n\n\
+             ETCD_NAME=\"m4\"\n\
+             ETCD_INITIAL_CLUSTER=\"m1=http://127.0.0.1:37621,m4=http://127.0.0.1:39697\"\n\
+             ETCD_INITIAL_ADVERTISE_PEER_URLS=\"http://127.0.0.1:39697\"\n\
+             ETCD_INITIAL_CLUSTER_STATE=\"existing\"\n"
+        );
+        let mut out = Vec::new();
+        member_changed(&mut out, 0xa37, "removed from", &resp.header);
+        assert_eq!(
+            String::from_utf8(out).unwrap(),
+            "Member              a37 removed from cluster 7521ffe6d20b494a\n"
+        );
+    }
+
+    #[test]
+    fn health_and_leadership() {
+        let mut diag = Vec::new();
+        let healthy = EndpointHealth {
+            endpoint: "127.0.0.1:2379".into(),
+            health: true,
+            took: "6.30505ms".into(),
+            error: String::new(),
+        };
+        let unhealthy = EndpointHealth {
+            endpoint: "127.0.0.1:1".into(),
+            health: false,
+            took: "5s".into(),
+            error: "context deadline exceeded".into(),
+        };
+        endpoint_health(&mut diag, &[healthy, unhealthy]);
+        assert_eq!(
+            String::from_utf8(diag).unwrap(),
+            "127.0.0.1:2379 is healthy: successfully committed proposal: took = 6.30505ms\n\
+             127.0.0.1:1 is unhealthy: failed to commit proposal: context deadline exceeded\n"
+        );
+        let mut out = Vec::new();
+        move_leader(&mut out, 0x481d_269a_2381_9833, 0xc64c);
+        assert_eq!(
+            out,
+            b"Leadership transferred from 481d269a23819833 to c64c\n"
+        );
     }
 }
