@@ -17,6 +17,17 @@ struct Proc {
     dir: PathBuf,
 }
 
+/// Members of one cluster, killed when dropped.
+struct Cluster {
+    members: Vec<Proc>,
+}
+
+impl Cluster {
+    fn endpoints(&self) -> Vec<String> {
+        self.members.iter().map(|m| m.client.clone()).collect()
+    }
+}
+
 impl Drop for Proc {
     fn drop(&mut self) {
         let _ = self.child.kill();
@@ -28,54 +39,77 @@ fn free_port() -> anyhow::Result<u16> {
     Ok(TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
 }
 
-/// Starts `bin` with etcd's flags (ectd takes the same ones) on fresh ports.
-async fn start(bin: &Path, dir: &Path) -> anyhow::Result<Proc> {
-    let (c, p) = (free_port()?, free_port()?);
-    let client = format!("http://127.0.0.1:{c}");
-    let peer = format!("http://127.0.0.1:{p}");
-    let log = std::fs::File::create(dir.with_extension("log"))?;
-    let child = Command::new(bin)
-        .args(["--name", "bench", "--data-dir"])
-        .arg(dir)
-        .args([
-            "--listen-client-urls",
-            &client,
-            "--advertise-client-urls",
-            &client,
-        ])
-        .args([
-            "--listen-peer-urls",
-            &peer,
-            "--initial-advertise-peer-urls",
-            &peer,
-        ])
-        .args(["--initial-cluster", &format!("bench={peer}")])
-        .stdout(Stdio::null())
-        .stderr(log)
-        .spawn()?;
-    let proc = Proc {
-        child,
-        client: client.clone(),
-        dir: dir.to_path_buf(),
-    };
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        if let Ok(mut kv) = KvClient::connect(client.clone()).await {
-            let probe = kv
-                .range(RangeRequest {
-                    key: b"probe".to_vec(),
-                    ..Default::default()
-                })
-                .await;
-            if probe.is_ok() {
-                return Ok(proc);
-            }
-        }
-        if Instant::now() > deadline {
-            anyhow::bail!("{} did not become ready within 30s", bin.display());
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
+/// Starts an `n`-member cluster of `bin` (etcd's flags; ectd takes the same ones)
+/// on fresh loopback ports under `dir`, and waits until every member serves.
+async fn start(bin: &Path, dir: &Path, n: usize) -> anyhow::Result<Cluster> {
+    let ports: Vec<(u16, u16)> = (0..n)
+        .map(|_| Ok((free_port()?, free_port()?)))
+        .collect::<anyhow::Result<_>>()?;
+    let initial: Vec<String> = ports
+        .iter()
+        .enumerate()
+        .map(|(i, (_, p))| format!("m{i}=http://127.0.0.1:{p}"))
+        .collect();
+    let initial = initial.join(",");
+    let mut members = Vec::new();
+    for (i, (c, p)) in ports.iter().enumerate() {
+        let client = format!("http://127.0.0.1:{c}");
+        let peer = format!("http://127.0.0.1:{p}");
+        let mdir = dir.join(format!("m{i}"));
+        std::fs::create_dir_all(dir)?;
+        let log = std::fs::File::create(dir.join(format!("m{i}.log")))?;
+        let child = Command::new(bin)
+            .args(["--name", &format!("m{i}"), "--data-dir"])
+            .arg(&mdir)
+            .args([
+                "--listen-client-urls",
+                &client,
+                "--advertise-client-urls",
+                &client,
+            ])
+            .args([
+                "--listen-peer-urls",
+                &peer,
+                "--initial-advertise-peer-urls",
+                &peer,
+            ])
+            .args([
+                "--initial-cluster",
+                &initial,
+                "--initial-cluster-token",
+                "bench",
+            ])
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()?;
+        members.push(Proc {
+            child,
+            client,
+            dir: mdir,
+        });
     }
+    let cluster = Cluster { members };
+    let deadline = Instant::now() + Duration::from_secs(30);
+    for m in &cluster.members {
+        loop {
+            if let Ok(mut kv) = KvClient::connect(m.client.clone()).await {
+                let probe = kv
+                    .range(RangeRequest {
+                        key: b"probe".to_vec(),
+                        ..Default::default()
+                    })
+                    .await;
+                if probe.is_ok() {
+                    break;
+                }
+            }
+            if Instant::now() > deadline {
+                anyhow::bail!("{} did not become ready within 30s", bin.display());
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+    Ok(cluster)
 }
 
 fn rss_kib(pid: u32) -> u64 {
@@ -102,36 +136,44 @@ fn dir_bytes(p: &Path) -> u64 {
         .sum()
 }
 
-/// Runs the put load against a fresh ectd and a fresh etcd and prints both.
-pub async fn compare(load: &Load, ectd: &Path, etcd: &Path, json: bool) -> anyhow::Result<()> {
+/// Runs the put load against a fresh ectd cluster and a fresh etcd cluster of
+/// `members` members each (clients spread over all members) and prints both.
+pub async fn compare(
+    load: &Load,
+    ectd: &Path,
+    etcd: &Path,
+    members: usize,
+    json: bool,
+) -> anyhow::Result<()> {
     let tmp = tempfile::tempdir()?;
     let mut rows = Vec::new();
     for (name, bin) in [("ectd", ectd), ("etcd", etcd)] {
         let dir = tmp.path().join(name);
-        let proc = start(bin, &dir).await?;
-        let report = put::run(std::slice::from_ref(&proc.client), load).await?;
-        let rss = rss_kib(proc.child.id());
-        let disk = dir_bytes(&proc.dir);
+        let cluster = start(bin, &dir, members).await?;
+        let report = put::run(&cluster.endpoints(), load).await?;
+        let rss: u64 = cluster.members.iter().map(|m| rss_kib(m.child.id())).sum();
+        let disk: u64 = cluster.members.iter().map(|m| dir_bytes(&m.dir)).sum();
         eprintln!(
-            "{}  rss {} MiB, data dir {} MiB",
+            "{}  rss {} MiB, data dirs {} MiB (all {members} members)",
             report.summary(name),
             rss / 1024,
             disk >> 20
         );
         rows.push((name, report, rss, disk));
-        drop(proc);
+        drop(cluster);
     }
     let ratio = rows[0].1.throughput / rows[1].1.throughput.max(1e-9);
     if json {
         let out: Vec<_> = rows
             .iter()
-            .map(|(n, r, rss, disk)| serde_json::json!({"server": n, "report": r, "rss_kib": rss, "disk_bytes": disk}))
+            .map(|(n, r, rss, disk)| serde_json::json!({"server": n, "members": members, "report": r, "rss_kib": rss, "disk_bytes": disk}))
             .collect();
         println!(
             "{}",
             serde_json::json!({"runs": out, "throughput_ratio_ectd_over_etcd": ratio})
         );
     } else {
+        println!("{members}-member clusters");
         println!(
             "{:<6} {:>12} {:>10} {:>10} {:>10} {:>10}",
             "server", "puts/s", "p50 ms", "p99 ms", "RSS MiB", "disk MiB"

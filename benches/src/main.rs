@@ -29,7 +29,8 @@ enum Cmd {
         #[command(flatten)]
         load: put::Load,
     },
-    /// Start ectd and etcd side by side, put the same keys into each, print both.
+    /// Start an ectd and an etcd cluster side by side, put the same keys into
+    /// each, print both.
     PutCompare {
         #[command(flatten)]
         load: put::Load,
@@ -39,6 +40,9 @@ enum Cmd {
         /// The etcd binary.
         #[arg(long, default_value = "/usr/bin/etcd")]
         etcd: PathBuf,
+        /// Members per cluster (1 or 3, or any odd number).
+        #[arg(long, default_value_t = 1)]
+        members: usize,
         /// Print the report as JSON.
         #[arg(long)]
         json: bool,
@@ -56,13 +60,14 @@ async fn main() -> anyhow::Result<()> {
             load,
             ectd,
             etcd,
+            members,
             json,
         } => {
             let ectd = match ectd {
                 Some(p) => p,
                 None => std::env::current_exe()?.with_file_name("ectd"),
             };
-            cluster::compare(&load, &ectd, &etcd, json).await?;
+            cluster::compare(&load, &ectd, &etcd, members.max(1), json).await?;
         }
     }
     Ok(())
