@@ -96,6 +96,7 @@ impl Etcd {
 /// A running server process with fixed ports and data directory. Killed on drop.
 pub struct Member {
     kind: Kind,
+    name: String,
     bin: PathBuf,
     args: Vec<String>,
     data_dir: PathBuf,
@@ -120,6 +121,7 @@ impl Member {
             let peer_port = free_port();
             let mut m = Member {
                 kind,
+                name: "default".into(),
                 bin: bin.clone(),
                 args: Vec::new(),
                 data_dir: dir.join("data"),
@@ -421,5 +423,371 @@ pub async fn within<T>(secs: u64, what: &str, fut: impl std::future::Future<Outp
     match tokio::time::timeout(Duration::from_secs(secs), fut).await {
         Ok(v) => v,
         Err(_) => panic!("{what}: no answer within {secs}s"),
+    }
+}
+
+/// Heartbeat interval (ms) of every test cluster, ectd and etcd alike: short, so
+/// that elections, and with them the tests, are fast.
+pub const HEARTBEAT_MS: u64 = 50;
+
+/// Election timeout (ms) of every test cluster.
+pub const ELECTION_MS: u64 = 500;
+
+/// The two ports of one cluster member.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Ports {
+    /// Client port: gRPC and `/health`.
+    pub client: u16,
+    /// Peer port: raft traffic and joining.
+    pub peer: u16,
+}
+
+impl Ports {
+    /// Two ports that were free a moment ago.
+    pub fn free() -> Ports {
+        Ports {
+            client: free_port(),
+            peer: free_port(),
+        }
+    }
+}
+
+/// How a cluster member is started: everything that goes into its command line.
+#[derive(Debug, Clone)]
+pub struct MemberConfig {
+    /// `--name`.
+    pub name: String,
+    /// The member's ports.
+    pub ports: Ports,
+    /// `--initial-cluster`, `name=peerURL,...`.
+    pub initial_cluster: String,
+    /// `new` or `existing`.
+    pub state: String,
+    /// `--initial-cluster-token`.
+    pub token: String,
+    /// Further flags, such as `--snapshot-count`.
+    pub extra_args: Vec<String>,
+}
+
+impl Member {
+    /// A member of a multi-member cluster with its data directory and log under
+    /// `dir`, started with etcd's clustering flags; not running until
+    /// [`Member::launch`].
+    pub fn cluster_member(kind: Kind, dir: &Path, cfg: &MemberConfig) -> Member {
+        let bin = match kind {
+            Kind::Ectd => PathBuf::from(env!("CARGO_BIN_EXE_ectd")),
+            Kind::Etcd => require_etcd_binary(ETCD),
+        };
+        std::fs::create_dir_all(dir).unwrap_or_else(|e| panic!("creating {}: {e}", dir.display()));
+        let client = format!("http://127.0.0.1:{}", cfg.ports.client);
+        let peer = format!("http://127.0.0.1:{}", cfg.ports.peer);
+        let data_dir = dir.join("data");
+        let mut args: Vec<String> = [
+            "--name",
+            &cfg.name,
+            "--data-dir",
+            &data_dir.display().to_string(),
+            "--listen-client-urls",
+            &client,
+            "--advertise-client-urls",
+            &client,
+            "--listen-peer-urls",
+            &peer,
+            "--initial-advertise-peer-urls",
+            &peer,
+            "--initial-cluster",
+            &cfg.initial_cluster,
+            "--initial-cluster-token",
+            &cfg.token,
+            "--initial-cluster-state",
+            &cfg.state,
+            "--heartbeat-interval",
+            &HEARTBEAT_MS.to_string(),
+            "--election-timeout",
+            &ELECTION_MS.to_string(),
+            "--log-level",
+            "info",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+        if kind == Kind::Etcd {
+            args.extend(["--logger".into(), "zap".into()]);
+        }
+        args.extend(cfg.extra_args.iter().cloned());
+        Member {
+            kind,
+            name: cfg.name.clone(),
+            bin,
+            args,
+            data_dir,
+            log: dir.join("stderr.log"),
+            client_port: cfg.ports.client,
+            peer_port: cfg.ports.peer,
+            child: None,
+        }
+    }
+
+    /// Starts the process without waiting for it to serve: the members of a new
+    /// cluster can only become ready together.
+    pub fn launch(&mut self) {
+        self.spawn();
+    }
+
+    /// Polls `/health` like [`Member::wait_ready`] but returns the failure instead
+    /// of panicking, leaving the process as it is.
+    pub fn poll_ready(&mut self, timeout: Duration) -> Result<(), String> {
+        self.try_wait_ready(timeout)
+    }
+
+    /// `--name`.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// The peer URL, `http://127.0.0.1:P`.
+    pub fn peer_url(&self) -> String {
+        format!("http://127.0.0.1:{}", self.peer_port)
+    }
+
+    /// Both ports.
+    pub fn ports(&self) -> Ports {
+        Ports {
+            client: self.client_port,
+            peer: self.peer_port,
+        }
+    }
+
+    /// The file the process's stdout and stderr go to.
+    pub fn log_path(&self) -> &Path {
+        &self.log
+    }
+
+    /// Sends `kill -<sig>` (`STOP`, `CONT`, ...) to the running process.
+    pub fn signal(&self, sig: &str) {
+        let pid = self
+            .pid()
+            .unwrap_or_else(|| panic!("{}: not running, cannot send SIG{sig}", self.name));
+        let status = Command::new("kill")
+            .args([format!("-{sig}"), pid.to_string()])
+            .status()
+            .expect("running kill");
+        assert!(status.success(), "kill -{sig} {pid} failed");
+    }
+
+    /// Waits up to `timeout` for the process to exit by itself; returns its exit
+    /// status, or `None` if it still runs.
+    pub fn wait_exit(&mut self, timeout: Duration) -> Option<std::process::ExitStatus> {
+        let deadline = Instant::now() + timeout;
+        loop {
+            let c = self.child.as_mut()?;
+            if let Some(st) = c.try_wait().expect("try_wait") {
+                self.child = None;
+                return Some(st);
+            }
+            if Instant::now() > deadline {
+                return None;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// Whether the log mentions a port that could not be bound.
+    fn lost_port_race(&self) -> bool {
+        self.stderr_tail(200)
+            .to_lowercase()
+            .contains("address already in use")
+    }
+}
+
+/// A cluster of `ectd` or etcd members on 127.0.0.1, each with its own directory
+/// (`m1`, `m2`, ...) in one temporary directory. Every member is killed when the
+/// cluster is dropped; if that happens because the test panicked, the tail of
+/// every member's log is printed first.
+pub struct Cluster {
+    /// The members, in the order of their names (`m1` first). A member's slot
+    /// stays when its process is killed, removed or replaced.
+    pub members: Vec<Member>,
+    kind: Kind,
+    token: String,
+    extra_args: Vec<String>,
+    // Dropped after the members, so that no process outlives its directory.
+    dir: tempfile::TempDir,
+}
+
+impl Cluster {
+    /// Starts an `n`-member cluster with `--initial-cluster-state new` plus
+    /// `extra_args` on every member, and waits until every member serves
+    /// linearizable reads.
+    pub fn start(kind: Kind, n: usize, extra_args: &[&str]) -> Cluster {
+        // As for single members: a port found free may be taken before the
+        // member binds it; then the whole cluster starts over on fresh ports.
+        const ATTEMPTS: usize = 3;
+        for attempt in 1..=ATTEMPTS {
+            let dir = tempfile::Builder::new()
+                .prefix("ectd-cluster-")
+                .tempdir()
+                .expect("temp dir");
+            let token = format!(
+                "{}-{}",
+                dir.path()
+                    .file_name()
+                    .map(|n| n.to_string_lossy().into_owned())
+                    .unwrap_or_default(),
+                std::process::id()
+            );
+            let mut c = Cluster {
+                members: Vec::new(),
+                kind,
+                token,
+                extra_args: extra_args.iter().map(|s| s.to_string()).collect(),
+                dir,
+            };
+            let ports: Vec<Ports> = (0..n).map(|_| Ports::free()).collect();
+            let initial = (0..n)
+                .map(|i| format!("m{}=http://127.0.0.1:{}", i + 1, ports[i].peer))
+                .collect::<Vec<_>>()
+                .join(",");
+            for (i, p) in ports.iter().enumerate() {
+                let cfg = c.config(&format!("m{}", i + 1), *p, &initial, "new");
+                let m = c.new_member(&cfg);
+                c.members.push(m);
+            }
+            for m in &mut c.members {
+                m.launch();
+            }
+            match c.try_wait_all_ready() {
+                Ok(()) => return c,
+                Err(why) => {
+                    let raced = c.members.iter().any(Member::lost_port_race);
+                    if attempt < ATTEMPTS && raced {
+                        continue;
+                    }
+                    panic!("{kind:?} cluster of {n} did not start: {why}");
+                }
+            }
+        }
+        unreachable!("the last attempt panics")
+    }
+
+    /// Which server the members run.
+    pub fn kind(&self) -> Kind {
+        self.kind
+    }
+
+    /// The `--initial-cluster-token`.
+    pub fn token(&self) -> &str {
+        &self.token
+    }
+
+    /// The temporary directory holding every member's directory.
+    pub fn dir(&self) -> &Path {
+        self.dir.path()
+    }
+
+    /// The start configuration of a member of this cluster: its token and extra
+    /// flags, with the given name, ports, `--initial-cluster` and state.
+    pub fn config(&self, name: &str, ports: Ports, initial_cluster: &str, state: &str) -> MemberConfig {
+        MemberConfig {
+            name: name.to_string(),
+            ports,
+            initial_cluster: initial_cluster.to_string(),
+            state: state.to_string(),
+            token: self.token.clone(),
+            extra_args: self.extra_args.clone(),
+        }
+    }
+
+    /// A member of this cluster with its directory (named after it) in the
+    /// cluster's temporary directory; not started.
+    pub fn new_member(&self, cfg: &MemberConfig) -> Member {
+        Member::cluster_member(self.kind, &self.dir.path().join(&cfg.name), cfg)
+    }
+
+    /// `name=peerURL` for the given members, joined by commas, as
+    /// `--initial-cluster` takes it.
+    pub fn initial_cluster_of(&self, which: &[usize]) -> String {
+        which
+            .iter()
+            .map(|&i| format!("{}={}", self.members[i].name(), self.members[i].peer_url()))
+            .collect::<Vec<_>>()
+            .join(",")
+    }
+
+    /// The client URLs of all members.
+    pub fn endpoints(&self) -> Vec<String> {
+        self.members.iter().map(Member::endpoint).collect()
+    }
+
+    /// Kills every running member with one `kill -9` (so that none of them
+    /// outlives the others by more than a moment) and reaps them.
+    pub fn kill9_all(&mut self) {
+        let pids: Vec<String> = self
+            .members
+            .iter()
+            .filter_map(Member::pid)
+            .map(|p| p.to_string())
+            .collect();
+        if !pids.is_empty() {
+            let _ = Command::new("kill").arg("-9").args(&pids).status();
+        }
+        for m in &mut self.members {
+            m.kill9();
+        }
+    }
+
+    /// Starts every member that is not running (on its existing data) and waits
+    /// until all serve.
+    pub fn restart_stopped(&mut self) {
+        for m in &mut self.members {
+            if !m.is_running() {
+                m.kill9();
+                m.launch();
+            }
+        }
+        if let Err(why) = self.try_wait_all_ready() {
+            panic!("{:?} cluster did not come back: {why}", self.kind);
+        }
+    }
+
+    /// Waits until every running member answers `/health` with `true`.
+    pub fn wait_all_ready(&mut self) {
+        if let Err(why) = self.try_wait_all_ready() {
+            panic!("{why}");
+        }
+    }
+
+    fn try_wait_all_ready(&mut self) -> Result<(), String> {
+        let deadline = Instant::now() + READY_TIMEOUT;
+        for m in &mut self.members {
+            if m.pid().is_none() {
+                continue;
+            }
+            let left = deadline.saturating_duration_since(Instant::now());
+            m.poll_ready(left.max(Duration::from_millis(100)))
+                .map_err(|why| format!("{}: {why}", m.name()))?;
+        }
+        Ok(())
+    }
+
+    /// The last `n` lines of every member's log.
+    pub fn log_tails(&self, n: usize) -> String {
+        self.members
+            .iter()
+            .map(|m| format!("=== {} ({}) ===\n{}", m.name(), m.endpoint(), m.stderr_tail(n)))
+            .collect::<Vec<_>>()
+            .join("\n")
+    }
+}
+
+impl Drop for Cluster {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            eprintln!("{}", self.log_tails(40));
+        }
+        // Killing each member also ends the ones a test left stopped with SIGSTOP.
+        for m in &mut self.members {
+            m.kill9();
+        }
     }
 }
