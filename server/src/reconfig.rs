@@ -32,6 +32,42 @@ fn url_taken(members: &[Member], urls: &[String], except: u64) -> bool {
         .any(|m| m.peer_urls.iter().any(|u| urls.contains(u)))
 }
 
+/// etcd's strict reconfiguration check, made where the facts are (on the leader):
+/// after the change, the voters that are up must still form a quorum. `added` counts
+/// a new voter (not up yet); `removed` names a voter going away.
+async fn check_quorum_after(
+    server: &Server,
+    added: bool,
+    removed: Option<u64>,
+) -> Result<(), Error> {
+    let progress = server.progress().await?;
+    if !progress.is_leader {
+        return Ok(());
+    }
+    let voters: Vec<u64> = server
+        .members()
+        .iter()
+        .filter(|m| !m.is_learner && Some(m.id) != removed)
+        .map(|m| m.id)
+        .collect();
+    let me = server.member_id();
+    let up = voters
+        .iter()
+        .filter(|id| {
+            **id == me
+                || progress
+                    .peers
+                    .iter()
+                    .any(|(p, _, active)| p == *id && *active)
+        })
+        .count();
+    let size = voters.len() + usize::from(added);
+    if up < size / 2 + 1 {
+        return Err(Error::Unhealthy);
+    }
+    Ok(())
+}
+
 /// Adds a member (voter or learner) with `peer_urls`; returns it and the membership
 /// after the change.
 pub async fn add(
@@ -56,6 +92,9 @@ pub async fn add(
     if members.iter().any(|m| m.id == id) {
         return Err(Error::MemberExist);
     }
+    if !is_learner {
+        check_quorum_after(server, true, None).await?;
+    }
     let member = Member {
         id,
         name: String::new(),
@@ -77,8 +116,11 @@ pub async fn add(
 
 /// Removes member `id`; returns the membership after the change.
 pub async fn remove(server: &Server, id: u64) -> Result<Vec<Member>, Error> {
-    if !server.members().iter().any(|m| m.id == id) {
+    let Some(target) = server.members().into_iter().find(|m| m.id == id) else {
         return Err(Error::MemberNotFound);
+    };
+    if !target.is_learner {
+        check_quorum_after(server, false, Some(id)).await?;
     }
     let mut cc = ConfChange::default();
     cc.set_change_type(ConfChangeType::RemoveNode);
@@ -132,6 +174,7 @@ pub async fn promote(server: &Server, id: u64) -> Result<Vec<Member>, Error> {
             return Err(Error::LearnerNotReady);
         }
     }
+    check_quorum_after(server, true, None).await?;
     let mut m = member;
     m.is_learner = false;
     let mut cc = ConfChange::default();

@@ -687,7 +687,13 @@ impl Cluster {
 
     /// The start configuration of a member of this cluster: its token and extra
     /// flags, with the given name, ports, `--initial-cluster` and state.
-    pub fn config(&self, name: &str, ports: Ports, initial_cluster: &str, state: &str) -> MemberConfig {
+    pub fn config(
+        &self,
+        name: &str,
+        ports: Ports,
+        initial_cluster: &str,
+        state: &str,
+    ) -> MemberConfig {
         MemberConfig {
             name: name.to_string(),
             ports,
@@ -774,7 +780,14 @@ impl Cluster {
     pub fn log_tails(&self, n: usize) -> String {
         self.members
             .iter()
-            .map(|m| format!("=== {} ({}) ===\n{}", m.name(), m.endpoint(), m.stderr_tail(n)))
+            .map(|m| {
+                format!(
+                    "=== {} ({}) ===\n{}",
+                    m.name(),
+                    m.endpoint(),
+                    m.stderr_tail(n)
+                )
+            })
             .collect::<Vec<_>>()
             .join("\n")
     }

@@ -9,9 +9,14 @@ use ectd_proto::etcdserverpb::{
     MemberUpdateRequest, MemberUpdateResponse,
 };
 use ectd_proto::raftcmd;
+use std::time::Duration;
+
+use ectd_proto::etcdserverpb::cluster_client::ClusterClient;
+use tonic::transport::{Channel, Endpoint};
 use tonic::{Request, Response, Status};
 
 use super::kv::reject_learner;
+use crate::error::Error;
 use crate::reconfig;
 use crate::server::Server;
 
@@ -25,6 +30,34 @@ impl ClusterService {
     pub fn new(server: Arc<Server>) -> ClusterService {
         ClusterService { server }
     }
+}
+
+/// Membership changes are decided on the leader, which alone knows which voters are
+/// up (etcd's strict reconfiguration check): a follower hands the request over to
+/// the leader's client URL and relays the answer.
+async fn leader_client(server: &Server) -> Result<Option<ClusterClient<Channel>>, Status> {
+    let leader = server.raft_status().leader();
+    if leader == 0 {
+        return Err(Error::NoLeader.into());
+    }
+    if leader == server.member_id() {
+        return Ok(None);
+    }
+    let urls = server
+        .members()
+        .into_iter()
+        .find(|m| m.id == leader)
+        .map(|m| m.client_urls)
+        .unwrap_or_default();
+    for url in urls {
+        let Ok(ep) = Endpoint::from_shared(url) else {
+            continue;
+        };
+        if let Ok(ch) = ep.connect_timeout(Duration::from_secs(2)).connect().await {
+            return Ok(Some(ClusterClient::new(ch)));
+        }
+    }
+    Err(Error::NoLeader.into())
 }
 
 /// The wire form of a member record.
@@ -50,6 +83,9 @@ impl Cluster for ClusterService {
     ) -> Result<Response<MemberAddResponse>, Status> {
         reject_learner(&self.server)?;
         let r = req.into_inner();
+        if let Some(mut leader) = leader_client(&self.server).await? {
+            return leader.member_add(r).await;
+        }
         let (member, members) = reconfig::add(&self.server, r.peer_ur_ls, r.is_learner).await?;
         Ok(Response::new(MemberAddResponse {
             header: Some(self.server.header(0)),
@@ -63,7 +99,11 @@ impl Cluster for ClusterService {
         req: Request<MemberRemoveRequest>,
     ) -> Result<Response<MemberRemoveResponse>, Status> {
         reject_learner(&self.server)?;
-        let members = reconfig::remove(&self.server, req.into_inner().id).await?;
+        let r = req.into_inner();
+        if let Some(mut leader) = leader_client(&self.server).await? {
+            return leader.member_remove(r).await;
+        }
+        let members = reconfig::remove(&self.server, r.id).await?;
         Ok(Response::new(MemberRemoveResponse {
             header: Some(self.server.header(0)),
             members: to_wire_all(members),
@@ -101,7 +141,11 @@ impl Cluster for ClusterService {
         req: Request<MemberPromoteRequest>,
     ) -> Result<Response<MemberPromoteResponse>, Status> {
         reject_learner(&self.server)?;
-        let members = reconfig::promote(&self.server, req.into_inner().id).await?;
+        let r = req.into_inner();
+        if let Some(mut leader) = leader_client(&self.server).await? {
+            return leader.member_promote(r).await;
+        }
+        let members = reconfig::promote(&self.server, r.id).await?;
         Ok(Response::new(MemberPromoteResponse {
             header: Some(self.server.header(0)),
             members: to_wire_all(members),
