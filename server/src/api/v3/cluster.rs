@@ -6,7 +6,7 @@ use ectd_proto::etcdserverpb::cluster_server::Cluster;
 use ectd_proto::etcdserverpb::{
     Member, MemberAddRequest, MemberAddResponse, MemberListRequest, MemberListResponse,
     MemberPromoteRequest, MemberPromoteResponse, MemberRemoveRequest, MemberRemoveResponse,
-    MemberUpdateRequest, MemberUpdateResponse,
+    MemberUpdateRequest, MemberUpdateResponse, ResponseHeader,
 };
 use ectd_proto::raftcmd;
 use std::time::Duration;
@@ -29,6 +29,15 @@ impl ClusterService {
     /// A Cluster service backed by `server`.
     pub fn new(server: Arc<Server>) -> ClusterService {
         ClusterService { server }
+    }
+
+    /// Membership answers carry no revision: they describe the cluster, not the
+    /// keyspace, and etcd leaves the field unset.
+    fn header(&self) -> ResponseHeader {
+        ResponseHeader {
+            revision: 0,
+            ..self.server.header(0)
+        }
     }
 }
 
@@ -88,7 +97,7 @@ impl Cluster for ClusterService {
         }
         let (member, members) = reconfig::add(&self.server, r.peer_ur_ls, r.is_learner).await?;
         Ok(Response::new(MemberAddResponse {
-            header: Some(self.server.header(0)),
+            header: Some(self.header()),
             member: Some(to_wire(member)),
             members: to_wire_all(members),
         }))
@@ -105,7 +114,7 @@ impl Cluster for ClusterService {
         }
         let members = reconfig::remove(&self.server, r.id).await?;
         Ok(Response::new(MemberRemoveResponse {
-            header: Some(self.server.header(0)),
+            header: Some(self.header()),
             members: to_wire_all(members),
         }))
     }
@@ -118,7 +127,7 @@ impl Cluster for ClusterService {
         let r = req.into_inner();
         let members = reconfig::update(&self.server, r.id, r.peer_ur_ls).await?;
         Ok(Response::new(MemberUpdateResponse {
-            header: Some(self.server.header(0)),
+            header: Some(self.header()),
             members: to_wire_all(members),
         }))
     }
@@ -131,7 +140,7 @@ impl Cluster for ClusterService {
             self.server.read_barrier().await?;
         }
         Ok(Response::new(MemberListResponse {
-            header: Some(self.server.header(0)),
+            header: Some(self.header()),
             members: to_wire_all(self.server.members()),
         }))
     }
@@ -147,7 +156,7 @@ impl Cluster for ClusterService {
         }
         let members = reconfig::promote(&self.server, r.id).await?;
         Ok(Response::new(MemberPromoteResponse {
-            header: Some(self.server.header(0)),
+            header: Some(self.header()),
             members: to_wire_all(members),
         }))
     }
