@@ -49,18 +49,11 @@ pub async fn run(
                 source,
             })?;
         tracing::info!(url = %url, "serving client traffic (gRPC and HTTP)");
-        let mut stop = stop_tx.subscribe();
-        let app = router.clone();
-        serving.push(tokio::spawn(async move {
-            let res = axum::serve(listener, app)
-                .with_graceful_shutdown(async move {
-                    let _ = stop.recv().await;
-                })
-                .await;
-            if let Err(e) = res {
-                tracing::error!(error = %e, "client listener failed");
-            }
-        }));
+        serving.push(tokio::spawn(crate::api::serve_client(
+            listener,
+            router.clone(),
+            stop_tx.subscribe(),
+        )));
     }
     let peer_router = tonic::service::Routes::new(
         PeerServer::new(
