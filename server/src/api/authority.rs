@@ -4,11 +4,13 @@
 //! --cluster`) with the whole client URL as the target, so its requests carry
 //! `:authority: http://host:port`. etcd's gRPC server takes that; the HTTP/2 server
 //! ectd uses resets such streams as malformed. [`AuthorityFix`] sits under it on the
-//! read side of each connection: on an HTTP/2 connection it decodes every request
-//! header block, reduces a URL authority to its `host:port`, and re-encodes the block
-//! (the server then sees only this encoder's header compression, so both sides'
-//! tables stay in step). Every other frame and every non-HTTP/2 connection passes
-//! through untouched.
+//! read side of each connection and looks at the first request's header block: a
+//! client that sends a plain authority (every other client) has its connection
+//! passed through untouched from then on, at no further cost. A client that sends a
+//! URL gets every header block of that connection decoded, its authority reduced to
+//! `host:port`, and re-encoded (the server then sees only this encoder's header
+//! compression, so both sides' tables stay in step). Other frames and non-HTTP/2
+//! connections pass through untouched.
 
 use std::io;
 use std::pin::Pin;
@@ -33,8 +35,10 @@ const MAX_BLOCK: usize = 1 << 20;
 enum Mode {
     /// Not yet known whether the connection speaks HTTP/2 with prior knowledge.
     Detect,
-    /// HTTP/2: header blocks are rewritten.
+    /// HTTP/2, before the first request's header block has been seen.
     H2,
+    /// HTTP/2 from a client that sends URL authorities: header blocks are rewritten.
+    H2Rewrite,
     /// Anything else: bytes pass through.
     Plain,
 }
@@ -44,6 +48,8 @@ struct Pending {
     stream: u32,
     end_stream: bool,
     block: Vec<u8>,
+    /// The frames as received, in case the block goes through unchanged.
+    raw: Vec<u8>,
 }
 
 /// The read side of a client connection, with URL authorities made plain.
@@ -91,11 +97,13 @@ impl<R, W> AuthorityFix<R, W> {
                     }
                 }
                 Mode::Plain => {
-                    let all = self.input.split();
-                    self.output.put(all);
+                    if self.pending.is_none() {
+                        let all = self.input.split();
+                        self.output.put(all);
+                    }
                     return Ok(());
                 }
-                Mode::H2 => {
+                Mode::H2 | Mode::H2Rewrite => {
                     if self.input.len() < FRAME_HEADER {
                         return Ok(());
                     }
@@ -114,8 +122,9 @@ impl<R, W> AuthorityFix<R, W> {
                     let flags = frame[4];
                     let stream =
                         u32::from_be_bytes([frame[5], frame[6], frame[7], frame[8]]) & 0x7fff_ffff;
+                    let raw = frame.clone();
                     frame.advance(FRAME_HEADER);
-                    self.header_frame(ty, flags, stream, frame)?;
+                    self.header_frame(ty, flags, stream, frame, &raw)?;
                 }
             }
         }
@@ -127,6 +136,7 @@ impl<R, W> AuthorityFix<R, W> {
         flags: u8,
         stream: u32,
         mut payload: BytesMut,
+        raw: &[u8],
     ) -> io::Result<()> {
         let bad = |what: &str| io::Error::new(io::ErrorKind::InvalidData, format!("http2: {what}"));
         match (ty, &mut self.pending) {
@@ -153,6 +163,7 @@ impl<R, W> AuthorityFix<R, W> {
                     stream,
                     end_stream: flags & END_STREAM != 0,
                     block: payload.to_vec(),
+                    raw: raw.to_vec(),
                 });
             }
             (CONTINUATION, Some(p)) if p.stream == stream => {
@@ -160,6 +171,7 @@ impl<R, W> AuthorityFix<R, W> {
                     return Err(bad("header block too large"));
                 }
                 p.block.extend_from_slice(&payload);
+                p.raw.extend_from_slice(raw);
             }
             _ => return Err(bad("header block interleaved with other frames")),
         }
@@ -177,12 +189,23 @@ impl<R, W> AuthorityFix<R, W> {
                 format!("http2: header block: {e:?}"),
             )
         })?;
+        let mut rewrote = false;
         for (name, value) in &mut headers {
             if name.as_slice() == b":authority" {
                 if let Some(plain) = plain_authority(value) {
                     *value = plain;
+                    rewrote = true;
                 }
             }
+        }
+        if matches!(self.mode, Mode::H2) {
+            if !rewrote {
+                // The usual case: this client's authorities need nothing.
+                self.output.put_slice(&p.raw);
+                self.mode = Mode::Plain;
+                return Ok(());
+            }
+            self.mode = Mode::H2Rewrite;
         }
         let block = self
             .encoder
@@ -229,6 +252,10 @@ impl<R: AsyncRead + Unpin, W: Unpin> AsyncRead for AuthorityFix<R, W> {
     ) -> Poll<io::Result<()>> {
         let this = &mut *self;
         loop {
+            if matches!(this.mode, Mode::Plain) && this.output.is_empty() && this.input.is_empty() {
+                // Nothing to look at any more: read straight into the caller's buffer.
+                return Pin::new(&mut this.read).poll_read(cx, buf);
+            }
             if !this.output.is_empty() {
                 let n = this.output.len().min(buf.remaining());
                 buf.put_slice(&this.output.split_to(n));
@@ -350,6 +377,23 @@ mod tests {
             assert_eq!(auth.1, b"127.0.0.1:2379");
         }
         assert!(out.windows(4).any(|w| w == b"data"));
+    }
+
+    #[tokio::test]
+    async fn plain_authority_connections_pass_untouched() {
+        let mut enc = loona_hpack::Encoder::new();
+        let h: Vec<(&[u8], &[u8])> =
+            vec![(b":method", b"POST"), (b":authority", b"127.0.0.1:2379")];
+        let mut input = PREFACE.to_vec();
+        input.extend(frame(0x4, 0, 0, &[]));
+        input.extend(frame(HEADERS, END_HEADERS | PADDED, 1, &{
+            let mut p = vec![2];
+            p.extend(enc.encode(h.clone()));
+            p.extend([0, 0]);
+            p
+        }));
+        input.extend(frame(HEADERS, END_HEADERS, 3, &enc.encode(h)));
+        assert_eq!(run(input.clone()).await, input);
     }
 
     #[tokio::test]
