@@ -96,7 +96,8 @@ impl Server {
         let (committed_tx, committed_rx) = mpsc::channel::<ToApply>(64);
         let (durable_tx, durable_rx) = std::sync::mpsc::channel();
         let (raft_tx, raft_rx) = crate::raft::channel();
-        let transport = Transport::new(cluster_id, member_id, raft_tx.clone());
+        let removed = Arc::new(tokio::sync::Notify::new());
+        let transport = Transport::new(cluster_id, member_id, raft_tx.clone(), removed.clone());
         let mut members = membership::list(store.engine());
         if members.is_empty() {
             members = bootstrap::initial_members(cfg)?;
@@ -118,7 +119,6 @@ impl Server {
         )?;
 
         let waiters: Waiters = Arc::default();
-        let removed = Arc::new(tokio::sync::Notify::new());
         let (applied_tx, applied_rx) = watch::channel(applied_index);
         let apply_thread = spawn_apply(
             ApplyTask {
@@ -492,6 +492,12 @@ impl Directory for MemberDirectory {
             cluster_id: s.cluster_id,
             members: membership::list(s.store.engine()),
         })
+    }
+
+    fn is_removed(&self, id: u64) -> bool {
+        self.0
+            .upgrade()
+            .is_some_and(|s| membership::is_removed(s.store.engine(), id))
     }
 }
 

@@ -39,19 +39,27 @@ pub struct Transport {
     cluster_id: u64,
     id: u64,
     raft: Sender<RaftRequest>,
+    removed: Arc<tokio::sync::Notify>,
     runtime: tokio::runtime::Handle,
     peers: Mutex<HashMap<u64, PeerLink>>,
 }
 
 impl Transport {
     /// A transport for member `id` of cluster `cluster_id`; feedback (unreachable
-    /// peers) goes to the raft loop through `raft`. Must be created inside a tokio
-    /// runtime; its tasks run there.
-    pub fn new(cluster_id: u64, id: u64, raft: Sender<RaftRequest>) -> Arc<Transport> {
+    /// peers) goes to the raft loop through `raft`, and `removed` is notified when a
+    /// peer refuses this member as removed from the cluster. Must be created inside
+    /// a tokio runtime; its tasks run there.
+    pub fn new(
+        cluster_id: u64,
+        id: u64,
+        raft: Sender<RaftRequest>,
+        removed: Arc<tokio::sync::Notify>,
+    ) -> Arc<Transport> {
         Arc::new(Transport {
             cluster_id,
             id,
             raft,
+            removed,
             runtime: tokio::runtime::Handle::current(),
             peers: Mutex::new(HashMap::new()),
         })
@@ -79,6 +87,7 @@ impl Transport {
                 urls.clone(),
                 rx,
                 self.raft.clone(),
+                self.removed.clone(),
             ));
             links.insert(
                 *id,
@@ -170,6 +179,7 @@ async fn run_link(
     urls: Vec<String>,
     mut queue: mpsc::Receiver<Message>,
     raft: Sender<RaftRequest>,
+    removed: Arc<tokio::sync::Notify>,
 ) {
     let mut backoff = Duration::from_millis(50);
     loop {
@@ -210,7 +220,15 @@ async fn run_link(
                 break;
             }
         }
-        call.abort();
+        // The stream ended: find out whether the peer refused us as removed.
+        drop(tx);
+        if let Ok(Ok(Err(status))) = tokio::time::timeout(Duration::from_millis(200), call).await {
+            if status.code() == tonic::Code::PermissionDenied {
+                tracing::warn!(peer = format!("{to:x}"), "{}", status.message());
+                removed.notify_one();
+                return;
+            }
+        }
         let _ = raft.send(RaftRequest::Unreachable(to));
         tracing::debug!(peer = format!("{to:x}"), "peer stream broke; reconnecting");
     }
@@ -296,6 +314,8 @@ async fn stream_snapshot(
 pub trait Directory: Send + Sync {
     /// The membership, if `token` is this cluster's token; otherwise why not.
     fn members(&self, token: &str) -> Result<MembersResponse, String>;
+    /// Whether `id` was removed from the cluster.
+    fn is_removed(&self, id: u64) -> bool;
 }
 
 /// Answers the peer port's gRPC service.
@@ -348,6 +368,13 @@ impl Peer for PeerService {
         let raft = self.raft();
         while let Some(batch) = stream.message().await? {
             self.check_cluster(batch.cluster_id).map_err(|e| *e)?;
+            // A removed member does not learn of its removal through raft (nobody
+            // sends it the log any more); it learns it here and stops.
+            if self.directory.is_removed(batch.from) {
+                return Err(Status::permission_denied(
+                    "the member has been permanently removed from the cluster",
+                ));
+            }
             for raw in batch.messages {
                 let mut m = Message::default();
                 m.merge_from_bytes(&raw).map_err(|e| {
