@@ -3,7 +3,7 @@
 //! loop's committed entries to the apply task.
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::Duration;
@@ -54,6 +54,9 @@ pub struct Server {
     snap_dir: std::path::PathBuf,
     transport: Arc<Transport>,
     removed: Arc<tokio::sync::Notify>,
+    /// Whether this member is a learner, as last applied (kept by apply so the
+    /// request path need not read the membership).
+    learner: Arc<AtomicBool>,
     store: Arc<Store>,
     raft: Mutex<Option<std::sync::mpsc::Sender<Request>>>,
     status: Arc<RaftStatus>,
@@ -97,6 +100,9 @@ impl Server {
         let (durable_tx, durable_rx) = std::sync::mpsc::channel();
         let (raft_tx, raft_rx) = crate::raft::channel();
         let removed = Arc::new(tokio::sync::Notify::new());
+        let learner = Arc::new(AtomicBool::new(
+            membership::get(store.engine(), member_id).is_some_and(|m| m.is_learner),
+        ));
         let transport = Transport::new(cluster_id, member_id, raft_tx.clone(), removed.clone());
         let mut members = membership::list(store.engine());
         if members.is_empty() {
@@ -131,6 +137,7 @@ impl Server {
                 transport: transport.clone(),
                 self_id: member_id,
                 removed: removed.clone(),
+                learner: learner.clone(),
             },
             committed_rx,
         );
@@ -151,6 +158,7 @@ impl Server {
             snap_dir,
             transport,
             removed,
+            learner,
             store,
             raft: Mutex::new(Some(raft.requests)),
             status: raft.status,
@@ -302,7 +310,7 @@ impl Server {
 
     /// Whether this member is a learner.
     pub fn is_learner(&self) -> bool {
-        membership::get(self.store.engine(), self.member_id).is_some_and(|m| m.is_learner)
+        self.learner.load(Ordering::Acquire)
     }
 
     /// The cluster token this member was started with.
@@ -365,6 +373,7 @@ impl Server {
 }
 
 struct ApplyTask {
+    learner: Arc<AtomicBool>,
     self_id: u64,
     removed: Arc<tokio::sync::Notify>,
     transport: Arc<Transport>,
@@ -390,7 +399,13 @@ fn spawn_apply(task: ApplyTask, mut committed: mpsc::Receiver<ToApply>) -> JoinH
         transport,
         self_id,
         removed,
+        learner,
     } = task;
+    let note_membership = move |members: &[Member]| {
+        transport.set_peers(&peer_urls(members));
+        let me = members.iter().find(|m| m.id == self_id);
+        learner.store(me.is_some_and(|m| m.is_learner), Ordering::Release);
+    };
     std::thread::Builder::new()
         .name("apply".into())
         .spawn(move || {
@@ -410,7 +425,7 @@ fn spawn_apply(task: ApplyTask, mut committed: mpsc::Receiver<ToApply>) -> JoinH
                         let _ = std::fs::remove_dir_all(&dir);
                         last_durable = index;
                         applied.send_replace(index);
-                        transport.set_peers(&peer_urls(&applier.members()));
+                        note_membership(&applier.members());
                         let _ = done.send(());
                         continue;
                     }
@@ -429,7 +444,7 @@ fn spawn_apply(task: ApplyTask, mut committed: mpsc::Receiver<ToApply>) -> JoinH
                             panic!("undecodable conf change at {}: {err}", e.index)
                         });
                         applier.apply_conf_change(e.index, e.term, &cc);
-                        transport.set_peers(&peer_urls(&applier.members()));
+                        note_membership(&applier.members());
                         if cc.get_change_type() == ConfChangeType::RemoveNode && cc.node_id == self_id {
                             tracing::warn!("this member has been permanently removed from the cluster; stopping");
                             removed.notify_one();
@@ -445,7 +460,7 @@ fn spawn_apply(task: ApplyTask, mut committed: mpsc::Receiver<ToApply>) -> JoinH
                     }
                     let done = applier.apply(e.index, e.term, &e.data);
                     if done.membership_changed {
-                        transport.set_peers(&peer_urls(&applier.members()));
+                        note_membership(&applier.members());
                     }
                     if done.request_id != 0 {
                         let waiter = waiters

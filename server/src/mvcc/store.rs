@@ -6,7 +6,7 @@ use std::sync::RwLock;
 use rocksdb::WriteBatch;
 
 use super::keys::{split_index_key, Revision, KIND_PUT, REV_LEN};
-use super::read::{resolve_rev, ReadView, Source};
+use super::read::{ReadView, Source};
 use super::txn::WriteTxn;
 use super::MvccError;
 use crate::engine::schema::meta;
@@ -74,17 +74,6 @@ impl Store {
         let snap = self.engine.db().snapshot();
         ReadView {
             source: Source::Snapshot(&self.engine, snap),
-            rev: revs.current,
-            compact_rev: revs.compacted,
-        }
-    }
-
-    /// A view of the live database, for the apply task (the only writer), which
-    /// sees every batch it committed.
-    pub fn apply_view(&self) -> ReadView<'_> {
-        let revs = *self.revs.read().expect("revs lock");
-        ReadView {
-            source: Source::Db(&self.engine),
             rev: revs.current,
             compact_rev: revs.compacted,
         }
@@ -218,12 +207,6 @@ impl Store {
             }
         }
         h.finalize()
-    }
-
-    /// Resolves a requested read revision against this store's state.
-    pub fn resolve_rev(&self, req: i64) -> Result<i64, MvccError> {
-        let revs = *self.revs.read().expect("revs lock");
-        resolve_rev(req, revs.current, revs.compacted)
     }
 }
 
