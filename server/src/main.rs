@@ -12,8 +12,13 @@ fn main() {
             std::process::exit(1);
         }
     };
+    // etcd's levels beyond error (dpanic, panic, fatal) log errors only here.
+    let level = match cfg.log_level.as_str() {
+        "dpanic" | "panic" | "fatal" => "error",
+        other => other,
+    };
     let filter = EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| EnvFilter::new(format!("{},raft=warn", cfg.log_level)));
+        .unwrap_or_else(|_| EnvFilter::new(format!("{level},raft=warn")));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr);
