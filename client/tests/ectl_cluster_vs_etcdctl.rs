@@ -16,6 +16,8 @@
 
 #[path = "support/cluster.rs"]
 mod cluster;
+#[path = "support/tools.rs"]
+mod tools;
 
 use std::path::Path;
 use std::time::{Duration, Instant};

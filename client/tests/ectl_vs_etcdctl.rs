@@ -14,7 +14,6 @@
 
 use std::ffi::OsString;
 use std::io::Write;
-use std::net::TcpListener;
 use std::os::unix::ffi::OsStringExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
@@ -22,6 +21,11 @@ use std::time::{Duration, Instant};
 
 use ectd_client::proto::etcdserverpb::LeaseGrantRequest;
 use ectd_client::Client;
+
+#[path = "support/tools.rs"]
+mod tools;
+
+use tools::{binary, free_port};
 
 const ECTL: &str = env!("CARGO_BIN_EXE_ectl");
 
@@ -32,25 +36,6 @@ const SHARED_PEER_URL: &str = "http://127.0.0.1:2380";
 /// A lease that both clusters grant with the same ID, so `--lease` can be
 /// compared.
 const LEASE_ID: i64 = 0x694d_77aa_9e1e_4e0b;
-
-fn binary(var: &str, default: &str) -> PathBuf {
-    let path = std::env::var_os(var).map_or_else(|| PathBuf::from(default), PathBuf::from);
-    assert!(
-        path.is_file(),
-        "{} not found: this test compares ectl with the real etcd 3.4 tools; \
-         install etcd (e.g. `apt-get install etcd-server etcd-client`) or set {var}",
-        path.display()
-    );
-    path
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .expect("bind an ephemeral port")
-        .local_addr()
-        .unwrap()
-        .port()
-}
 
 /// A throw-away single-member etcd on loopback.
 struct Etcd {

@@ -13,17 +13,13 @@
 
 mod common;
 
-use std::io::Read;
 use std::process::{Command, Stdio};
-use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-use common::{require_etcd_binary, within, Cluster, Kind, ETCD, ETCDCTL};
+use common::{require_etcd_binary, wait_output, within, Cluster, Kind, CTL_TIMEOUT, ETCD, ETCDCTL};
 use ectd_client::proto::etcdserverpb::{MemberListRequest, MoveLeaderRequest, StatusRequest};
 use ectd_client::Client;
 use serde_json::Value;
-
-const CTL_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// What one etcdctl run showed the user.
 #[derive(Debug, Clone, PartialEq)]
@@ -48,7 +44,7 @@ fn etcdctl(endpoints: &[String], args: &[&str]) -> Shown {
             cmd.env_remove(&k);
         }
     }
-    let mut child = cmd
+    let child = cmd
         .env("ETCDCTL_API", "3")
         .arg(format!("--endpoints={}", endpoints.join(",")))
         .args(["--dial-timeout=5s", "--command-timeout=10s"])
@@ -58,31 +54,11 @@ fn etcdctl(endpoints: &[String], args: &[&str]) -> Shown {
         .stderr(Stdio::piped())
         .spawn()
         .expect("spawning etcdctl");
-    let pid = child.id();
-    let mut out_pipe = child.stdout.take().expect("stdout pipe");
-    let mut err_pipe = child.stderr.take().expect("stderr pipe");
-    let (tx, rx) = mpsc::channel();
-    std::thread::spawn(move || {
-        // Each pipe is drained on its own thread so neither can fill up and
-        // block etcdctl.
-        let err_reader = std::thread::spawn(move || {
-            let mut err = Vec::new();
-            let _ = err_pipe.read_to_end(&mut err);
-            err
-        });
-        let mut out = Vec::new();
-        let _ = out_pipe.read_to_end(&mut out);
-        let err = err_reader.join().unwrap_or_default();
-        let status = child.wait().expect("waiting for etcdctl");
-        let _ = tx.send((status, out, err));
-    });
-    let (status, out, err) = match rx.recv_timeout(CTL_TIMEOUT) {
-        Ok(r) => r,
-        Err(_) => {
-            let _ = Command::new("kill").args(["-9", &pid.to_string()]).status();
-            panic!("etcdctl {args:?} against {endpoints:?} did not finish within {CTL_TIMEOUT:?}");
-        }
-    };
+    let (status, out, err) = wait_output(
+        child,
+        CTL_TIMEOUT,
+        &format!("etcdctl {args:?} against {endpoints:?}"),
+    );
     let stderr = String::from_utf8_lossy(&err).into_owned();
     Shown {
         exit: status.code(),

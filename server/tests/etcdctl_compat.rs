@@ -10,16 +10,12 @@
 
 mod common;
 
-use std::io::{Read, Write};
+use std::io::Write;
 use std::process::{Command, Stdio};
-use std::sync::mpsc;
-use std::time::Duration;
 
-use common::{require_etcd_binary, Ectd, Etcd, Member, ETCDCTL};
+use common::{require_etcd_binary, wait_output, Ectd, Etcd, Member, CTL_TIMEOUT, ETCDCTL};
 use serde_json::Value;
 use tempfile::TempDir;
-
-const CTL_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// What one etcdctl run showed the user.
 #[derive(Debug, PartialEq)]
@@ -56,31 +52,11 @@ fn etcdctl(addr: &str, args: &[&str], stdin: Option<&str>) -> Shown {
         pipe.write_all(input.as_bytes())
             .expect("writing etcdctl's stdin");
     }
-    let pid = child.id();
-    let mut out_pipe = child.stdout.take().expect("stdout pipe");
-    let mut err_pipe = child.stderr.take().expect("stderr pipe");
-    let (tx, rx) = mpsc::channel();
-    std::thread::spawn(move || {
-        // stderr is drained on its own thread so that neither pipe can fill up and
-        // block etcdctl while the other is being read.
-        let err_reader = std::thread::spawn(move || {
-            let mut err = Vec::new();
-            let _ = err_pipe.read_to_end(&mut err);
-            err
-        });
-        let mut out = Vec::new();
-        let _ = out_pipe.read_to_end(&mut out);
-        let err = err_reader.join().unwrap_or_default();
-        let status = child.wait().expect("waiting for etcdctl");
-        let _ = tx.send((status, out, err));
-    });
-    let (status, out, err) = match rx.recv_timeout(CTL_TIMEOUT) {
-        Ok(r) => r,
-        Err(_) => {
-            let _ = Command::new("kill").args(["-9", &pid.to_string()]).status();
-            panic!("etcdctl {args:?} against {addr} did not finish within {CTL_TIMEOUT:?}");
-        }
-    };
+    let (status, out, err) = wait_output(
+        child,
+        CTL_TIMEOUT,
+        &format!("etcdctl {args:?} against {addr}"),
+    );
     let stderr = String::from_utf8_lossy(&err).into_owned();
     Shown {
         exit: status.code(),

@@ -1,7 +1,6 @@
 //! A throw-away multi-member etcd cluster on loopback, and running etcdctl
 //! and ectl against it.
 
-use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
@@ -9,31 +8,12 @@ use std::time::{Duration, Instant};
 use ectd_client::proto::etcdserverpb::{MemberListRequest, StatusResponse};
 use ectd_client::{Client, ConnectOptions};
 
+use crate::tools::{binary, free_port};
+
 pub const ECTL: &str = env!("CARGO_BIN_EXE_ectl");
 
 /// How long a member may take to start, join or catch up.
 const STARTUP: Duration = Duration::from_secs(30);
-
-/// The etcd tool at `default` (or `$var`), which must exist: a skipped
-/// comparison would silently stop guarding compatibility.
-pub fn binary(var: &str, default: &str) -> PathBuf {
-    let path = std::env::var_os(var).map_or_else(|| PathBuf::from(default), PathBuf::from);
-    assert!(
-        path.is_file(),
-        "{} not found: this test compares ectl with the real etcd 3.4 tools; \
-         install etcd (e.g. `apt-get install etcd-server etcd-client`) or set {var}",
-        path.display()
-    );
-    path
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .expect("bind an ephemeral port")
-        .local_addr()
-        .unwrap()
-        .port()
-}
 
 /// The addresses of one member.
 #[derive(Debug, Clone)]
