@@ -1,0 +1,294 @@
+//! The member's configuration: etcd's flag names and `ETCD_*` environment variables,
+//! or a YAML file with etcd's config-file keys (`--config-file`), read once in `main`
+//! by [`Config::load`] and passed down as this typed struct.
+
+mod file;
+
+use std::ffi::OsString;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use clap::builder::TypedValueParser;
+use clap::{CommandFactory, FromArgMatches, Parser};
+
+/// The etcd version ectd reports (`/version`, `Status.version`); clients gate
+/// features on it.
+pub const DEFAULT_ETCD_VERSION: &str = "3.5.17";
+
+/// Command-line flags and environment of `ectd`, named after etcd's.
+#[derive(Parser, Debug, Clone)]
+#[command(
+    name = "ectd",
+    version,
+    about = "ectd: a key-value store that speaks etcd's protocols"
+)]
+pub struct Config {
+    /// Path to a YAML configuration file with etcd's key names. When given, the file
+    /// is the only source of settings: other flags and environment variables are
+    /// ignored, as in etcd. Empty, as in etcd, means no file.
+    #[arg(
+        long,
+        env = "ETCD_CONFIG_FILE",
+        value_parser = clap::builder::OsStringValueParser::new().map(PathBuf::from)
+    )]
+    pub config_file: Option<PathBuf>,
+    /// Human-readable name of this member.
+    #[arg(long, env = "ETCD_NAME", default_value = "default")]
+    pub name: String,
+    /// Path to the data directory (default: `<name>.etcd`).
+    #[arg(long, env = "ETCD_DATA_DIR")]
+    pub data_dir: Option<PathBuf>,
+    /// URLs to listen on for client traffic (gRPC and HTTP on the same port).
+    #[arg(
+        long,
+        env = "ETCD_LISTEN_CLIENT_URLS",
+        default_value = "http://localhost:2379",
+        value_delimiter = ','
+    )]
+    pub listen_client_urls: Vec<String>,
+    /// Client URLs advertised to the rest of the cluster and to clients.
+    #[arg(
+        long,
+        env = "ETCD_ADVERTISE_CLIENT_URLS",
+        default_value = "http://localhost:2379",
+        value_delimiter = ','
+    )]
+    pub advertise_client_urls: Vec<String>,
+    /// URLs to listen on for peer traffic.
+    #[arg(
+        long,
+        env = "ETCD_LISTEN_PEER_URLS",
+        default_value = "http://localhost:2380",
+        value_delimiter = ','
+    )]
+    pub listen_peer_urls: Vec<String>,
+    /// This member's peer URLs, advertised to the rest of the cluster.
+    #[arg(
+        long,
+        env = "ETCD_INITIAL_ADVERTISE_PEER_URLS",
+        default_value = "http://localhost:2380",
+        value_delimiter = ','
+    )]
+    pub initial_advertise_peer_urls: Vec<String>,
+    /// Initial cluster configuration, `name=peerURL,...` (default: this member alone).
+    #[arg(long, env = "ETCD_INITIAL_CLUSTER")]
+    pub initial_cluster: Option<String>,
+    /// `new` to bootstrap a cluster, `existing` to join one.
+    #[arg(long, env = "ETCD_INITIAL_CLUSTER_STATE", default_value = "new")]
+    pub initial_cluster_state: String,
+    /// Token that keeps members of different clusters apart.
+    #[arg(
+        long,
+        env = "ETCD_INITIAL_CLUSTER_TOKEN",
+        default_value = "etcd-cluster"
+    )]
+    pub initial_cluster_token: String,
+    /// Time (ms) of a heartbeat interval.
+    #[arg(long, env = "ETCD_HEARTBEAT_INTERVAL", default_value_t = 100)]
+    pub heartbeat_interval: u64,
+    /// Time (ms) for an election to time out.
+    #[arg(long, env = "ETCD_ELECTION_TIMEOUT", default_value_t = 1000)]
+    pub election_timeout: u64,
+    /// Committed entries between snapshots of the state.
+    #[arg(long, env = "ETCD_SNAPSHOT_COUNT", default_value_t = 100_000)]
+    pub snapshot_count: u64,
+    /// Largest client request the server accepts, in bytes.
+    #[arg(long, env = "ETCD_MAX_REQUEST_BYTES", default_value_t = 1_572_864)]
+    pub max_request_bytes: usize,
+    /// Most operations one txn may hold.
+    #[arg(long, env = "ETCD_MAX_TXN_OPS", default_value_t = 128)]
+    pub max_txn_ops: usize,
+    /// Log level: debug, info, warn, error.
+    #[arg(long, env = "ETCD_LOG_LEVEL", default_value = "info")]
+    pub log_level: String,
+    /// Log format: `text` or `json`.
+    #[arg(long, env = "ECTD_LOG_FORMAT", default_value = "json")]
+    pub log_format: String,
+    /// The etcd server version to report to clients.
+    #[arg(long, env = "ECTD_ETCD_VERSION", default_value = DEFAULT_ETCD_VERSION)]
+    pub etcd_version: String,
+}
+
+/// A configuration error, reported before anything starts.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct ConfigError(pub String);
+
+impl Config {
+    /// Reads the configuration as etcd does: from the command line and `ETCD_*`
+    /// environment variables (flags win), or, when `--config-file` (or
+    /// `ETCD_CONFIG_FILE`) names a file, from that file alone, every other flag and
+    /// environment variable being ignored. Help, version and malformed flags are
+    /// printed and end the process, as with [`Parser::parse`].
+    pub fn load() -> Result<Config, ConfigError> {
+        match Self::load_from(std::env::args_os()) {
+            Ok(cfg) => Ok(cfg),
+            Err(LoadError::Usage(e)) => e.exit(),
+            Err(LoadError::Config(e)) => Err(e),
+        }
+    }
+
+    /// [`Config::load`] over the given arguments (the first is the program name).
+    fn load_from<I, T>(args: I) -> Result<Config, LoadError>
+    where
+        I: IntoIterator<Item = T>,
+        T: Into<OsString>,
+    {
+        let args: Vec<OsString> = args.into_iter().map(Into::into).collect();
+        // Look for the config file with every environment variable but its own
+        // switched off: with a file, the others are not read at all, so a stray
+        // malformed ETCD_* variable cannot stop a member configured by file.
+        let flags_only = Self::command()
+            .mut_args(|a| {
+                if a.get_id() == "config_file" {
+                    a
+                } else {
+                    a.env(None)
+                }
+            })
+            .try_get_matches_from(&args);
+        if let Ok(matches) = flags_only {
+            if let Some(path) = matches.get_one::<PathBuf>("config_file") {
+                if !path.as_os_str().is_empty() {
+                    return Self::from_file(path).map_err(LoadError::Config);
+                }
+            }
+        }
+        // No file (or a usage error, reported here with the environment in view).
+        let mut cfg = Self::try_parse_from(&args).map_err(LoadError::Usage)?;
+        cfg.config_file = None;
+        Ok(cfg)
+    }
+
+    /// Reads a YAML configuration file with etcd's key names. Keys it does not set
+    /// keep their defaults; keys ectd does not know are ignored, as etcd ignores
+    /// them; a known key with a value of the wrong type is an error naming the key.
+    pub fn from_file(path: &Path) -> Result<Config, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|e| {
+            ConfigError(format!(
+                "--config-file: cannot read {}: {e}",
+                path.display()
+            ))
+        })?;
+        let mut cfg = Self::from_yaml(&text)
+            .map_err(|e| ConfigError(format!("--config-file {}: {}", path.display(), e.0)))?;
+        cfg.config_file = Some(path.to_path_buf());
+        Ok(cfg)
+    }
+
+    /// The settings in a YAML document over the defaults.
+    fn from_yaml(text: &str) -> Result<Config, ConfigError> {
+        let file: Option<file::FileConfig> =
+            serde_norway::from_str(text).map_err(|e| ConfigError(e.to_string()))?;
+        let mut cfg = Self::defaults();
+        if let Some(file) = file {
+            file.apply_to(&mut cfg);
+        }
+        Ok(cfg)
+    }
+
+    /// Every setting at its default: the flags' defaults, no environment.
+    fn defaults() -> Config {
+        let matches = Self::command()
+            .mut_args(|a| a.env(None))
+            .try_get_matches_from(["ectd"])
+            .expect("the flags' defaults parse");
+        Self::from_arg_matches(&matches).expect("the flags' defaults parse")
+    }
+
+    /// The data directory, defaulting as etcd does.
+    pub fn data_dir(&self) -> PathBuf {
+        self.data_dir
+            .clone()
+            .unwrap_or_else(|| PathBuf::from(format!("{}.etcd", self.name)))
+    }
+
+    /// Tick length of the raft loop.
+    pub fn tick(&self) -> Duration {
+        Duration::from_millis(self.heartbeat_interval)
+    }
+
+    /// Election timeout in ticks.
+    pub fn election_ticks(&self) -> usize {
+        (self.election_timeout / self.heartbeat_interval.max(1)) as usize
+    }
+
+    /// `(name, peer URLs)` of every initial member.
+    pub fn initial_members(&self) -> Result<Vec<(String, Vec<String>)>, ConfigError> {
+        let spec = match &self.initial_cluster {
+            Some(s) => s.clone(),
+            None => self
+                .initial_advertise_peer_urls
+                .iter()
+                .map(|u| format!("{}={u}", self.name))
+                .collect::<Vec<_>>()
+                .join(","),
+        };
+        let mut members: Vec<(String, Vec<String>)> = Vec::new();
+        for part in spec.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+            let (name, url) = part.split_once('=').ok_or_else(|| {
+                ConfigError(format!("--initial-cluster: {part:?} is not name=url"))
+            })?;
+            parse_url(url)?;
+            match members.iter_mut().find(|(n, _)| n == name) {
+                Some((_, urls)) => urls.push(url.to_string()),
+                None => members.push((name.to_string(), vec![url.to_string()])),
+            }
+        }
+        Ok(members)
+    }
+
+    /// Checks the settings that must be right before anything starts.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        if self.heartbeat_interval == 0 || self.election_timeout < 5 * self.heartbeat_interval {
+            return Err(ConfigError(format!(
+                "--election-timeout[{}ms] should be at least 5 times as --heartbeat-interval[{}ms]",
+                self.election_timeout, self.heartbeat_interval
+            )));
+        }
+        match self.initial_cluster_state.as_str() {
+            "new" | "existing" => {}
+            other => {
+                return Err(ConfigError(format!(
+                    "--initial-cluster-state: unexpected value {other:?} (want new or existing)"
+                )))
+            }
+        }
+        for u in &self.listen_client_urls {
+            parse_url(u)?;
+        }
+        let members = self.initial_members()?;
+        if !members.iter().any(|(n, _)| n == &self.name) {
+            return Err(ConfigError(format!(
+                "couldn't find local name {:?} in the initial cluster configuration",
+                self.name
+            )));
+        }
+        Ok(())
+    }
+}
+
+/// Why [`Config::load_from`] gave no configuration.
+#[derive(Debug)]
+enum LoadError {
+    /// Help, version, or malformed flags: clap prints it and exits.
+    Usage(clap::Error),
+    /// The configuration file could not be read or understood.
+    Config(ConfigError),
+}
+
+/// Parses `http://host:port` into a socket address (`localhost` = 127.0.0.1).
+pub fn parse_url(url: &str) -> Result<SocketAddr, ConfigError> {
+    let rest = url
+        .strip_prefix("http://")
+        .ok_or_else(|| ConfigError(format!("URL scheme must be http: {url:?}")))?;
+    let hostport = rest.trim_end_matches('/');
+    let hostport = hostport.replacen("localhost", "127.0.0.1", 1);
+    hostport
+        .parse()
+        .map_err(|_| ConfigError(format!("expected http://IP:port, got {url:?}")))
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,364 @@
+use super::*;
+use std::sync::Mutex;
+
+/// Parsing reads the process environment; tests that parse, or set `ETCD_*`
+/// variables, hold this lock so they never see each other's variables.
+static ENV: Mutex<()> = Mutex::new(());
+
+fn env_lock() -> std::sync::MutexGuard<'static, ()> {
+    ENV.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+fn yaml(text: &str) -> Result<Config, ConfigError> {
+    Config::from_yaml(text)
+}
+
+fn write_file(dir: &Path, name: &str, text: &str) -> PathBuf {
+    let path = dir.join(name);
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+fn load(args: &[&str]) -> Result<Config, LoadError> {
+    Config::load_from(std::iter::once("ectd").chain(args.iter().copied()))
+}
+
+#[test]
+fn reads_etcd_keys_from_yaml() {
+    let cfg = yaml(
+        "
+# etcd's configuration file keys
+name: m1
+data-dir: /var/lib/ectd/m1.etcd
+listen-client-urls: http://192.0.2.11:2379,http://127.0.0.1:2379
+advertise-client-urls: http://192.0.2.11:2379
+listen-peer-urls: http://192.0.2.11:2380
+initial-advertise-peer-urls: http://192.0.2.11:2380
+initial-cluster: m1=http://192.0.2.11:2380,m2=http://192.0.2.12:2380,m3=http://192.0.2.13:2380
+initial-cluster-state: existing
+initial-cluster-token: prod-1
+heartbeat-interval: 50
+election-timeout: 500
+snapshot-count: 5000
+max-request-bytes: 2097152
+max-txn-ops: 256
+log-level: debug
+log-format: text
+etcd-version: 3.4.30
+",
+    )
+    .unwrap();
+    assert_eq!(cfg.name, "m1");
+    assert_eq!(cfg.data_dir(), PathBuf::from("/var/lib/ectd/m1.etcd"));
+    assert_eq!(
+        cfg.listen_client_urls,
+        ["http://192.0.2.11:2379", "http://127.0.0.1:2379"]
+    );
+    assert_eq!(cfg.advertise_client_urls, ["http://192.0.2.11:2379"]);
+    assert_eq!(cfg.listen_peer_urls, ["http://192.0.2.11:2380"]);
+    assert_eq!(cfg.initial_advertise_peer_urls, ["http://192.0.2.11:2380"]);
+    let members = cfg.initial_members().unwrap();
+    let names: Vec<&str> = members.iter().map(|(n, _)| n.as_str()).collect();
+    assert_eq!(names, ["m1", "m2", "m3"]);
+    assert_eq!(cfg.initial_cluster_state, "existing");
+    assert_eq!(cfg.initial_cluster_token, "prod-1");
+    assert_eq!(cfg.heartbeat_interval, 50);
+    assert_eq!(cfg.election_timeout, 500);
+    assert_eq!(cfg.snapshot_count, 5000);
+    assert_eq!(cfg.max_request_bytes, 2_097_152);
+    assert_eq!(cfg.max_txn_ops, 256);
+    assert_eq!(cfg.log_level, "debug");
+    assert_eq!(cfg.log_format, "text");
+    assert_eq!(cfg.etcd_version, "3.4.30");
+    assert_eq!(cfg.election_ticks(), 10);
+}
+
+#[test]
+fn keys_left_out_keep_the_flag_defaults() {
+    let _env = env_lock();
+    let from_flags = Config::try_parse_from(["ectd"]).unwrap();
+    for text in ["", "# nothing but a comment\n", "name:\ndata-dir: ''\n"] {
+        let cfg = yaml(text).unwrap();
+        assert_eq!(cfg.name, "default");
+        assert_eq!(cfg.data_dir(), PathBuf::from("default.etcd"));
+        assert_eq!(cfg.listen_client_urls, ["http://localhost:2379"]);
+        assert_eq!(cfg.advertise_client_urls, ["http://localhost:2379"]);
+        assert_eq!(cfg.listen_peer_urls, ["http://localhost:2380"]);
+        assert_eq!(cfg.initial_advertise_peer_urls, ["http://localhost:2380"]);
+        assert_eq!(cfg.initial_cluster, None);
+        assert_eq!(cfg.initial_cluster_state, "new");
+        assert_eq!(cfg.initial_cluster_token, "etcd-cluster");
+        assert_eq!(cfg.heartbeat_interval, 100);
+        assert_eq!(cfg.election_timeout, 1000);
+        assert_eq!(cfg.snapshot_count, 100_000);
+        assert_eq!(cfg.max_request_bytes, 1_572_864);
+        assert_eq!(cfg.max_txn_ops, 128);
+        assert_eq!(cfg.log_level, "info");
+        assert_eq!(cfg.log_format, "json");
+        assert_eq!(cfg.etcd_version, DEFAULT_ETCD_VERSION);
+        // The same defaults as the flags have (when no ETCD_* variable is set).
+        if std::env::vars().all(|(k, _)| !k.starts_with("ETCD_") && !k.starts_with("ECTD_")) {
+            assert_eq!(format!("{cfg:?}"), format!("{from_flags:?}"));
+        }
+    }
+}
+
+#[test]
+fn initial_cluster_follows_the_name_when_left_out() {
+    let cfg = yaml("name: m2\ninitial-advertise-peer-urls: http://127.0.0.1:22380\n").unwrap();
+    assert_eq!(
+        cfg.initial_members().unwrap(),
+        [("m2".to_string(), vec!["http://127.0.0.1:22380".to_string()])]
+    );
+    cfg.validate().unwrap();
+}
+
+#[test]
+fn unknown_keys_are_ignored() {
+    let cfg = yaml(
+        "name: m1\nquota-backend-bytes: 8589934592\nclient-transport-security:\n  cert-file: /x\nauto-compaction-mode: periodic\n",
+    )
+    .unwrap();
+    assert_eq!(cfg.name, "m1");
+}
+
+#[test]
+fn wrong_types_name_the_key() {
+    let cases = [
+        ("heartbeat-interval: fast\n", "heartbeat-interval"),
+        ("election-timeout: -1\n", "election-timeout"),
+        ("snapshot-count: [1]\n", "snapshot-count"),
+        ("max-request-bytes: '1MiB'\n", "max-request-bytes"),
+        ("max-txn-ops: 1.5\n", "max-txn-ops"),
+        ("name: {a: b}\n", "name"),
+        (
+            "listen-client-urls:\n  - http://127.0.0.1:2379\n",
+            "listen-client-urls",
+        ),
+        ("initial-cluster: [m1]\n", "initial-cluster"),
+    ];
+    for (text, key) in cases {
+        let err = yaml(text).unwrap_err().0;
+        assert!(err.starts_with(&format!("{key}: ")), "{text:?}: {err}");
+        assert!(err.contains("line "), "{text:?}: {err}");
+    }
+    let err = yaml("listen-client-urls: [http://127.0.0.1:2379]\n")
+        .unwrap_err()
+        .0;
+    assert!(err.contains("comma-separated string of URLs"), "{err}");
+    let err = yaml("- name\n- m1\n").unwrap_err().0;
+    assert!(err.contains("mapping of etcd configuration keys"), "{err}");
+    assert!(yaml("name: [unclosed\n").is_err());
+}
+
+#[test]
+fn every_flag_is_a_config_file_key() {
+    // A value of the wrong type is reported under the key's name only if the
+    // key is known; an unknown key would be ignored without a word.
+    for arg in Config::command().get_arguments() {
+        let (Some(long), true) = (arg.get_long(), arg.get_id() != "config_file") else {
+            continue;
+        };
+        let err = yaml(&format!("{long}: {{not: a value}}\n"))
+            .err()
+            .unwrap_or_else(|| panic!("--{long} is not read from the config file"));
+        assert!(err.0.starts_with(&format!("{long}: ")), "{long}: {}", err.0);
+    }
+}
+
+#[test]
+fn every_flag_has_its_environment_variable() {
+    let cmd = Config::command();
+    let mut seen = 0;
+    for arg in cmd.get_arguments() {
+        let Some(long) = arg.get_long() else { continue };
+        // etcd's flags are ETCD_<FLAG>; ectd's own are ECTD_<FLAG>.
+        let prefix = if matches!(long, "log-format" | "etcd-version") {
+            "ECTD"
+        } else {
+            "ETCD"
+        };
+        let want = format!("{prefix}_{}", long.to_uppercase().replace('-', "_"));
+        assert_eq!(
+            arg.get_env().and_then(|e| e.to_str()),
+            Some(want.as_str()),
+            "--{long}"
+        );
+        seen += 1;
+    }
+    assert_eq!(seen, 18);
+    let names: Vec<_> = cmd
+        .get_arguments()
+        .filter_map(|a| a.get_env()?.to_str().map(String::from))
+        .collect();
+    for name in [
+        "ETCD_CONFIG_FILE",
+        "ETCD_NAME",
+        "ETCD_DATA_DIR",
+        "ETCD_LISTEN_CLIENT_URLS",
+        "ETCD_ADVERTISE_CLIENT_URLS",
+        "ETCD_LISTEN_PEER_URLS",
+        "ETCD_INITIAL_ADVERTISE_PEER_URLS",
+        "ETCD_INITIAL_CLUSTER",
+        "ETCD_INITIAL_CLUSTER_STATE",
+        "ETCD_INITIAL_CLUSTER_TOKEN",
+        "ETCD_HEARTBEAT_INTERVAL",
+        "ETCD_ELECTION_TIMEOUT",
+        "ETCD_SNAPSHOT_COUNT",
+        "ETCD_MAX_REQUEST_BYTES",
+        "ETCD_MAX_TXN_OPS",
+        "ETCD_LOG_LEVEL",
+    ] {
+        assert!(names.iter().any(|n| n == name), "{name}");
+    }
+}
+
+#[test]
+fn flags_and_environment_then_the_file_alone() {
+    let _env = env_lock();
+    let dir = tempfile::tempdir().unwrap();
+    let file = write_file(
+        dir.path(),
+        "member.yaml",
+        "name: from-file\nheartbeat-interval: 50\nelection-timeout: 500\n",
+    );
+    // The lock keeps the other parsing tests from seeing these variables.
+    std::env::set_var("ETCD_NAME", "from-env");
+    std::env::set_var("ETCD_SNAPSHOT_COUNT", "42");
+    std::env::set_var("ETCD_MAX_TXN_OPS", "not-a-number");
+    let outcome = std::panic::catch_unwind(|| {
+        // Environment, with flags taking precedence over it.
+        std::env::remove_var("ETCD_MAX_TXN_OPS");
+        let cfg = load(&[]).unwrap();
+        assert_eq!((cfg.name.as_str(), cfg.snapshot_count), ("from-env", 42));
+        assert_eq!(cfg.config_file, None);
+        let cfg = load(&["--name", "from-flag"]).unwrap();
+        assert_eq!((cfg.name.as_str(), cfg.snapshot_count), ("from-flag", 42));
+
+        // With a config file, flags and environment are ignored, even malformed
+        // ones; defaults fill what the file leaves out.
+        std::env::set_var("ETCD_MAX_TXN_OPS", "not-a-number");
+        let path = file.to_str().unwrap();
+        let cfg = load(&["--config-file", path, "--name", "from-flag"]).unwrap();
+        assert_eq!(cfg.name, "from-file");
+        assert_eq!(cfg.heartbeat_interval, 50);
+        assert_eq!(cfg.snapshot_count, 100_000);
+        assert_eq!(cfg.max_txn_ops, 128);
+        assert_eq!(cfg.config_file.as_deref(), Some(file.as_path()));
+
+        // An empty ETCD_CONFIG_FILE names no file.
+        std::env::remove_var("ETCD_MAX_TXN_OPS");
+        std::env::set_var("ETCD_CONFIG_FILE", "");
+        let cfg = load(&["--snapshot-count", "7"]).unwrap();
+        assert_eq!((cfg.name.as_str(), cfg.snapshot_count), ("from-env", 7));
+        assert_eq!(cfg.config_file, None);
+
+        // ETCD_CONFIG_FILE names the file as well.
+        std::env::set_var("ETCD_CONFIG_FILE", &file);
+        let cfg = load(&["--snapshot-count", "7"]).unwrap();
+        assert_eq!(
+            (cfg.name.as_str(), cfg.snapshot_count),
+            ("from-file", 100_000)
+        );
+
+        // Malformed flags are still usage errors, as etcd's flag parsing is.
+        assert!(matches!(
+            load(&["--heartbeat-interval", "soon"]),
+            Err(LoadError::Usage(_))
+        ));
+        assert!(matches!(
+            load(&["--no-such-flag"]),
+            Err(LoadError::Usage(_))
+        ));
+    });
+    for var in [
+        "ETCD_NAME",
+        "ETCD_SNAPSHOT_COUNT",
+        "ETCD_MAX_TXN_OPS",
+        "ETCD_CONFIG_FILE",
+    ] {
+        std::env::remove_var(var);
+    }
+    if let Err(panic) = outcome {
+        std::panic::resume_unwind(panic);
+    }
+}
+
+#[test]
+fn file_errors_name_the_file() {
+    let _env = env_lock();
+    let dir = tempfile::tempdir().unwrap();
+    let bad = write_file(dir.path(), "bad.yaml", "name: m1\nmax-txn-ops: lots\n");
+    let path = bad.to_str().unwrap();
+    let Err(LoadError::Config(err)) = load(&["--config-file", path]) else {
+        panic!("a wrongly typed key loaded");
+    };
+    assert!(err.0.contains(path), "{}", err.0);
+    assert!(err.0.contains("max-txn-ops: invalid type"), "{}", err.0);
+
+    let missing = dir.path().join("missing.yaml");
+    let err = Config::from_file(&missing).unwrap_err().0;
+    assert!(
+        err.contains("missing.yaml") && err.contains("cannot read"),
+        "{err}"
+    );
+}
+
+/// `ETCD_*` lines of an environment file as the equivalent flags.
+fn env_file_args(env_file: &str) -> Vec<String> {
+    let cmd = Config::command();
+    let mut args = vec!["ectd".to_string()];
+    for line in env_file.lines().map(str::trim) {
+        if line.is_empty() || line.starts_with('#') {
+            continue;
+        }
+        let (var, value) = line.split_once('=').expect("VAR=value");
+        let arg = cmd
+            .get_arguments()
+            .find(|a| a.get_env().and_then(|e| e.to_str()) == Some(var))
+            .unwrap_or_else(|| panic!("{var} is not an ectd variable"));
+        args.push(format!("--{}={value}", arg.get_long().unwrap()));
+    }
+    args
+}
+
+#[test]
+fn deploy_examples_parse_and_agree() {
+    let _env = env_lock();
+    let env_files = [
+        include_str!("../../../deploy/member1.env"),
+        include_str!("../../../deploy/member2.env"),
+        include_str!("../../../deploy/member3.env"),
+    ];
+    let mut clusters = Vec::new();
+    for (i, env_file) in env_files.iter().enumerate() {
+        let cfg = Config::try_parse_from(env_file_args(env_file)).unwrap();
+        let name = format!("member{}", i + 1);
+        assert_eq!(cfg.name, name);
+        let members = cfg.initial_members().unwrap();
+        assert_eq!(members.len(), 3);
+        let own = &members.iter().find(|(n, _)| *n == name).unwrap().1;
+        assert_eq!(own, &cfg.initial_advertise_peer_urls);
+        assert_eq!(cfg.listen_peer_urls, cfg.initial_advertise_peer_urls);
+        cfg.validate().unwrap();
+        clusters.push(members);
+    }
+    assert!(clusters.windows(2).all(|w| w[0] == w[1]));
+
+    // member1.yaml says what member1.env says.
+    let from_yaml = Config::from_yaml(include_str!("../../../deploy/member1.yaml")).unwrap();
+    let from_env = Config::try_parse_from(env_file_args(env_files[0])).unwrap();
+    assert_eq!(format!("{from_yaml:?}"), format!("{from_env:?}"));
+
+    // The single-member example still starts as it is.
+    let single = Config::try_parse_from(env_file_args(include_str!("../../../deploy/ectd.env")));
+    single.unwrap().validate().unwrap();
+}
+
+#[test]
+fn loaded_file_is_validated_like_flags() {
+    let cfg = yaml("heartbeat-interval: 100\nelection-timeout: 200\n").unwrap();
+    assert!(cfg.validate().unwrap_err().0.contains("--election-timeout"));
+    let cfg = yaml("initial-cluster-state: later\n").unwrap();
+    assert!(cfg.validate().is_err());
+}
