@@ -2,6 +2,8 @@
 //! serves linearizable reads through batched ReadIndex rounds, and wires the raft
 //! loop's committed entries to the apply task.
 
+mod apply_loop;
+
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -12,21 +14,21 @@ use ectd_proto::etcdserverpb::ResponseHeader;
 use ectd_proto::peer::MembersResponse;
 use ectd_proto::raftcmd::{command::Op, Command, Member, Publish};
 use prost::Message as _;
-use protobuf::Message as _;
-use raft::prelude::{ConfChange, ConfChangeType, EntryType};
+use raft::prelude::ConfChange;
 use tokio::sync::{mpsc, oneshot, watch};
 
-use crate::apply::{Applier, Outcome, Output};
+use crate::apply::{Applier, Outcome};
 use crate::bootstrap::{self, BootstrapError, Opened};
 use crate::config::Config;
 use crate::error::Error;
 use crate::membership;
 use crate::mvcc::Store;
 use crate::raft::{
-    Directory, Durable, LogStore, PeerService, Progress, RaftSettings, RaftStatus, Request,
-    ToApply, Transport,
+    Directory, LogStore, PeerService, Progress, RaftSettings, RaftStatus, Request, ToApply,
+    Transport,
 };
 use crate::snapshot::Exporter;
+use apply_loop::{peer_urls, spawn_apply, ApplyTask};
 
 /// Limits the API layer enforces, from the configuration.
 #[derive(Debug, Clone)]
@@ -372,125 +374,6 @@ impl Server {
     }
 }
 
-struct ApplyTask {
-    learner: Arc<AtomicBool>,
-    self_id: u64,
-    removed: Arc<tokio::sync::Notify>,
-    transport: Arc<Transport>,
-    applier: Applier,
-    persisted: u64,
-    snapshot_count: u64,
-    waiters: Waiters,
-    applied: watch::Sender<u64>,
-    durable: std::sync::mpsc::Sender<Durable>,
-}
-
-/// The apply task: applies committed entries in order, answers waiters, publishes
-/// the applied index. Every `--snapshot-count` entries it makes the state machine
-/// durable and lets the raft loop drop the WAL it no longer needs.
-fn spawn_apply(task: ApplyTask, mut committed: mpsc::Receiver<ToApply>) -> JoinHandle<()> {
-    let ApplyTask {
-        mut applier,
-        persisted,
-        snapshot_count,
-        waiters,
-        applied,
-        durable,
-        transport,
-        self_id,
-        removed,
-        learner,
-    } = task;
-    let note_membership = move |members: &[Member]| {
-        transport.set_peers(&peer_urls(members));
-        let me = members.iter().find(|m| m.id == self_id);
-        learner.store(me.is_some_and(|m| m.is_learner), Ordering::Release);
-    };
-    std::thread::Builder::new()
-        .name("apply".into())
-        .spawn(move || {
-            let mut last_durable = persisted;
-            while let Some(item) = committed.blocking_recv() {
-                let entries = match item {
-                    ToApply::Entries(entries) => entries,
-                    ToApply::Snapshot {
-                        dir,
-                        index,
-                        term,
-                        done,
-                    } => {
-                        if let Err(e) = applier.install_snapshot(&dir) {
-                            panic!("installing the snapshot at index {index} (term {term}) from {}: {e}", dir.display());
-                        }
-                        let _ = std::fs::remove_dir_all(&dir);
-                        last_durable = index;
-                        applied.send_replace(index);
-                        note_membership(&applier.members());
-                        let _ = done.send(());
-                        continue;
-                    }
-                };
-                let mut last = *applied.borrow();
-                let mut last_term = 0;
-                for e in entries {
-                    last = e.index;
-                    last_term = e.term;
-                    if e.index <= persisted || e.data.is_empty() {
-                        continue;
-                    }
-                    if e.get_entry_type() == EntryType::EntryConfChange {
-                        let mut cc = ConfChange::default();
-                        cc.merge_from_bytes(&e.data).unwrap_or_else(|err| {
-                            panic!("undecodable conf change at {}: {err}", e.index)
-                        });
-                        applier.apply_conf_change(e.index, e.term, &cc);
-                        note_membership(&applier.members());
-                        if cc.get_change_type() == ConfChangeType::RemoveNode && cc.node_id == self_id {
-                            tracing::warn!("this member has been permanently removed from the cluster; stopping");
-                            removed.notify_one();
-                        }
-                        let waiter = waiters.lock().expect("waiters lock").remove(&cc.id);
-                        if let Some(w) = waiter {
-                            let _ = w.send(Ok(Output::ConfChanged));
-                        }
-                        continue;
-                    }
-                    if e.get_entry_type() != EntryType::EntryNormal {
-                        continue;
-                    }
-                    let done = applier.apply(e.index, e.term, &e.data);
-                    if done.membership_changed {
-                        note_membership(&applier.members());
-                    }
-                    if done.request_id != 0 {
-                        let waiter = waiters
-                            .lock()
-                            .expect("waiters lock")
-                            .remove(&done.request_id);
-                        if let Some(w) = waiter {
-                            let _ = w.send(done.outcome);
-                        }
-                    }
-                }
-                applied.send_replace(last);
-                if last >= last_durable + snapshot_count {
-                    match applier.make_durable(last, last_term) {
-                        Ok(()) => {
-                            last_durable = last;
-                            let _ = durable.send(Durable {
-                                index: last,
-                                term: last_term,
-                            });
-                        }
-                        Err(e) => tracing::warn!(error = %e, "flushing the state machine failed"),
-                    }
-                }
-            }
-            tracing::info!("apply task stopped");
-        })
-        .expect("spawning the apply thread")
-}
-
 /// Answers joining members' membership queries from the applied state.
 struct MemberDirectory(std::sync::Weak<Server>);
 
@@ -514,13 +397,6 @@ impl Directory for MemberDirectory {
             .upgrade()
             .is_some_and(|s| membership::is_removed(s.store.engine(), id))
     }
-}
-
-fn peer_urls(members: &[Member]) -> Vec<(u64, Vec<String>)> {
-    members
-        .iter()
-        .map(|m| (m.id, m.peer_urls.clone()))
-        .collect()
 }
 
 /// Announces this member's name and client URLs to the cluster once a leader

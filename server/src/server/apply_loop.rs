@@ -1,0 +1,145 @@
+//! The apply loop: the thread that applies what the raft loop hands out, in log
+//! order, answers waiters and keeps the member's view of the membership current.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::thread::JoinHandle;
+
+use ectd_proto::raftcmd::Member;
+use protobuf::Message as _;
+use raft::prelude::{ConfChange, ConfChangeType, EntryType};
+use tokio::sync::{mpsc, watch};
+
+use super::Waiters;
+use crate::apply::{Applier, Output};
+use crate::raft::{Durable, ToApply, Transport};
+
+pub(super) struct ApplyTask {
+    pub(super) learner: Arc<AtomicBool>,
+    pub(super) self_id: u64,
+    pub(super) removed: Arc<tokio::sync::Notify>,
+    pub(super) transport: Arc<Transport>,
+    pub(super) applier: Applier,
+    pub(super) persisted: u64,
+    pub(super) snapshot_count: u64,
+    pub(super) waiters: Waiters,
+    pub(super) applied: watch::Sender<u64>,
+    pub(super) durable: std::sync::mpsc::Sender<Durable>,
+}
+
+/// The apply task: applies committed entries in order, answers waiters, publishes
+/// the applied index. Every `--snapshot-count` entries it makes the state machine
+/// durable and lets the raft loop drop the WAL it no longer needs.
+pub(super) fn spawn_apply(
+    task: ApplyTask,
+    mut committed: mpsc::Receiver<ToApply>,
+) -> JoinHandle<()> {
+    let ApplyTask {
+        mut applier,
+        persisted,
+        snapshot_count,
+        waiters,
+        applied,
+        durable,
+        transport,
+        self_id,
+        removed,
+        learner,
+    } = task;
+    let note_membership = move |members: &[Member]| {
+        transport.set_peers(&peer_urls(members));
+        let me = members.iter().find(|m| m.id == self_id);
+        learner.store(me.is_some_and(|m| m.is_learner), Ordering::Release);
+    };
+    std::thread::Builder::new()
+        .name("apply".into())
+        .spawn(move || {
+            let mut last_durable = persisted;
+            while let Some(item) = committed.blocking_recv() {
+                let entries = match item {
+                    ToApply::Entries(entries) => entries,
+                    ToApply::Snapshot {
+                        dir,
+                        index,
+                        term,
+                        done,
+                    } => {
+                        if let Err(e) = applier.install_snapshot(&dir) {
+                            panic!("installing the snapshot at index {index} (term {term}) from {}: {e}", dir.display());
+                        }
+                        let _ = std::fs::remove_dir_all(&dir);
+                        last_durable = index;
+                        applied.send_replace(index);
+                        note_membership(&applier.members());
+                        let _ = done.send(());
+                        continue;
+                    }
+                };
+                let mut last = *applied.borrow();
+                let mut last_term = 0;
+                for e in entries {
+                    last = e.index;
+                    last_term = e.term;
+                    if e.index <= persisted || e.data.is_empty() {
+                        continue;
+                    }
+                    if e.get_entry_type() == EntryType::EntryConfChange {
+                        let mut cc = ConfChange::default();
+                        cc.merge_from_bytes(&e.data).unwrap_or_else(|err| {
+                            panic!("undecodable conf change at {}: {err}", e.index)
+                        });
+                        applier.apply_conf_change(e.index, e.term, &cc);
+                        note_membership(&applier.members());
+                        if cc.get_change_type() == ConfChangeType::RemoveNode && cc.node_id == self_id {
+                            tracing::warn!("this member has been permanently removed from the cluster; stopping");
+                            removed.notify_one();
+                        }
+                        let waiter = waiters.lock().expect("waiters lock").remove(&cc.id);
+                        if let Some(w) = waiter {
+                            let _ = w.send(Ok(Output::ConfChanged));
+                        }
+                        continue;
+                    }
+                    if e.get_entry_type() != EntryType::EntryNormal {
+                        continue;
+                    }
+                    let done = applier.apply(e.index, e.term, &e.data);
+                    if done.membership_changed {
+                        note_membership(&applier.members());
+                    }
+                    if done.request_id != 0 {
+                        let waiter = waiters
+                            .lock()
+                            .expect("waiters lock")
+                            .remove(&done.request_id);
+                        if let Some(w) = waiter {
+                            let _ = w.send(done.outcome);
+                        }
+                    }
+                }
+                applied.send_replace(last);
+                if last >= last_durable + snapshot_count {
+                    match applier.make_durable(last, last_term) {
+                        Ok(()) => {
+                            last_durable = last;
+                            let _ = durable.send(Durable {
+                                index: last,
+                                term: last_term,
+                            });
+                        }
+                        Err(e) => tracing::warn!(error = %e, "flushing the state machine failed"),
+                    }
+                }
+            }
+            tracing::info!("apply task stopped");
+        })
+        .expect("spawning the apply thread")
+}
+
+/// Every member's id and peer URLs, for the transport.
+pub(super) fn peer_urls(members: &[Member]) -> Vec<(u64, Vec<String>)> {
+    members
+        .iter()
+        .map(|m| (m.id, m.peer_urls.clone()))
+        .collect()
+}
