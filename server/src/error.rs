@@ -31,6 +31,21 @@ pub enum Error {
     /// A lease that does not exist.
     #[error("etcdserver: requested lease not found")]
     LeaseNotFound,
+    /// A grant of a lease id that is in use.
+    #[error("etcdserver: lease already exists")]
+    LeaseExists,
+    /// A grant with a TTL above the largest allowed.
+    #[error("etcdserver: too large lease TTL")]
+    LeaseTtlTooLarge,
+    /// An election request without its `leader` field.
+    #[error("\"leader\" field must be provided")]
+    MissingLeaderKey,
+    /// Proclaim by a campaigner that is not (or no longer) the leader.
+    #[error("election: not leader")]
+    ElectionNotLeader,
+    /// No campaigner holds the election.
+    #[error("election: no leader")]
+    ElectionNoLeader,
     /// A revision older than the last compaction.
     #[error("etcdserver: mvcc: required revision has been compacted")]
     Compacted,
@@ -110,7 +125,11 @@ impl Error {
             | Error::KeyNotFound
             | Error::RequestTooLarge => Code::InvalidArgument,
             Error::LeaseNotFound => Code::NotFound,
-            Error::Compacted | Error::FutureRev => Code::OutOfRange,
+            Error::LeaseExists => Code::FailedPrecondition,
+            Error::LeaseTtlTooLarge | Error::Compacted | Error::FutureRev => Code::OutOfRange,
+            Error::MissingLeaderKey | Error::ElectionNotLeader | Error::ElectionNoLeader => {
+                Code::Unknown
+            }
             Error::NoLeader
             | Error::Timeout
             | Error::Stopped

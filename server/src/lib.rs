@@ -7,7 +7,9 @@
 //! - [`server`]: proposals waited on by request id, linearizable read barrier.
 //! - [`raft`]: the raft loop, sole owner of raft-rs's `RawNode`; hands committed
 //!   entries to apply over a channel.
-//! - [`apply`]: decodes commands and changes the store, one write batch per entry.
+//! - [`apply`]: decodes commands and changes the store, one write batch per entry,
+//!   then tells the [`watch`] hub of the changes and the [`lease`] lessor of lease
+//!   changes.
 //! - [`mvcc`]: etcd's revision model over [`engine`] (RocksDB).
 //! - [`wal`]: the raft log on disk.
 //!
@@ -19,6 +21,7 @@ pub mod bootstrap;
 pub mod config;
 pub mod engine;
 pub mod error;
+pub mod lease;
 pub mod membership;
 pub mod mvcc;
 pub mod raft;
@@ -27,6 +30,7 @@ pub mod run;
 pub mod server;
 pub mod snapshot;
 pub mod wal;
+pub mod watch;
 
 pub use config::Config;
 pub use run::run;

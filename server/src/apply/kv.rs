@@ -104,8 +104,19 @@ enum SortKey<'a> {
     Bytes(&'a [u8]),
 }
 
-/// Applies a put inside `txn`. `ignore_value`/`ignore_lease` need the key to exist.
-pub fn put(txn: &mut WriteTxn<'_>, req: &PutRequest) -> Result<PutResponse, Error> {
+/// Whether a lease exists, as the state being applied knows it.
+pub type LeaseExists<'a> = &'a dyn Fn(i64) -> bool;
+
+/// Applies a put inside `txn`. `ignore_value`/`ignore_lease` need the key to exist;
+/// a lease must exist.
+pub fn put(
+    txn: &mut WriteTxn<'_>,
+    leases: LeaseExists<'_>,
+    req: &PutRequest,
+) -> Result<PutResponse, Error> {
+    if req.lease != 0 && !req.ignore_lease && !leases(req.lease) {
+        return Err(Error::LeaseNotFound);
+    }
     let prev = if req.ignore_value || req.ignore_lease || req.prev_kv {
         txn.latest(&req.key)
     } else {
@@ -256,6 +267,7 @@ enum CheckPass {
 /// `first_rev` is the oldest readable revision (-1 before any compaction).
 fn check_path(
     r: &impl KvRead,
+    leases: LeaseExists<'_>,
     first_rev: i64,
     req: &TxnRequest,
     path: &Path,
@@ -283,13 +295,13 @@ fn check_path(
                 {
                     return Err(Error::KeyNotFound);
                 }
-                if p.lease != 0 {
+                if p.lease != 0 && !p.ignore_lease && !leases(p.lease) {
                     return Err(Error::LeaseNotFound);
                 }
             }
             Some(request_op::Request::RequestTxn(t)) => {
                 let p = nested.next().expect("a path entry per nested txn");
-                check_path(r, first_rev, t, p, pass)?;
+                check_path(r, leases, first_rev, t, p, pass)?;
             }
             _ => {}
         }
@@ -300,7 +312,7 @@ fn check_path(
 /// Serves a read-only txn against a consistent view.
 pub fn txn_read(r: &impl KvRead, compacted: i64, req: &TxnRequest) -> Result<TxnResponse, Error> {
     let path = Path::evaluate(r, req);
-    check_path(r, compacted, req, &path, CheckPass::Ranges)?;
+    check_path(r, &|_| false, compacted, req, &path, CheckPass::Ranges)?;
     let responses = read_ops(r, req, &path);
     Ok(TxnResponse {
         header: rev_header(r.rev()),
@@ -342,13 +354,14 @@ fn read_ops(r: &impl KvRead, req: &TxnRequest, path: &Path) -> Vec<ResponseOp> {
 /// the ops before it.
 pub fn txn_write(
     txn: &mut WriteTxn<'_>,
+    leases: LeaseExists<'_>,
     compacted: i64,
     req: &TxnRequest,
 ) -> Result<TxnResponse, Error> {
     let path = Path::evaluate(txn, req);
-    check_path(txn, compacted, req, &path, CheckPass::Puts)?;
-    check_path(txn, compacted, req, &path, CheckPass::Ranges)?;
-    let responses = write_ops(txn, req, &path)?;
+    check_path(txn, leases, compacted, req, &path, CheckPass::Puts)?;
+    check_path(txn, leases, compacted, req, &path, CheckPass::Ranges)?;
+    let responses = write_ops(txn, leases, req, &path)?;
     Ok(TxnResponse {
         header: rev_header(txn.rev()),
         succeeded: path.succeeded,
@@ -361,6 +374,7 @@ pub fn txn_write(
 /// — and then the whole txn fails: the caller discards everything it wrote.
 fn write_ops(
     txn: &mut WriteTxn<'_>,
+    leases: LeaseExists<'_>,
     req: &TxnRequest,
     path: &Path,
 ) -> Result<Vec<ResponseOp>, Error> {
@@ -372,7 +386,7 @@ fn write_ops(
                 response_op::Response::ResponseRange(range(txn, rr)?)
             }
             Some(request_op::Request::RequestPut(p)) => {
-                response_op::Response::ResponsePut(put(txn, p)?)
+                response_op::Response::ResponsePut(put(txn, leases, p)?)
             }
             Some(request_op::Request::RequestDeleteRange(d)) => {
                 response_op::Response::ResponseDeleteRange(delete_range(txn, d))
@@ -382,7 +396,7 @@ fn write_ops(
                 response_op::Response::ResponseTxn(TxnResponse {
                     header: Some(ResponseHeader::default()),
                     succeeded: p.succeeded,
-                    responses: write_ops(txn, t, p)?,
+                    responses: write_ops(txn, leases, t, p)?,
                 })
             }
             None => return Err(Error::KeyNotFound),

@@ -5,10 +5,14 @@
 //! Apply is deterministic: it reads only the entry and the store, never a clock.
 
 pub mod kv;
+pub mod lease;
 
 use std::sync::Arc;
 
-use ectd_proto::etcdserverpb::{CompactionResponse, DeleteRangeResponse, PutResponse, TxnResponse};
+use ectd_proto::etcdserverpb::{
+    CompactionResponse, DeleteRangeResponse, LeaseGrantResponse, LeaseRevokeResponse, PutResponse,
+    TxnResponse,
+};
 use ectd_proto::raftcmd::{command::Op, Command};
 use prost::Message as _;
 use rocksdb::WriteBatch;
@@ -19,6 +23,7 @@ use raft::prelude::{ConfChange, ConfChangeType};
 use crate::engine::schema::meta;
 use crate::engine::Cf;
 use crate::error::Error;
+use crate::lease::Lessor;
 use crate::membership;
 use crate::mvcc::{Change, Store};
 
@@ -39,6 +44,14 @@ pub enum Output {
     ConfChanged,
     /// A member's peer URLs were updated.
     MemberUpdated,
+    /// A lease was granted.
+    LeaseGrant(LeaseGrantResponse),
+    /// A lease was revoked (header revision set).
+    LeaseRevoke(LeaseRevokeResponse),
+    /// Leases were kept alive: each id with its TTL (0 = no such lease).
+    LeaseRenewed(Vec<(i64, i64)>),
+    /// Remaining TTLs were recorded.
+    LeaseCheckpointed,
 }
 
 /// What applying a command produced for its waiter.
@@ -52,19 +65,22 @@ pub struct Applied {
     pub outcome: Outcome,
     /// The changes made, in revision order (for watchers).
     pub changes: Vec<Change>,
+    /// The store's revision after the command.
+    pub revision: i64,
     /// Whether the membership (peer URLs) changed.
     pub membership_changed: bool,
 }
 
-/// Applies commands to the MVCC store.
+/// Applies commands to the MVCC store and the leases.
 pub struct Applier {
     store: Arc<Store>,
+    lessor: Arc<Lessor>,
 }
 
 impl Applier {
-    /// An applier writing to `store`.
-    pub fn new(store: Arc<Store>) -> Applier {
-        Applier { store }
+    /// An applier writing to `store` and keeping `lessor` in step.
+    pub fn new(store: Arc<Store>, lessor: Arc<Lessor>) -> Applier {
+        Applier { store, lessor }
     }
 
     /// The applied index recorded in the store (0 for a new store).
@@ -81,7 +97,13 @@ impl Applier {
     pub fn install_snapshot(&mut self, dir: &std::path::Path) -> Result<(), String> {
         crate::snapshot::install(self.store.engine(), dir)?;
         self.store.reload();
+        self.lessor.reload(self.store.engine());
         Ok(())
+    }
+
+    /// The keyspace's current revision.
+    pub fn current_rev(&self) -> i64 {
+        self.store.current_rev()
     }
 
     /// Every member, as applied so far.
@@ -160,6 +182,9 @@ impl Applier {
         let cmd = Command::decode(data)
             .unwrap_or_else(|err| panic!("undecodable command in committed entry {index}: {err}"));
         let store = &self.store;
+        let lessor = &*self.lessor;
+        let leases = |id: i64| lessor.exists(id);
+        let mut effect = None;
         let mut batch = WriteBatch::default();
         let mut compacted = store.compact_rev();
         let mut changes = Vec::new();
@@ -167,14 +192,10 @@ impl Applier {
         let mut membership_changed = false;
         let outcome = match cmd.op {
             Some(Op::Put(req)) => {
-                if req.lease != 0 && !req.ignore_lease {
-                    Err(Error::LeaseNotFound)
-                } else {
-                    let mut txn = store.write_txn(&mut batch);
-                    let res = kv::put(&mut txn, &req).map(Output::Put);
-                    (rev, changes) = txn.finish();
-                    res
-                }
+                let mut txn = store.write_txn(&mut batch);
+                let res = kv::put(&mut txn, &leases, &req).map(Output::Put);
+                (rev, changes) = txn.finish();
+                res
             }
             Some(Op::DeleteRange(req)) => {
                 let mut txn = store.write_txn(&mut batch);
@@ -184,7 +205,7 @@ impl Applier {
             }
             Some(Op::Txn(req)) => {
                 let mut txn = store.write_txn(&mut batch);
-                let res = kv::txn_write(&mut txn, compacted, &req).map(Output::Txn);
+                let res = kv::txn_write(&mut txn, &leases, compacted, &req).map(Output::Txn);
                 (rev, changes) = txn.finish();
                 res
             }
@@ -220,12 +241,37 @@ impl Applier {
                 }
                 Ok(Output::Published)
             }
+            Some(Op::LeaseGrant(req)) => {
+                lease::grant(store, lessor, &mut batch, &req).map(|(resp, e)| {
+                    effect = Some(e);
+                    Output::LeaseGrant(resp)
+                })
+            }
+            Some(Op::LeaseRevoke(req)) => {
+                let mut txn = store.write_txn(&mut batch);
+                let res = lease::revoke(&mut txn, lessor, &req);
+                (rev, changes) = txn.finish();
+                res.map(|(resp, e)| {
+                    effect = Some(e);
+                    Output::LeaseRevoke(resp)
+                })
+            }
+            Some(Op::LeaseRenew(req)) => {
+                let (ttls, e) = lease::renew(store, lessor, &mut batch, &req);
+                effect = Some(e);
+                Ok(Output::LeaseRenewed(ttls))
+            }
+            Some(Op::LeaseCheckpoint(req)) => {
+                effect = Some(lease::checkpoint(store, lessor, &mut batch, &req));
+                Ok(Output::LeaseCheckpointed)
+            }
             None => panic!("committed entry {index} holds a command with no operation"),
         };
         if outcome.is_err() {
             // A refused command changes nothing: drop whatever it staged.
             batch.clear();
             changes.clear();
+            effect = None;
             rev = store.current_rev();
             compacted = store.compact_rev();
         }
@@ -237,10 +283,14 @@ impl Applier {
         );
         batch.put_cf(engine.cf(Cf::Meta), meta::APPLIED_TERM, term.to_be_bytes());
         store.commit(batch, rev, compacted);
+        if let Some(e) = effect {
+            e.apply_to(lessor);
+        }
         Applied {
             request_id: cmd.request_id,
             outcome,
             changes,
+            revision: rev,
             membership_changed,
         }
     }

@@ -33,6 +33,11 @@ pub(super) struct FileConfig {
     log_level: Option<String>,
     log_format: Option<String>,
     etcd_version: Option<String>,
+    /// Nanoseconds, as etcd writes durations in its file.
+    experimental_watch_progress_notify_interval: Option<u64>,
+    /// Nanoseconds.
+    experimental_lease_checkpoint_interval: Option<u64>,
+    experimental_enable_lease_checkpoint: Option<bool>,
 }
 
 impl FileConfig {
@@ -81,6 +86,19 @@ impl FileConfig {
         set(&mut cfg.log_level, text(self.log_level));
         set(&mut cfg.log_format, text(self.log_format));
         set(&mut cfg.etcd_version, text(self.etcd_version));
+        let nanos = |v: Option<u64>| v.map(std::time::Duration::from_nanos);
+        set(
+            &mut cfg.watch_progress_notify_interval,
+            nanos(self.experimental_watch_progress_notify_interval),
+        );
+        set(
+            &mut cfg.lease_checkpoint_interval,
+            nanos(self.experimental_lease_checkpoint_interval),
+        );
+        set(
+            &mut cfg.enable_lease_checkpoint,
+            self.experimental_enable_lease_checkpoint,
+        );
     }
 }
 

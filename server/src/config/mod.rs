@@ -99,6 +99,35 @@ pub struct Config {
     /// Most operations one txn may hold.
     #[arg(long, env = "ETCD_MAX_TXN_OPS", default_value_t = 128)]
     pub max_txn_ops: usize,
+    /// How often watchers that asked for progress notifications and received no
+    /// events get one (a Go duration such as `10m` or `500ms`).
+    #[arg(
+        long = "experimental-watch-progress-notify-interval",
+        env = "ETCD_EXPERIMENTAL_WATCH_PROGRESS_NOTIFY_INTERVAL",
+        default_value = "10m",
+        value_parser = parse_go_duration
+    )]
+    pub watch_progress_notify_interval: Duration,
+    /// How often the leader replicates the remaining TTL of every lease, so a
+    /// restarted cluster resumes them instead of granting the full TTL again. Leader
+    /// changes preserve remaining TTLs regardless (keep-alives are replicated).
+    #[arg(
+        long = "experimental-lease-checkpoint-interval",
+        env = "ETCD_EXPERIMENTAL_LEASE_CHECKPOINT_INTERVAL",
+        default_value = "5m",
+        value_parser = parse_go_duration
+    )]
+    pub lease_checkpoint_interval: Duration,
+    /// Accepted for compatibility with etcd: ectd always checkpoints leases.
+    #[arg(
+        long = "experimental-enable-lease-checkpoint",
+        env = "ETCD_EXPERIMENTAL_ENABLE_LEASE_CHECKPOINT",
+        default_value_t = true,
+        num_args = 0..=1,
+        default_missing_value = "true",
+        action = clap::ArgAction::Set
+    )]
+    pub enable_lease_checkpoint: bool,
     /// Log level: debug, info, warn, error.
     #[arg(long, env = "ETCD_LOG_LEVEL", default_value = "info")]
     pub log_level: String,
@@ -214,6 +243,14 @@ impl Config {
         (self.election_timeout / self.heartbeat_interval.max(1)) as usize
     }
 
+    /// The shortest lease TTL granted, in seconds: one and a half election timeouts,
+    /// rounded up, as etcd computes it (shorter requests get this TTL).
+    pub fn min_lease_ttl(&self) -> i64 {
+        let ticks = (3 * self.election_ticks() as u64) / 2;
+        let ms = ticks * self.heartbeat_interval;
+        ms.div_ceil(1000).max(1) as i64
+    }
+
     /// `(name, peer URLs)` of every initial member.
     pub fn initial_members(&self) -> Result<Vec<(String, Vec<String>)>, ConfigError> {
         let spec = match &self.initial_cluster {
@@ -276,6 +313,41 @@ enum LoadError {
     Usage(clap::Error),
     /// The configuration file could not be read or understood.
     Config(ConfigError),
+}
+
+/// Parses a Go duration (`300ms`, `1.5s`, `10m`, `1h30m`; units ns, us, ms, s, m, h).
+pub fn parse_go_duration(text: &str) -> Result<Duration, String> {
+    let bad = || format!("time: invalid duration {text:?}");
+    if text == "0" {
+        return Ok(Duration::ZERO);
+    }
+    let mut rest = text;
+    let mut total = 0f64;
+    if rest.is_empty() {
+        return Err(bad());
+    }
+    while !rest.is_empty() {
+        let num_len = rest
+            .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+            .ok_or_else(bad)?;
+        let value: f64 = rest[..num_len].parse().map_err(|_| bad())?;
+        rest = &rest[num_len..];
+        let unit_len = rest
+            .find(|c: char| c.is_ascii_digit() || c == '.')
+            .unwrap_or(rest.len());
+        let nanos_per = match &rest[..unit_len] {
+            "ns" => 1.0,
+            "us" | "µs" => 1e3,
+            "ms" => 1e6,
+            "s" => 1e9,
+            "m" => 60e9,
+            "h" => 3600e9,
+            _ => return Err(bad()),
+        };
+        total += value * nanos_per;
+        rest = &rest[unit_len..];
+    }
+    Ok(Duration::from_nanos(total as u64))
 }
 
 /// Parses `http://host:port` into a socket address (`localhost` = 127.0.0.1).

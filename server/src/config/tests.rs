@@ -186,7 +186,7 @@ fn every_flag_has_its_environment_variable() {
         );
         seen += 1;
     }
-    assert_eq!(seen, 18);
+    assert_eq!(seen, 21);
     let names: Vec<_> = cmd
         .get_arguments()
         .filter_map(|a| a.get_env()?.to_str().map(String::from))
@@ -361,4 +361,29 @@ fn loaded_file_is_validated_like_flags() {
     assert!(cfg.validate().unwrap_err().0.contains("--election-timeout"));
     let cfg = yaml("initial-cluster-state: later\n").unwrap();
     assert!(cfg.validate().is_err());
+}
+
+#[test]
+fn go_durations() {
+    use std::time::Duration;
+    assert_eq!(parse_go_duration("10m"), Ok(Duration::from_secs(600)));
+    assert_eq!(parse_go_duration("500ms"), Ok(Duration::from_millis(500)));
+    assert_eq!(parse_go_duration("1h30m"), Ok(Duration::from_secs(5400)));
+    assert_eq!(parse_go_duration("1.5s"), Ok(Duration::from_millis(1500)));
+    assert_eq!(parse_go_duration("0"), Ok(Duration::ZERO));
+    assert!(parse_go_duration("10").is_err());
+    assert!(parse_go_duration("").is_err());
+    assert!(parse_go_duration("5x").is_err());
+}
+
+#[test]
+fn min_lease_ttl_follows_the_election_timeout() {
+    let _env = env_lock();
+    let cfg = load(&[]).unwrap_or_else(|_| panic!("defaults load"));
+    assert_eq!(cfg.min_lease_ttl(), 2);
+    let cfg = load(&["--heartbeat-interval=50", "--election-timeout=500"])
+        .unwrap_or_else(|_| panic!("flags load"));
+    assert_eq!(cfg.min_lease_ttl(), 1);
+    let cfg = load(&["--election-timeout=5000"]).unwrap_or_else(|_| panic!("flags load"));
+    assert_eq!(cfg.min_lease_ttl(), 8);
 }

@@ -10,10 +10,12 @@ pub enum Cf {
     Index,
     /// Small bookkeeping values: applied index, current and compact revisions.
     Meta,
+    /// Leases and the keys attached to them (see [`lease`]).
+    Lease,
 }
 
 /// All column families, in the order they are opened.
-pub const ALL: [Cf; 3] = [Cf::Kv, Cf::Index, Cf::Meta];
+pub const ALL: [Cf; 4] = [Cf::Kv, Cf::Index, Cf::Meta, Cf::Lease];
 
 impl Cf {
     /// The column family's name on disk.
@@ -22,6 +24,7 @@ impl Cf {
             Cf::Kv => "kv",
             Cf::Index => "index",
             Cf::Meta => "meta",
+            Cf::Lease => "lease",
         }
     }
 }
@@ -43,4 +46,36 @@ pub mod meta {
     pub const MEMBER_ID: &[u8] = b"member_id";
     /// The cluster's id, fixed when the cluster was bootstrapped (u64 big-endian).
     pub const CLUSTER_ID: &[u8] = b"cluster_id";
+}
+
+/// Keys of the `lease` column family.
+pub mod lease {
+    /// Prefix of lease records: `l ++ id(8, big-endian)` -> `raftcmd.LeaseRecord`.
+    pub const RECORD: u8 = b'l';
+    /// Prefix of key attachments: `k ++ id(8, big-endian) ++ user key` -> empty.
+    pub const ATTACHED: u8 = b'k';
+
+    /// The record key of lease `id`.
+    pub fn record_key(id: i64) -> [u8; 9] {
+        let mut k = [0u8; 9];
+        k[0] = RECORD;
+        k[1..].copy_from_slice(&id.to_be_bytes());
+        k
+    }
+
+    /// The prefix of every attachment of lease `id`.
+    pub fn attached_prefix(id: i64) -> [u8; 9] {
+        let mut k = [0u8; 9];
+        k[0] = ATTACHED;
+        k[1..].copy_from_slice(&id.to_be_bytes());
+        k
+    }
+
+    /// The attachment key of `key` to lease `id`.
+    pub fn attached_key(id: i64, key: &[u8]) -> Vec<u8> {
+        let mut k = Vec::with_capacity(9 + key.len());
+        k.extend_from_slice(&attached_prefix(id));
+        k.extend_from_slice(key);
+        k
+    }
 }

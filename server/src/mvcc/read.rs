@@ -1,6 +1,6 @@
 //! Reading the keyspace at a revision.
 
-use ectd_proto::mvccpb::KeyValue;
+use ectd_proto::mvccpb::{event::EventType, Event, KeyValue};
 use prost::Message as _;
 use rocksdb::{DBRawIteratorWithThreadMode, SnapshotWithThreadMode, DB};
 
@@ -155,6 +155,26 @@ impl Source<'_> {
             .collect()
     }
 
+    /// The keys attached to lease `id`, in key order.
+    pub(super) fn lease_keys(&self, id: i64) -> Vec<Vec<u8>> {
+        let prefix = crate::engine::schema::lease::attached_prefix(id);
+        let mut it = self.iter(Cf::Lease);
+        it.seek(prefix);
+        let mut keys = Vec::new();
+        while it.valid() {
+            let k = it.key().expect("valid iterator has a key");
+            if !k.starts_with(&prefix) {
+                break;
+            }
+            keys.push(k[prefix.len()..].to_vec());
+            it.next();
+        }
+        if let Err(err) = it.status() {
+            panic!("rocksdb scan of lease {id:x}'s keys failed: {err}");
+        }
+        keys
+    }
+
     /// The latest version of `key`, if it is live.
     pub(super) fn latest(&self, key: &[u8]) -> Option<KeyValue> {
         let (revs, _) = self.scan(key, RangeEnd::Single, i64::MAX, 1);
@@ -204,6 +224,67 @@ impl ReadView<'_> {
     /// The last compacted revision as of this view.
     pub fn compact_rev(&self) -> i64 {
         self.compact_rev
+    }
+
+    /// The changes of revisions `from..=to` from history, in revision order, without
+    /// `prev_kv`. Stops at a revision boundary once at least `max_events` changes are
+    /// collected; returns them with the last revision fully covered (`to` when
+    /// everything was read). Revisions removed by compaction are simply absent: the
+    /// caller checks the compact revision first.
+    pub fn history(&self, from: i64, to: i64, max_events: usize) -> (Vec<Event>, i64) {
+        let mut it = self.source.iter(Cf::Kv);
+        it.seek(Revision { main: from, sub: 0 }.encode());
+        let mut events: Vec<Event> = Vec::new();
+        let mut covered = to;
+        while it.valid() {
+            let rev = Revision::decode(it.key().expect("valid iterator has a key"));
+            if rev.main > to {
+                break;
+            }
+            if events.len() >= max_events
+                && events
+                    .last()
+                    .and_then(|e| e.kv.as_ref())
+                    .map(|kv| kv.mod_revision)
+                    != Some(rev.main)
+            {
+                covered = rev.main - 1;
+                break;
+            }
+            let v = it.value().expect("valid iterator has a value");
+            let kv = KeyValue::decode(&v[1..])
+                .unwrap_or_else(|err| panic!("undecodable kv at {rev:?}: {err}"));
+            let kind = if v[0] == KIND_PUT {
+                EventType::Put
+            } else {
+                EventType::Delete
+            };
+            events.push(Event {
+                r#type: kind as i32,
+                kv: Some(kv),
+                prev_kv: None,
+            });
+            it.next();
+        }
+        if let Err(err) = it.status() {
+            panic!("rocksdb history scan from revision {from} failed: {err}");
+        }
+        (events, covered)
+    }
+
+    /// The live version of `key` just before revision `rev` (what a change at `rev`
+    /// replaced), if that revision is still readable.
+    pub fn version_before(&self, key: &[u8], rev: i64) -> Option<KeyValue> {
+        if rev - 1 < self.compact_rev {
+            return None;
+        }
+        let (revs, _) = self.source.scan(key, RangeEnd::Single, rev - 1, 1);
+        self.source.load(&revs).pop()
+    }
+
+    /// The keys attached to lease `id` as of this view, in key order.
+    pub fn lease_keys(&self, id: i64) -> Vec<Vec<u8>> {
+        self.source.lease_keys(id)
     }
 }
 

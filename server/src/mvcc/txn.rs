@@ -3,7 +3,7 @@
 
 use std::collections::BTreeMap;
 
-use ectd_proto::mvccpb::KeyValue;
+use ectd_proto::mvccpb::{event::EventType, Event, KeyValue};
 use prost::Message as _;
 use rocksdb::WriteBatch;
 
@@ -11,17 +11,13 @@ use super::keys::{index_key, Revision, KIND_PUT, KIND_TOMBSTONE};
 use super::read::{resolve_rev, KvRead, RangeOptions, RangeResult, Source};
 use super::store::kv_key;
 use super::{MvccError, RangeEnd};
+use crate::engine::schema::lease;
 use crate::engine::{Cf, Engine};
 
-/// One change made by a write transaction, in sub-revision order (what watchers
-/// will be told).
-#[derive(Debug, Clone, PartialEq)]
-pub enum Change {
-    /// A new version of a key.
-    Put(KeyValue),
-    /// A tombstone: `key` and `mod_revision` (the deletion's revision) are set.
-    Delete(KeyValue),
-}
+/// One change made by a write transaction, as watchers see it: a PUT with the new
+/// version, or a DELETE whose kv carries only the key and the deletion's revision.
+/// `prev_kv` is always the version the change replaced (none for a new key).
+pub type Change = Event;
 
 /// A write transaction over the live database. Its writes accumulate in a caller's
 /// `WriteBatch`; nothing is visible to other readers until the batch is committed.
@@ -84,6 +80,21 @@ impl<'a> WriteTxn<'a> {
             .put_cf(self.engine.cf(Cf::Index), index_key(&kv.key, rev), [kind]);
     }
 
+    /// Keeps the lease column family's attachment records in step with the key's
+    /// lease: `from` is the lease of the version replaced, `to` of the new one.
+    fn reattach(&mut self, key: &[u8], from: i64, to: i64) {
+        if from == to {
+            return;
+        }
+        let cf = self.engine.cf(Cf::Lease);
+        if from != 0 {
+            self.batch.delete_cf(cf, lease::attached_key(from, key));
+        }
+        if to != 0 {
+            self.batch.put_cf(cf, lease::attached_key(to, key), []);
+        }
+    }
+
     /// Writes a new version of `key`; returns the previous live version.
     pub fn put(&mut self, key: &[u8], value: Vec<u8>, lease: i64) -> Option<KeyValue> {
         let prev = self.latest(key);
@@ -97,8 +108,13 @@ impl<'a> WriteTxn<'a> {
             lease,
         };
         self.record(KIND_PUT, &kv, rev);
+        self.reattach(key, prev.as_ref().map_or(0, |p| p.lease), lease);
         self.written.insert(key.to_vec(), Some(kv.clone()));
-        self.changes.push(Change::Put(kv));
+        self.changes.push(Event {
+            r#type: EventType::Put as i32,
+            kv: Some(kv),
+            prev_kv: prev.clone(),
+        });
         prev
     }
 
@@ -113,8 +129,13 @@ impl<'a> WriteTxn<'a> {
                 ..Default::default()
             };
             self.record(KIND_TOMBSTONE, &tomb, rev);
+            self.reattach(&prev.key, prev.lease, 0);
             self.written.insert(prev.key.clone(), None);
-            self.changes.push(Change::Delete(tomb));
+            self.changes.push(Event {
+                r#type: EventType::Delete as i32,
+                kv: Some(tomb),
+                prev_kv: Some(prev.clone()),
+            });
         }
         live
     }
@@ -146,6 +167,19 @@ impl<'a> WriteTxn<'a> {
     /// The changes made so far.
     pub fn changes(&self) -> &[Change] {
         &self.changes
+    }
+
+    /// Removes lease `id`'s record along with this transaction's writes (a revoke;
+    /// the attachments go with the keys it deletes).
+    pub fn delete_lease_record(&mut self, id: i64) {
+        self.batch
+            .delete_cf(self.engine.cf(Cf::Lease), lease::record_key(id));
+    }
+
+    /// The keys attached to lease `id`, in key order, as of this transaction's
+    /// start.
+    pub fn lease_keys(&self, id: i64) -> Vec<Vec<u8>> {
+        self.source.lease_keys(id)
     }
 
     /// Ends the transaction; returns the store's revision after it (unchanged if it

@@ -13,6 +13,7 @@ use tokio::sync::{mpsc, watch};
 use super::Waiters;
 use crate::apply::{Applier, Output};
 use crate::raft::{Durable, ToApply, Transport};
+use crate::watch::Hub;
 
 pub(super) struct ApplyTask {
     pub(super) learner: Arc<AtomicBool>,
@@ -25,6 +26,7 @@ pub(super) struct ApplyTask {
     pub(super) waiters: Waiters,
     pub(super) applied: watch::Sender<u64>,
     pub(super) durable: std::sync::mpsc::Sender<Durable>,
+    pub(super) hub: Arc<Hub>,
 }
 
 /// The apply task: applies committed entries in order, answers waiters, publishes
@@ -45,6 +47,7 @@ pub(super) fn spawn_apply(
         self_id,
         removed,
         learner,
+        hub,
     } = task;
     let note_membership = move |members: &[Member]| {
         transport.set_peers(&peer_urls(members));
@@ -68,6 +71,7 @@ pub(super) fn spawn_apply(
                             panic!("installing the snapshot at index {index} (term {term}) from {}: {e}", dir.display());
                         }
                         let _ = std::fs::remove_dir_all(&dir);
+                        hub.reset(applier.current_rev());
                         last_durable = index;
                         applied.send_replace(index);
                         note_membership(&applier.members());
@@ -104,6 +108,9 @@ pub(super) fn spawn_apply(
                         continue;
                     }
                     let done = applier.apply(e.index, e.term, &e.data);
+                    if !done.changes.is_empty() {
+                        hub.notify(done.revision, &done.changes);
+                    }
                     if done.membership_changed {
                         note_membership(&applier.members());
                     }

@@ -3,6 +3,7 @@
 //! loop's committed entries to the apply task.
 
 mod apply_loop;
+mod renew;
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -21,6 +22,7 @@ use crate::apply::{Applier, Outcome};
 use crate::bootstrap::{self, BootstrapError, Opened};
 use crate::config::Config;
 use crate::error::Error;
+use crate::lease::{expiry, Lessor};
 use crate::membership;
 use crate::mvcc::Store;
 use crate::raft::{
@@ -28,6 +30,7 @@ use crate::raft::{
     Transport,
 };
 use crate::snapshot::Exporter;
+use crate::watch::Hub;
 use apply_loop::{peer_urls, spawn_apply, ApplyTask};
 
 /// Limits the API layer enforces, from the configuration.
@@ -39,6 +42,10 @@ pub struct Limits {
     pub max_txn_ops: usize,
     /// How long a request may wait for raft before `request timed out`.
     pub request_timeout: Duration,
+    /// Shortest lease TTL granted, in seconds.
+    pub min_lease_ttl: i64,
+    /// The election timeout.
+    pub election_timeout: Duration,
 }
 
 type Waiters = Arc<Mutex<HashMap<u64, oneshot::Sender<Outcome>>>>;
@@ -60,12 +67,15 @@ pub struct Server {
     /// request path need not read the membership).
     learner: Arc<AtomicBool>,
     store: Arc<Store>,
+    lessor: Arc<Lessor>,
+    hub: Arc<Hub>,
     raft: Mutex<Option<std::sync::mpsc::Sender<Request>>>,
     status: Arc<RaftStatus>,
     waiters: Waiters,
     next_request: AtomicU64,
     applied: watch::Receiver<u64>,
     reads: mpsc::UnboundedSender<ReadWaiter>,
+    renews: mpsc::UnboundedSender<renew::RenewWaiter>,
     threads: Mutex<Vec<JoinHandle<()>>>,
 }
 
@@ -82,7 +92,9 @@ impl Server {
             cluster_id,
         } = opened;
         let store = Arc::new(Store::open(engine));
-        let applier = Applier::new(store.clone());
+        let lessor = Arc::new(Lessor::load(store.engine()));
+        let hub = Hub::new(store.clone(), cfg.max_request_bytes);
+        let applier = Applier::new(store.clone(), lessor.clone());
         let applied_index = applier.persisted_applied_index();
 
         let mut hs = replay.hard_state;
@@ -140,11 +152,13 @@ impl Server {
                 self_id: member_id,
                 removed: removed.clone(),
                 learner: learner.clone(),
+                hub: hub.clone(),
             },
             committed_rx,
         );
 
         let (reads_tx, reads_rx) = mpsc::unbounded_channel();
+        let (renews_tx, renews_rx) = mpsc::unbounded_channel();
         let server = Arc::new(Server {
             member_id,
             cluster_id,
@@ -152,6 +166,8 @@ impl Server {
                 max_request_bytes: cfg.max_request_bytes,
                 max_txn_ops: cfg.max_txn_ops,
                 request_timeout: Duration::from_millis(5000 + 2 * cfg.election_timeout),
+                min_lease_ttl: cfg.min_lease_ttl(),
+                election_timeout: Duration::from_millis(cfg.election_timeout),
             },
             etcd_version: cfg.etcd_version.clone(),
             name: cfg.name.clone(),
@@ -162,16 +178,31 @@ impl Server {
             removed,
             learner,
             store,
+            lessor,
+            hub,
             raft: Mutex::new(Some(raft.requests)),
             status: raft.status,
             waiters,
             next_request: AtomicU64::new(rand::random::<u64>() >> 1),
             applied: applied_rx,
             reads: reads_tx,
+            renews: renews_tx,
             threads: Mutex::new(vec![raft.thread, apply_thread]),
         });
         tokio::spawn(read_batcher(Arc::downgrade(&server), reads_rx));
         tokio::spawn(publish(Arc::downgrade(&server)));
+        tokio::spawn(renew::renew_batcher(Arc::downgrade(&server), renews_rx));
+        tokio::spawn(expiry::run(
+            Arc::downgrade(&server),
+            expiry::ExpirySettings {
+                promote_grace: Duration::from_millis(cfg.election_timeout),
+                checkpoint_interval: cfg.lease_checkpoint_interval,
+            },
+        ));
+        tokio::spawn(progress_ticker(
+            Arc::downgrade(&server),
+            cfg.watch_progress_notify_interval,
+        ));
         Ok(server)
     }
 
@@ -198,6 +229,21 @@ impl Server {
     /// The MVCC store, for reads.
     pub fn store(&self) -> &Store {
         &self.store
+    }
+
+    /// The leases of the applied state.
+    pub fn lessor(&self) -> &Lessor {
+        &self.lessor
+    }
+
+    /// The member's watchers.
+    pub fn hub(&self) -> &Arc<Hub> {
+        &self.hub
+    }
+
+    /// Whether [`Server::stop`] was called.
+    pub fn is_stopped(&self) -> bool {
+        self.raft.lock().expect("raft sender lock").is_none()
     }
 
     /// Raft facts.
@@ -320,6 +366,15 @@ impl Server {
         &self.cluster_token
     }
 
+    /// Keeps lease `id` alive through raft, so every member restarts its TTL; returns
+    /// the lease's TTL, or 0 if it does not exist. Concurrent keep-alives share one
+    /// proposal.
+    pub async fn renew_lease(&self, id: i64) -> Result<i64, Error> {
+        let (tx, rx) = oneshot::channel();
+        self.renews.send((id, tx)).map_err(|_| Error::Stopped)?;
+        rx.await.unwrap_or(Err(Error::Stopped))
+    }
+
     /// Waits until this member has applied everything committed before the call
     /// (a linearizable read barrier). Concurrent callers share one ReadIndex round.
     pub async fn read_barrier(&self) -> Result<(), Error> {
@@ -425,6 +480,23 @@ async fn publish(server: std::sync::Weak<Server>) {
         }
         drop(s);
         tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+/// Sends watchers' periodic progress notifications.
+async fn progress_ticker(server: std::sync::Weak<Server>, every: Duration) {
+    if every.is_zero() {
+        return;
+    }
+    let mut ticker = tokio::time::interval(every);
+    ticker.tick().await;
+    loop {
+        ticker.tick().await;
+        let Some(s) = server.upgrade() else { return };
+        if s.is_stopped() {
+            return;
+        }
+        s.hub.progress_tick();
     }
 }
 

@@ -2,15 +2,24 @@
 
 pub mod check;
 pub mod cluster;
+pub mod election;
 mod grpc_limit;
 pub mod kv;
+pub mod lease;
+pub mod lock;
 pub mod maintenance;
+mod recipes;
+pub mod watch;
 
 use std::sync::Arc;
 
 use ectd_proto::etcdserverpb::cluster_server::ClusterServer;
 use ectd_proto::etcdserverpb::kv_server::KvServer;
+use ectd_proto::etcdserverpb::lease_server::LeaseServer;
 use ectd_proto::etcdserverpb::maintenance_server::MaintenanceServer;
+use ectd_proto::etcdserverpb::watch_server::WatchServer;
+use ectd_proto::v3electionpb::election_server::ElectionServer;
+use ectd_proto::v3lockpb::lock_server::LockServer;
 use tonic::service::Routes;
 
 use crate::server::Server;
@@ -44,5 +53,15 @@ async fn routes(server: Arc<Server>) -> Routes {
     .add_service(MaintenanceServer::new(
         maintenance::MaintenanceService::new(server.clone()),
     ))
+    .add_service(
+        WatchServer::new(watch::WatchService::new(server.clone()))
+            .max_decoding_message_size(max)
+            .max_encoding_message_size(usize::MAX),
+    )
+    .add_service(LeaseServer::new(lease::LeaseService::new(server.clone())))
+    .add_service(LockServer::new(lock::LockService::new(server.clone())))
+    .add_service(ElectionServer::new(election::ElectionService::new(
+        server.clone(),
+    )))
     .add_service(health_service)
 }

@@ -1,0 +1,183 @@
+//! `etcdserverpb.Lease`: grant, revoke, keep-alive, time-to-live and listing.
+
+use std::pin::Pin;
+use std::sync::Arc;
+use std::time::Instant;
+
+use ectd_proto::etcdserverpb::lease_server::Lease;
+use ectd_proto::etcdserverpb::{
+    LeaseGrantRequest, LeaseGrantResponse, LeaseKeepAliveRequest, LeaseKeepAliveResponse,
+    LeaseLeasesRequest, LeaseLeasesResponse, LeaseRevokeRequest, LeaseRevokeResponse, LeaseStatus,
+    LeaseTimeToLiveRequest, LeaseTimeToLiveResponse,
+};
+use ectd_proto::raftcmd::command::Op;
+use futures::Stream;
+use tonic::{Request, Response, Status, Streaming};
+
+use super::kv::{reject_learner, require_leader};
+use crate::apply::Output;
+use crate::error::Error;
+use crate::lease::MAX_LEASE_TTL;
+use crate::server::Server;
+
+/// The Lease service of one member.
+pub struct LeaseService {
+    server: Arc<Server>,
+}
+
+impl LeaseService {
+    /// A Lease service backed by `server`.
+    pub fn new(server: Arc<Server>) -> LeaseService {
+        LeaseService { server }
+    }
+}
+
+fn unexpected(o: Output) -> Status {
+    panic!("apply answered a lease request with {o:?}")
+}
+
+/// A lease id nobody uses: positive, as etcd picks them.
+fn fresh_id(server: &Server) -> i64 {
+    loop {
+        let id = (rand::random::<u64>() >> 1) as i64;
+        if id != 0 && !server.lessor().exists(id) {
+            return id;
+        }
+    }
+}
+
+type KeepAliveStream =
+    Pin<Box<dyn Stream<Item = Result<LeaseKeepAliveResponse, Status>> + Send + 'static>>;
+
+#[tonic::async_trait]
+impl Lease for LeaseService {
+    async fn lease_grant(
+        &self,
+        req: Request<LeaseGrantRequest>,
+    ) -> Result<Response<LeaseGrantResponse>, Status> {
+        require_leader(&self.server, &req)?;
+        reject_learner(&self.server)?;
+        let mut r = req.into_inner();
+        if r.ttl > MAX_LEASE_TTL {
+            return Err(Error::LeaseTtlTooLarge.into());
+        }
+        r.ttl = r.ttl.max(self.server.limits().min_lease_ttl);
+        if r.id == 0 {
+            r.id = fresh_id(&self.server);
+        }
+        match self.server.propose(Op::LeaseGrant(r)).await? {
+            Output::LeaseGrant(mut resp) => {
+                let rev = resp.header.map_or(0, |h| h.revision);
+                resp.header = Some(self.server.header(rev));
+                Ok(Response::new(resp))
+            }
+            o => Err(unexpected(o)),
+        }
+    }
+
+    async fn lease_revoke(
+        &self,
+        req: Request<LeaseRevokeRequest>,
+    ) -> Result<Response<LeaseRevokeResponse>, Status> {
+        require_leader(&self.server, &req)?;
+        reject_learner(&self.server)?;
+        let r = req.into_inner();
+        match self.server.propose(Op::LeaseRevoke(r)).await? {
+            Output::LeaseRevoke(mut resp) => {
+                let rev = resp.header.map_or(0, |h| h.revision);
+                resp.header = Some(self.server.header(rev));
+                Ok(Response::new(resp))
+            }
+            o => Err(unexpected(o)),
+        }
+    }
+
+    type LeaseKeepAliveStream = KeepAliveStream;
+
+    async fn lease_keep_alive(
+        &self,
+        req: Request<Streaming<LeaseKeepAliveRequest>>,
+    ) -> Result<Response<Self::LeaseKeepAliveStream>, Status> {
+        require_leader(&self.server, &req)?;
+        reject_learner(&self.server)?;
+        let incoming = req.into_inner();
+        let server = self.server.clone();
+        // Each keep-alive is answered before the next is read, as etcd does.
+        let out = futures::stream::unfold(
+            (incoming, server, false),
+            |(mut incoming, server, done)| async move {
+                if done {
+                    return None;
+                }
+                let req = match incoming.message().await {
+                    Ok(Some(req)) => req,
+                    Ok(None) => return None,
+                    Err(status) => return Some((Err(status), (incoming, server, true))),
+                };
+                match server.renew_lease(req.id).await {
+                    Ok(ttl) => {
+                        let resp = LeaseKeepAliveResponse {
+                            header: Some(server.header(0)),
+                            id: req.id,
+                            ttl,
+                        };
+                        Some((Ok(resp), (incoming, server, false)))
+                    }
+                    Err(e) => Some((Err(e.into()), (incoming, server, true))),
+                }
+            },
+        );
+        Ok(Response::new(Box::pin(out)))
+    }
+
+    async fn lease_time_to_live(
+        &self,
+        req: Request<LeaseTimeToLiveRequest>,
+    ) -> Result<Response<LeaseTimeToLiveResponse>, Status> {
+        require_leader(&self.server, &req)?;
+        reject_learner(&self.server)?;
+        let r = req.into_inner();
+        self.server.read_barrier().await?;
+        let view = self.server.store().read_view();
+        let header = Some(self.server.header(0));
+        let resp = match self.server.lessor().get(r.id) {
+            None => LeaseTimeToLiveResponse {
+                header,
+                id: r.id,
+                ttl: -1,
+                ..Default::default()
+            },
+            Some(l) => LeaseTimeToLiveResponse {
+                header,
+                id: r.id,
+                ttl: l.remaining(Instant::now()).as_secs() as i64,
+                granted_ttl: l.ttl,
+                keys: if r.keys {
+                    view.lease_keys(r.id)
+                } else {
+                    Vec::new()
+                },
+            },
+        };
+        Ok(Response::new(resp))
+    }
+
+    async fn lease_leases(
+        &self,
+        req: Request<LeaseLeasesRequest>,
+    ) -> Result<Response<LeaseLeasesResponse>, Status> {
+        require_leader(&self.server, &req)?;
+        reject_learner(&self.server)?;
+        let leases = self
+            .server
+            .lessor()
+            .ids()
+            .into_iter()
+            .map(|id| LeaseStatus { id })
+            .collect();
+        Ok(Response::new(LeaseLeasesResponse {
+            header: Some(self.server.header(0)),
+            leases,
+        }))
+    }
+}

@@ -1,0 +1,288 @@
+//! The building blocks of etcd's lock and election recipes, run inside the member:
+//! txns and reads through the same paths as client requests, waiting for keys to
+//! be deleted through the member's own watchers, and keeping a lease alive while a
+//! caller waits.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use ectd_proto::etcdserverpb::{
+    compare, range_request, request_op, Compare, DeleteRangeRequest, PutRequest, RangeRequest,
+    RangeResponse, RequestOp, ResponseHeader, TxnRequest, TxnResponse, WatchCreateRequest,
+};
+use ectd_proto::mvccpb::event::EventType;
+use ectd_proto::raftcmd::command::Op;
+
+use crate::apply::{kv, Output};
+use crate::error::Error;
+use crate::server::Server;
+
+/// The end of the range of every key starting with `prefix`.
+pub fn prefix_end(prefix: &[u8]) -> Vec<u8> {
+    let mut end = prefix.to_vec();
+    while let Some(last) = end.pop() {
+        if last < 0xff {
+            end.push(last + 1);
+            return end;
+        }
+    }
+    vec![0]
+}
+
+/// `create_revision(key) == rev`.
+pub fn created_at(key: &[u8], rev: i64) -> Compare {
+    Compare {
+        result: compare::CompareResult::Equal as i32,
+        target: compare::CompareTarget::Create as i32,
+        key: key.to_vec(),
+        target_union: Some(compare::TargetUnion::CreateRevision(rev)),
+        range_end: Vec::new(),
+    }
+}
+
+/// A put op.
+pub fn put_op(key: &[u8], value: &[u8], lease: i64) -> RequestOp {
+    RequestOp {
+        request: Some(request_op::Request::RequestPut(PutRequest {
+            key: key.to_vec(),
+            value: value.to_vec(),
+            lease,
+            ..Default::default()
+        })),
+    }
+}
+
+/// A delete op of one key.
+pub fn delete_op(key: &[u8]) -> RequestOp {
+    RequestOp {
+        request: Some(request_op::Request::RequestDeleteRange(
+            DeleteRangeRequest {
+                key: key.to_vec(),
+                ..Default::default()
+            },
+        )),
+    }
+}
+
+/// A range op.
+pub fn range_op(req: RangeRequest) -> RequestOp {
+    RequestOp {
+        request: Some(request_op::Request::RequestRange(req)),
+    }
+}
+
+/// A get of one key.
+pub fn get(key: &[u8]) -> RangeRequest {
+    RangeRequest {
+        key: key.to_vec(),
+        ..Default::default()
+    }
+}
+
+/// The key under `prefix` created first (the owner of a lock, the leader of an
+/// election), optionally only among keys created at or before `max_create_rev`
+/// (then the one created last).
+pub fn first_created(prefix: &[u8]) -> RangeRequest {
+    RangeRequest {
+        key: prefix.to_vec(),
+        range_end: prefix_end(prefix),
+        limit: 1,
+        sort_order: range_request::SortOrder::Ascend as i32,
+        sort_target: range_request::SortTarget::Create as i32,
+        ..Default::default()
+    }
+}
+
+/// The key under `prefix` created last at or before `max_create_rev`.
+pub fn last_created_before(prefix: &[u8], max_create_rev: i64) -> RangeRequest {
+    RangeRequest {
+        key: prefix.to_vec(),
+        range_end: prefix_end(prefix),
+        limit: 1,
+        sort_order: range_request::SortOrder::Descend as i32,
+        sort_target: range_request::SortTarget::Create as i32,
+        max_create_revision: max_create_rev,
+        ..Default::default()
+    }
+}
+
+/// The range response of op `i` of a txn response.
+pub fn range_of(resp: &TxnResponse, i: usize) -> &RangeResponse {
+    match resp.responses.get(i).and_then(|r| r.response.as_ref()) {
+        Some(ectd_proto::etcdserverpb::response_op::Response::ResponseRange(r)) => r,
+        other => panic!("txn op {i} answered {other:?}, not a range"),
+    }
+}
+
+/// Runs KV requests on behalf of a recipe.
+#[derive(Clone)]
+pub struct Local {
+    server: Arc<Server>,
+}
+
+impl Local {
+    /// Requests served by `server`.
+    pub fn new(server: Arc<Server>) -> Local {
+        Local { server }
+    }
+
+    /// The server.
+    pub fn server(&self) -> &Arc<Server> {
+        &self.server
+    }
+
+    fn fill(&self, header: Option<ResponseHeader>) -> Option<ResponseHeader> {
+        Some(self.server.header(header.map_or(0, |h| h.revision)))
+    }
+
+    /// A txn through raft; the response header is complete.
+    pub async fn txn(&self, req: TxnRequest) -> Result<TxnResponse, Error> {
+        match self.server.propose(Op::Txn(req)).await? {
+            Output::Txn(mut resp) => {
+                resp.header = self.fill(resp.header);
+                Ok(resp)
+            }
+            o => panic!("apply answered a txn with {o:?}"),
+        }
+    }
+
+    /// A linearizable range; the response header is complete.
+    pub async fn range(&self, req: RangeRequest) -> Result<RangeResponse, Error> {
+        self.server.read_barrier().await?;
+        let view = self.server.store().read_view();
+        let mut resp = kv::range(&view, &req)?;
+        resp.header = self.fill(resp.header);
+        Ok(resp)
+    }
+
+    /// Deletes one key; returns the response header.
+    pub async fn delete(&self, key: &[u8]) -> Result<ResponseHeader, Error> {
+        match self
+            .server
+            .propose(Op::DeleteRange(DeleteRangeRequest {
+                key: key.to_vec(),
+                ..Default::default()
+            }))
+            .await?
+        {
+            Output::DeleteRange(resp) => Ok(self.fill(resp.header).expect("filled header")),
+            o => panic!("apply answered a delete with {o:?}"),
+        }
+    }
+
+    /// Waits until every key under `prefix` created at or before `max_create_rev`
+    /// is gone; returns the header of the read that found none.
+    pub async fn wait_deletes(
+        &self,
+        prefix: &[u8],
+        max_create_rev: i64,
+    ) -> Result<ResponseHeader, Error> {
+        loop {
+            let resp = self
+                .range(last_created_before(prefix, max_create_rev))
+                .await?;
+            let header = resp.header.expect("filled header");
+            let Some(kv) = resp.kvs.first() else {
+                return Ok(header);
+            };
+            self.wait_delete(&kv.key, header.revision).await;
+        }
+    }
+
+    /// Waits for a deletion of `key` after revision `rev` (returns early if the
+    /// history needed was compacted: callers re-read).
+    pub async fn wait_delete(&self, key: &[u8], rev: i64) {
+        let stream = self.server.hub().open_stream();
+        stream.create(&WatchCreateRequest {
+            key: key.to_vec(),
+            start_revision: rev + 1,
+            ..Default::default()
+        });
+        while let Some(resp) = stream.next().await {
+            if resp.canceled {
+                return;
+            }
+            if resp
+                .events
+                .iter()
+                .any(|e| e.r#type == EventType::Delete as i32)
+            {
+                return;
+            }
+        }
+    }
+
+    /// Keeps lease `id` alive (every third of its TTL) until the returned guard is
+    /// dropped, as etcd's recipes keep their session's lease alive while waiting.
+    pub fn keep_alive(&self, id: i64) -> KeepAlive {
+        let server = Arc::downgrade(&self.server);
+        let task = tokio::spawn(async move {
+            loop {
+                let ttl = {
+                    let Some(s) = server.upgrade() else { return };
+                    match s.lessor().get(id) {
+                        Some(l) => l.ttl,
+                        None => return,
+                    }
+                };
+                let every = Duration::from_millis((ttl.max(1) as u64 * 1000) / 3);
+                tokio::time::sleep(every).await;
+                let Some(s) = server.upgrade() else { return };
+                if let Ok(0) = s.renew_lease(id).await {
+                    return;
+                }
+            }
+        });
+        KeepAlive(task)
+    }
+}
+
+/// Stops a keep-alive when dropped.
+pub struct KeepAlive(tokio::task::JoinHandle<()>);
+
+impl Drop for KeepAlive {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
+/// Runs `cleanup` in the background if dropped while armed: recipes that are
+/// interrupted (the client went away) undo what they wrote, as etcd's do when their
+/// context is cancelled.
+pub struct Undo {
+    cleanup: Option<Box<dyn FnOnce() + Send>>,
+}
+
+impl Undo {
+    /// Arms `cleanup`.
+    pub fn new(cleanup: impl FnOnce() + Send + 'static) -> Undo {
+        Undo {
+            cleanup: Some(Box::new(cleanup)),
+        }
+    }
+
+    /// The work completed: nothing to undo.
+    pub fn disarm(mut self) {
+        self.cleanup = None;
+    }
+}
+
+impl Drop for Undo {
+    fn drop(&mut self) {
+        if let Some(f) = self.cleanup.take() {
+            f();
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn prefix_ends() {
+        assert_eq!(prefix_end(b"a/"), b"a0".to_vec());
+        assert_eq!(prefix_end(b"a\xff"), b"b".to_vec());
+        assert_eq!(prefix_end(b"\xff\xff"), vec![0]);
+    }
+}

@@ -1,0 +1,76 @@
+//! `etcdserverpb.Watch`: one bidirectional stream per call, many watchers on it.
+//! Requests are read only as fast as the client takes responses, so a client that
+//! stops reading holds at most one stream outbox of memory.
+
+use std::pin::Pin;
+use std::sync::Arc;
+
+use ectd_proto::etcdserverpb::watch_request::RequestUnion;
+use ectd_proto::etcdserverpb::watch_server::Watch;
+use ectd_proto::etcdserverpb::{WatchRequest, WatchResponse};
+use futures::Stream;
+use tonic::{Request, Response, Status, Streaming};
+
+use super::kv::{reject_learner, require_leader};
+use crate::server::Server;
+use crate::watch::WatchStream;
+
+/// The Watch service of one member.
+pub struct WatchService {
+    server: Arc<Server>,
+}
+
+impl WatchService {
+    /// A Watch service backed by `server`.
+    pub fn new(server: Arc<Server>) -> WatchService {
+        WatchService { server }
+    }
+}
+
+type ResponseStream = Pin<Box<dyn Stream<Item = Result<WatchResponse, Status>> + Send + 'static>>;
+
+/// Takes the client's requests until it closes its side (the watchers keep
+/// running, as in etcd) or the stream breaks (everything is cancelled).
+async fn take_requests(stream: Arc<WatchStream>, mut incoming: Streaming<WatchRequest>) {
+    loop {
+        stream.writable().await;
+        match incoming.message().await {
+            Ok(Some(req)) => match req.request_union {
+                Some(RequestUnion::CreateRequest(c)) => stream.create(&c),
+                Some(RequestUnion::CancelRequest(c)) => stream.cancel(c.watch_id),
+                Some(RequestUnion::ProgressRequest(_)) => stream.request_progress(),
+                None => {}
+            },
+            Ok(None) => return,
+            Err(_) => {
+                stream.close();
+                return;
+            }
+        }
+    }
+}
+
+#[tonic::async_trait]
+impl Watch for WatchService {
+    type WatchStream = ResponseStream;
+
+    async fn watch(
+        &self,
+        req: Request<Streaming<WatchRequest>>,
+    ) -> Result<Response<Self::WatchStream>, Status> {
+        require_leader(&self.server, &req)?;
+        reject_learner(&self.server)?;
+        let stream = Arc::new(self.server.hub().open_stream());
+        tokio::spawn(take_requests(stream.clone(), req.into_inner()));
+        let server = self.server.clone();
+        let out = futures::stream::unfold((stream, server), |(stream, server)| async move {
+            let mut resp = stream.next().await?;
+            let revision = resp.header.map_or(0, |h| h.revision);
+            let mut header = server.header(0);
+            header.revision = revision;
+            resp.header = Some(header);
+            Some((Ok(resp), (stream, server)))
+        });
+        Ok(Response::new(Box::pin(out)))
+    }
+}

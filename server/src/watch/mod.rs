@@ -1,0 +1,320 @@
+//! Watchers: streams of the keyspace's changes, from any revision still in history.
+//!
+//! A watcher is either *synced* — it has been sent every change up to the hub's
+//! revision, and apply hands it new changes as they are committed — or *lagging*,
+//! and its stream's catch-up task feeds it from history (the revision-ordered `kv`
+//! column family) until it reaches the hub's revision again. Apply never waits for
+//! a watcher: when a stream's bounded outbox is full, its watcher simply becomes
+//! lagging. A watcher therefore sees every change of its range exactly once, in
+//! revision order, all changes of one revision in one response (unless fragmented);
+//! a slow client delays only its own stream and costs at most one full outbox.
+
+mod fragment;
+mod outbox;
+mod stream;
+
+use std::collections::{HashMap, HashSet};
+use std::sync::{Arc, Mutex};
+
+use ectd_proto::etcdserverpb::{watch_create_request::FilterType, WatchCreateRequest};
+use ectd_proto::etcdserverpb::{ResponseHeader, WatchResponse};
+use ectd_proto::mvccpb::{event::EventType, Event};
+
+use crate::mvcc::Store;
+use outbox::Refused;
+pub use stream::WatchStream;
+use stream::Watcher;
+
+/// What a watcher watches, after etcd's normalisation of the create request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Spec {
+    /// The (first) key.
+    pub key: Vec<u8>,
+    /// Where the range ends.
+    pub end: End,
+    /// Send each change's previous version.
+    pub prev_kv: bool,
+    /// Leave out PUT events.
+    pub no_put: bool,
+    /// Leave out DELETE events.
+    pub no_delete: bool,
+    /// Send periodic progress notifications while idle.
+    pub progress_notify: bool,
+    /// Split responses larger than the request size limit.
+    pub fragment: bool,
+}
+
+/// The end of a watched range.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum End {
+    /// Only the key itself.
+    Single,
+    /// Every key at or after the key.
+    Unbounded,
+    /// Keys before this one.
+    Before(Vec<u8>),
+}
+
+impl Spec {
+    /// The spec of a create request, normalised as etcd does: an empty key means
+    /// `"\0"`, a `range_end` of `"\0"` means every key from the key on.
+    pub fn from_request(req: &WatchCreateRequest) -> Spec {
+        let key = if req.key.is_empty() {
+            vec![0]
+        } else {
+            req.key.clone()
+        };
+        let end = match req.range_end.as_slice() {
+            [] => End::Single,
+            [0] => End::Unbounded,
+            e => End::Before(e.to_vec()),
+        };
+        Spec {
+            key,
+            end,
+            prev_kv: req.prev_kv,
+            no_put: req.filters.contains(&(FilterType::Noput as i32)),
+            no_delete: req.filters.contains(&(FilterType::Nodelete as i32)),
+            progress_notify: req.progress_notify,
+            fragment: req.fragment,
+        }
+    }
+
+    /// Whether the range is empty (a `range_end` not after the key).
+    pub fn is_empty_range(&self) -> bool {
+        matches!(&self.end, End::Before(e) if e.as_slice() <= self.key.as_slice())
+    }
+
+    /// Whether `key` is watched.
+    pub fn matches(&self, key: &[u8]) -> bool {
+        match &self.end {
+            End::Single => key == self.key.as_slice(),
+            End::Unbounded => key >= self.key.as_slice(),
+            End::Before(e) => key >= self.key.as_slice() && key < e.as_slice(),
+        }
+    }
+
+    /// Whether the watcher is told of `ev` (its key and the event filters).
+    pub fn wants(&self, ev: &Event) -> bool {
+        let put = ev.r#type == EventType::Put as i32;
+        if (put && self.no_put) || (!put && self.no_delete) {
+            return false;
+        }
+        ev.kv.as_ref().is_some_and(|kv| self.matches(&kv.key))
+    }
+}
+
+/// A synced watcher's place in the hub: its stream and its watch id.
+type WatcherRef = (u64, i64);
+
+struct Synced {
+    watcher: Watcher,
+    /// No events were sent since the last progress tick.
+    quiet: bool,
+}
+
+#[derive(Default)]
+struct HubState {
+    /// Every change up to this revision has been handed to the synced watchers.
+    rev: i64,
+    synced: HashMap<WatcherRef, Synced>,
+    by_key: HashMap<Vec<u8>, HashSet<WatcherRef>>,
+    ranged: HashSet<WatcherRef>,
+    next_stream: u64,
+}
+
+impl HubState {
+    fn insert(&mut self, watcher: Watcher) {
+        let r = (watcher.stream.id, watcher.id);
+        if watcher.spec.end == End::Single {
+            self.by_key
+                .entry(watcher.spec.key.clone())
+                .or_default()
+                .insert(r);
+        } else {
+            self.ranged.insert(r);
+        }
+        self.synced.insert(
+            r,
+            Synced {
+                watcher,
+                quiet: true,
+            },
+        );
+    }
+
+    fn remove(&mut self, r: WatcherRef) -> Option<Watcher> {
+        let s = self.synced.remove(&r)?;
+        if s.watcher.spec.end == End::Single {
+            if let Some(set) = self.by_key.get_mut(&s.watcher.spec.key) {
+                set.remove(&r);
+                if set.is_empty() {
+                    self.by_key.remove(&s.watcher.spec.key);
+                }
+            }
+        } else {
+            self.ranged.remove(&r);
+        }
+        Some(s.watcher)
+    }
+}
+
+/// A response header carrying only a revision; the API layer fills in the ids and
+/// the term when it sends the response.
+fn rev_header(revision: i64) -> Option<ResponseHeader> {
+    Some(ResponseHeader {
+        revision,
+        ..Default::default()
+    })
+}
+
+/// Every watcher of a member. Apply tells it of each committed revision.
+pub struct Hub {
+    state: Mutex<HubState>,
+    store: Arc<Store>,
+    /// Responses larger than this are fragmented for watchers that allow it.
+    max_response_bytes: usize,
+}
+
+impl Hub {
+    /// A hub over `store`, starting at its current revision.
+    pub fn new(store: Arc<Store>, max_response_bytes: usize) -> Arc<Hub> {
+        let rev = store.current_rev();
+        Arc::new(Hub {
+            state: Mutex::new(HubState {
+                rev,
+                ..Default::default()
+            }),
+            store,
+            max_response_bytes,
+        })
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, HubState> {
+        self.state.lock().expect("watch hub lock")
+    }
+
+    /// Opens a stream on which watchers are created.
+    pub fn open_stream(self: &Arc<Self>) -> WatchStream {
+        let id = {
+            let mut st = self.lock();
+            st.next_stream += 1;
+            st.next_stream
+        };
+        WatchStream::open(self.clone(), id)
+    }
+
+    /// The revision every synced watcher has been brought to.
+    pub fn rev(&self) -> i64 {
+        self.lock().rev
+    }
+
+    /// Number of synced watchers (for tests and metrics).
+    pub fn synced_count(&self) -> usize {
+        self.lock().synced.len()
+    }
+
+    /// Hands the changes of revision `rev`, just committed, to the synced watchers.
+    /// Never waits: a watcher whose stream cannot take its response now falls
+    /// behind and catches up from history.
+    pub fn notify(&self, rev: i64, changes: &[Event]) {
+        let mut st = self.lock();
+        st.rev = rev;
+        if st.synced.is_empty() {
+            return;
+        }
+        let mut matched: HashMap<WatcherRef, Vec<&Event>> = HashMap::new();
+        for ev in changes {
+            let Some(kv) = &ev.kv else { continue };
+            if let Some(set) = st.by_key.get(&kv.key) {
+                for r in set {
+                    matched.entry(*r).or_default().push(ev);
+                }
+            }
+            for r in &st.ranged {
+                if st.synced[r].watcher.spec.matches(&kv.key) {
+                    matched.entry(*r).or_default().push(ev);
+                }
+            }
+        }
+        for (r, evs) in matched {
+            let Some(s) = st.synced.get_mut(&r) else {
+                continue;
+            };
+            let w = &s.watcher;
+            if w.next_rev > rev {
+                continue;
+            }
+            let events: Vec<Event> = evs
+                .into_iter()
+                .filter(|ev| w.spec.wants(ev))
+                .map(|ev| w.shape(ev.clone()))
+                .collect();
+            if events.is_empty() {
+                continue;
+            }
+            let resp = WatchResponse {
+                header: rev_header(rev),
+                watch_id: w.id,
+                events,
+                ..Default::default()
+            };
+            let msgs = fragment::split(resp, w.spec.fragment, self.max_response_bytes);
+            let pushed = w.stream.outbox.try_push(msgs);
+            match pushed {
+                Ok(()) => s.quiet = false,
+                Err(Refused::Full) => {
+                    let mut w = st.remove(r).expect("watcher just found");
+                    w.next_rev = rev;
+                    w.stream.clone().fall_behind(w);
+                }
+                Err(Refused::Closed) => {
+                    st.remove(r);
+                }
+            }
+        }
+    }
+
+    /// The state was replaced (a snapshot was installed) at revision `rev`: every
+    /// synced watcher catches up from the new history.
+    pub fn reset(&self, rev: i64) {
+        let mut st = self.lock();
+        let old = st.rev;
+        st.rev = rev;
+        let refs: Vec<WatcherRef> = st.synced.keys().copied().collect();
+        for r in refs {
+            let mut w = st.remove(r).expect("listed watcher");
+            w.next_rev = w.next_rev.max(old + 1);
+            if w.next_rev <= rev {
+                w.stream.clone().fall_behind(w);
+            } else {
+                st.insert(w);
+            }
+        }
+    }
+
+    /// Sends a progress notification to every synced watcher that asked for them
+    /// and was sent no events since the previous call.
+    pub fn progress_tick(&self) {
+        let mut st = self.lock();
+        let rev = st.rev;
+        for s in st.synced.values_mut() {
+            if !s.watcher.spec.progress_notify {
+                continue;
+            }
+            if s.quiet {
+                let resp = WatchResponse {
+                    header: rev_header(rev),
+                    watch_id: s.watcher.id,
+                    ..Default::default()
+                };
+                // A full outbox means the client is busy with events anyway.
+                let _ = s.watcher.stream.outbox.try_push(vec![resp]);
+            }
+            s.quiet = true;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;

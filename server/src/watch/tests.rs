@@ -1,0 +1,227 @@
+use std::time::Duration;
+
+use ectd_proto::etcdserverpb::WatchCreateRequest;
+use rocksdb::WriteBatch;
+
+use super::*;
+use crate::engine::Engine;
+
+struct T {
+    _dir: tempfile::TempDir,
+    store: Arc<Store>,
+    hub: Arc<Hub>,
+}
+
+fn open() -> T {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Arc::new(Store::open(Engine::open(dir.path()).unwrap()));
+    let hub = Hub::new(store.clone(), 1 << 20);
+    T {
+        _dir: dir,
+        store,
+        hub,
+    }
+}
+
+impl T {
+    /// Writes one revision the way apply does, and tells the hub.
+    fn write(&self, ops: &[(&str, Option<&str>)]) -> i64 {
+        let mut batch = WriteBatch::default();
+        let mut txn = self.store.write_txn(&mut batch);
+        for (k, v) in ops {
+            match v {
+                Some(v) => {
+                    txn.put(k.as_bytes(), v.as_bytes().to_vec(), 0);
+                }
+                None => {
+                    txn.delete_range(k.as_bytes(), crate::mvcc::RangeEnd::Single);
+                }
+            }
+        }
+        let (rev, changes) = txn.finish();
+        self.store.commit(batch, rev, self.store.compact_rev());
+        self.hub.notify(rev, &changes);
+        rev
+    }
+}
+
+fn create(key: &str, end: &str, start: i64, prev_kv: bool) -> WatchCreateRequest {
+    WatchCreateRequest {
+        key: key.as_bytes().to_vec(),
+        range_end: end.as_bytes().to_vec(),
+        start_revision: start,
+        prev_kv,
+        ..Default::default()
+    }
+}
+
+async fn next(s: &WatchStream) -> WatchResponse {
+    tokio::time::timeout(Duration::from_secs(5), s.next())
+        .await
+        .expect("a response within 5s")
+        .expect("stream open")
+}
+
+/// (revision, key, value or None for a delete) of every event of `r`.
+fn evs(r: &WatchResponse) -> Vec<(i64, String, Option<String>)> {
+    r.events
+        .iter()
+        .map(|e| {
+            let kv = e.kv.as_ref().unwrap();
+            let key = String::from_utf8(kv.key.clone()).unwrap();
+            let v = (e.r#type == EventType::Put as i32)
+                .then(|| String::from_utf8(kv.value.clone()).unwrap());
+            (kv.mod_revision, key, v)
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn synced_watcher_gets_each_revision_whole_and_in_order() {
+    let t = open();
+    let s = t.hub.open_stream();
+    s.create(&create("a", "b", 0, false));
+    let created = next(&s).await;
+    assert!(created.created);
+    assert_eq!(created.watch_id, 0);
+    assert_eq!(created.header.unwrap().revision, 1);
+    t.write(&[("a1", Some("x")), ("zz", Some("no")), ("a2", Some("y"))]);
+    t.write(&[("a1", None)]);
+    let r = next(&s).await;
+    assert_eq!(
+        evs(&r),
+        vec![
+            (2, "a1".into(), Some("x".into())),
+            (2, "a2".into(), Some("y".into()))
+        ]
+    );
+    assert_eq!(r.header.unwrap().revision, 2);
+    assert_eq!(evs(&next(&s).await), vec![(3, "a1".into(), None)]);
+}
+
+#[tokio::test]
+async fn history_replay_then_live_with_prev_kv() {
+    let t = open();
+    t.write(&[("k", Some("1"))]);
+    t.write(&[("k", Some("2"))]);
+    t.write(&[("k", None)]);
+    let s = t.hub.open_stream();
+    s.create(&create("k", "", 3, true));
+    assert!(next(&s).await.created);
+    let r = next(&s).await;
+    assert_eq!(
+        evs(&r),
+        vec![(3, "k".into(), Some("2".into())), (4, "k".into(), None)]
+    );
+    assert_eq!(r.events[0].prev_kv.as_ref().unwrap().value, b"1");
+    assert_eq!(r.events[1].prev_kv.as_ref().unwrap().value, b"2");
+    // Live again: the next change arrives through the hub.
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    t.write(&[("k", Some("3"))]);
+    let r = next(&s).await;
+    assert_eq!(evs(&r), vec![(5, "k".into(), Some("3".into()))]);
+    assert!(
+        r.events[0].prev_kv.is_none(),
+        "a create has no previous version"
+    );
+}
+
+#[tokio::test]
+async fn slow_stream_falls_behind_and_catches_up_without_loss() {
+    let t = open();
+    let slow = t.hub.open_stream();
+    let fast = t.hub.open_stream();
+    slow.create(&create("k", "", 0, false));
+    fast.create(&create("k", "", 0, false));
+    assert!(next(&slow).await.created);
+    assert!(next(&fast).await.created);
+    let mut fast_seen = Vec::new();
+    for i in 0..3000 {
+        t.write(&[("k", Some(&i.to_string()))]);
+        while let Ok(Some(r)) = tokio::time::timeout(Duration::from_millis(0), fast.next()).await {
+            fast_seen.extend(evs(&r));
+        }
+    }
+    while fast_seen.len() < 3000 {
+        fast_seen.extend(evs(&next(&fast).await));
+    }
+    // The slow stream was never read while writing: at most one outbox queued.
+    let mut slow_seen = Vec::new();
+    while slow_seen.len() < 3000 {
+        slow_seen.extend(evs(&next(&slow).await));
+    }
+    let want: Vec<_> = (0..3000)
+        .map(|i| (i as i64 + 2, "k".to_string(), Some(i.to_string())))
+        .collect();
+    assert_eq!(fast_seen, want);
+    assert_eq!(slow_seen, want);
+    assert_eq!(t.hub.synced_count(), 2, "both end up synced again");
+}
+
+#[tokio::test]
+async fn compacted_start_is_cancelled_with_the_compact_revision() {
+    let t = open();
+    for i in 0..5 {
+        t.write(&[("k", Some(&i.to_string()))]);
+    }
+    let mut batch = WriteBatch::default();
+    t.store.compact_into(4, &mut batch);
+    t.store.commit(batch, t.store.current_rev(), 4);
+    let s = t.hub.open_stream();
+    s.create(&create("k", "", 2, false));
+    assert!(next(&s).await.created);
+    let r = next(&s).await;
+    assert!(r.canceled);
+    assert_eq!(r.compact_revision, 4);
+    assert_eq!(r.watch_id, 0);
+}
+
+#[tokio::test]
+async fn ids_filters_cancel_and_progress() {
+    let t = open();
+    let s = t.hub.open_stream();
+    s.create(&WatchCreateRequest {
+        watch_id: 7,
+        key: b"k".to_vec(),
+        filters: vec![FilterType::Nodelete as i32],
+        ..Default::default()
+    });
+    assert_eq!(next(&s).await.watch_id, 7);
+    s.create(&WatchCreateRequest {
+        watch_id: 7,
+        key: b"k".to_vec(),
+        ..Default::default()
+    });
+    let dup = next(&s).await;
+    assert!(dup.created && dup.canceled && dup.watch_id == -1);
+    assert_eq!(dup.cancel_reason, DUP_REASON);
+    s.create(&create("b", "a", 0, false));
+    let empty = next(&s).await;
+    assert_eq!(empty.cancel_reason, "mvcc: watcher range is empty");
+    t.write(&[("k", Some("v"))]);
+    t.write(&[("k", None)]);
+    t.write(&[("k", Some("w"))]);
+    assert_eq!(
+        evs(&next(&s).await),
+        vec![(2, "k".into(), Some("v".into()))]
+    );
+    assert_eq!(
+        evs(&next(&s).await),
+        vec![(4, "k".into(), Some("w".into()))]
+    );
+    s.request_progress();
+    let p = next(&s).await;
+    assert_eq!((p.watch_id, p.header.unwrap().revision), (-1, 4));
+    s.cancel(7);
+    let c = next(&s).await;
+    assert!(c.canceled && c.watch_id == 7);
+    t.write(&[("k", Some("x"))]);
+    s.request_progress();
+    let p = next(&s).await;
+    assert!(
+        p.events.is_empty() && p.watch_id == -1,
+        "no event after cancel"
+    );
+}
+
+const DUP_REASON: &str = "mvcc: duplicate watch ID provided on the WatchStream";
