@@ -31,11 +31,7 @@ impl KvService {
 
 /// Refuses a request carrying `hasleader=true` while the member knows no leader.
 pub fn require_leader<T>(server: &Server, req: &Request<T>) -> Result<(), Error> {
-    let wants = req
-        .metadata()
-        .get("hasleader")
-        .is_some_and(|v| v.as_bytes() == b"true");
-    if wants && server.raft_status().leader() == 0 {
+    if super::watchdog::wants_leader(req) && server.raft_status().leader() == 0 {
         return Err(Error::NoLeader);
     }
     Ok(())

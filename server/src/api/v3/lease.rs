@@ -15,6 +15,7 @@ use futures::Stream;
 use tonic::{Request, Response, Status, Streaming};
 
 use super::kv::{reject_learner, require_leader};
+use super::watchdog::{wants_leader, watchdog};
 use crate::apply::Output;
 use crate::error::Error;
 use crate::lease::MAX_LEASE_TTL;
@@ -44,6 +45,26 @@ fn fresh_id(server: &Server) -> i64 {
             return id;
         }
     }
+}
+
+/// Reads one keep-alive and renews the lease; `None` when the client is done.
+async fn keep_alive_once(
+    server: &Server,
+    incoming: &mut Streaming<LeaseKeepAliveRequest>,
+) -> Option<Result<LeaseKeepAliveResponse, Status>> {
+    let req = match incoming.message().await {
+        Ok(Some(req)) => req,
+        Ok(None) => return None,
+        Err(status) => return Some(Err(status)),
+    };
+    Some(match server.renew_lease(req.id).await {
+        Ok(ttl) => Ok(LeaseKeepAliveResponse {
+            header: Some(server.header(0)),
+            id: req.id,
+            ttl,
+        }),
+        Err(e) => Err(e.into()),
+    })
 }
 
 type KeepAliveStream =
@@ -100,30 +121,21 @@ impl Lease for LeaseService {
     ) -> Result<Response<Self::LeaseKeepAliveStream>, Status> {
         require_leader(&self.server, &req)?;
         reject_learner(&self.server)?;
+        let dog = watchdog(&self.server, wants_leader(&req));
         let incoming = req.into_inner();
         let server = self.server.clone();
         // Each keep-alive is answered before the next is read, as etcd does.
         let out = futures::stream::unfold(
-            (incoming, server, false),
-            |(mut incoming, server, done)| async move {
-                if done {
-                    return None;
-                }
-                let req = match incoming.message().await {
-                    Ok(Some(req)) => req,
-                    Ok(None) => return None,
-                    Err(status) => return Some((Err(status), (incoming, server, true))),
+            (incoming, server, Some(dog)),
+            |(mut incoming, server, dog)| async move {
+                let mut dog = dog?;
+                let answer = tokio::select! {
+                    answer = keep_alive_once(&server, &mut incoming) => answer?,
+                    status = &mut dog => Err(status),
                 };
-                match server.renew_lease(req.id).await {
-                    Ok(ttl) => {
-                        let resp = LeaseKeepAliveResponse {
-                            header: Some(server.header(0)),
-                            id: req.id,
-                            ttl,
-                        };
-                        Some((Ok(resp), (incoming, server, false)))
-                    }
-                    Err(e) => Some((Err(e.into()), (incoming, server, true))),
+                match answer {
+                    Ok(resp) => Some((Ok(resp), (incoming, server, Some(dog)))),
+                    Err(status) => Some((Err(status), (incoming, server, None))),
                 }
             },
         );

@@ -10,6 +10,7 @@ pub mod lock;
 pub mod maintenance;
 mod recipes;
 pub mod watch;
+mod watchdog;
 
 use std::sync::Arc;
 

@@ -12,6 +12,7 @@ use futures::Stream;
 use tonic::{Request, Response, Status, Streaming};
 
 use super::kv::{reject_learner, require_leader};
+use super::watchdog::{wants_leader, watchdog};
 use crate::server::Server;
 use crate::watch::WatchStream;
 
@@ -60,16 +61,25 @@ impl Watch for WatchService {
     ) -> Result<Response<Self::WatchStream>, Status> {
         require_leader(&self.server, &req)?;
         reject_learner(&self.server)?;
+        let dog = watchdog(&self.server, wants_leader(&req));
         let stream = Arc::new(self.server.hub().open_stream());
         tokio::spawn(take_requests(stream.clone(), req.into_inner()));
         let server = self.server.clone();
-        let out = futures::stream::unfold((stream, server), |(stream, server)| async move {
-            let mut resp = stream.next().await?;
+        let state = (stream, server, Some(dog));
+        let out = futures::stream::unfold(state, |(stream, server, dog)| async move {
+            let mut dog = dog?;
+            let mut resp = tokio::select! {
+                resp = stream.next() => resp?,
+                status = &mut dog => {
+                    stream.close();
+                    return Some((Err(status), (stream, server, None)));
+                }
+            };
             let revision = resp.header.map_or(0, |h| h.revision);
             let mut header = server.header(0);
             header.revision = revision;
             resp.header = Some(header);
-            Some((Ok(resp), (stream, server)))
+            Some((Ok(resp), (stream, server, Some(dog))))
         });
         Ok(Response::new(Box::pin(out)))
     }
