@@ -78,7 +78,9 @@ impl Outbox {
         self.readable.notify_one();
     }
 
-    /// Waits until the queue has room (or the stream is closed).
+    /// Waits until the queue is at most half full (or the stream is closed), so a
+    /// producer that was refused finds room for a whole response when it retries
+    /// rather than spinning on the last free slot.
     pub(super) async fn writable(&self) {
         loop {
             let notified = self.writable.notified();
@@ -86,7 +88,7 @@ impl Outbox {
             notified.as_mut().enable();
             {
                 let q = self.lock();
-                if q.closed || (q.items.len() < MAX_MESSAGES && q.bytes < MAX_BYTES) {
+                if q.closed || (q.items.len() <= MAX_MESSAGES / 2 && q.bytes <= MAX_BYTES / 2) {
                     return;
                 }
             }
