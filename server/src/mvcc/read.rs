@@ -227,21 +227,28 @@ impl ReadView<'_> {
     }
 
     /// The changes of revisions `from..=to` from history, in revision order, without
-    /// `prev_kv`. Stops at a revision boundary once at least `max_events` changes are
-    /// collected; returns them with the last revision fully covered (`to` when
-    /// everything was read). Revisions removed by compaction are simply absent: the
+    /// `prev_kv`. Stops at a revision boundary once at least `max_events` changes or
+    /// `max_bytes` of encoded changes are collected; returns them with the last
+    /// revision fully covered (`to` when everything was read). Revisions removed by compaction are simply absent: the
     /// caller checks the compact revision first.
-    pub fn history(&self, from: i64, to: i64, max_events: usize) -> (Vec<Event>, i64) {
+    pub fn history(
+        &self,
+        from: i64,
+        to: i64,
+        max_events: usize,
+        max_bytes: usize,
+    ) -> (Vec<Event>, i64) {
         let mut it = self.source.iter(Cf::Kv);
         it.seek(Revision { main: from, sub: 0 }.encode());
         let mut events: Vec<Event> = Vec::new();
+        let mut bytes = 0;
         let mut covered = to;
         while it.valid() {
             let rev = Revision::decode(it.key().expect("valid iterator has a key"));
             if rev.main > to {
                 break;
             }
-            if events.len() >= max_events
+            if (events.len() >= max_events || bytes >= max_bytes)
                 && events
                     .last()
                     .and_then(|e| e.kv.as_ref())
@@ -252,6 +259,7 @@ impl ReadView<'_> {
                 break;
             }
             let v = it.value().expect("valid iterator has a value");
+            bytes += v.len();
             let kv = KeyValue::decode(&v[1..])
                 .unwrap_or_else(|err| panic!("undecodable kv at {rev:?}: {err}"));
             let kind = if v[0] == KIND_PUT {

@@ -321,26 +321,21 @@ impl Server {
             .lock()
             .expect("waiters lock")
             .insert(request_id, done_tx);
-        let forget = || {
-            self.waiters
-                .lock()
-                .expect("waiters lock")
-                .remove(&request_id);
+        // However this ends (answered, refused, timed out, or the caller gave up),
+        // the waiter goes; apply may already have taken it.
+        let _forget = Forget {
+            waiters: &self.waiters,
+            request_id,
         };
         if raft.send(request(dropped_tx)).is_err() {
-            forget();
             return Err(Error::Stopped);
         }
         tokio::select! {
             res = done_rx => res.unwrap_or(Err(Error::Stopped)),
             Ok(()) = &mut dropped_rx => {
-                forget();
                 Err(if self.status.leader() == 0 { Error::NoLeader } else { Error::Timeout })
             }
-            _ = tokio::time::sleep(self.limits.request_timeout) => {
-                forget();
-                Err(Error::Timeout)
-            }
+            _ = tokio::time::sleep(self.limits.request_timeout) => Err(Error::Timeout),
         }
     }
 
@@ -426,6 +421,21 @@ impl Server {
             tracing::error!(error = %e, "flushing the state machine on shutdown failed");
         }
         tracing::info!("member stopped");
+    }
+}
+
+/// Removes a proposal's waiter when dropped.
+struct Forget<'a> {
+    waiters: &'a Waiters,
+    request_id: u64,
+}
+
+impl Drop for Forget<'_> {
+    fn drop(&mut self) {
+        self.waiters
+            .lock()
+            .expect("waiters lock")
+            .remove(&self.request_id);
     }
 }
 

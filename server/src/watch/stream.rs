@@ -12,9 +12,10 @@ use super::outbox::{Outbox, Refused};
 use super::{fragment, rev_header, Hub, Spec};
 use crate::mvcc::KvRead as _;
 
-/// Most history events read per catch-up round (whole revisions are read, so a
-/// round may hold one revision's worth more).
+/// Most history events, and bytes of them, read per catch-up round (whole
+/// revisions are read, so a round may hold one revision's worth more).
 const CATCH_UP_EVENTS: usize = 1000;
+const CATCH_UP_BYTES: usize = 2 << 20;
 
 /// etcd's message for a create whose range is empty.
 const EMPTY_RANGE: &str = "mvcc: watcher range is empty";
@@ -315,7 +316,7 @@ fn catch_up_round(
     if from > target {
         return (running, false);
     }
-    let (events, covered) = view.history(from.max(1), target, CATCH_UP_EVENTS);
+    let (events, covered) = view.history(from.max(1), target, CATCH_UP_EVENTS, CATCH_UP_BYTES);
     let mut out = Vec::with_capacity(running.len());
     let mut blocked = false;
     for mut w in running {
