@@ -1,6 +1,7 @@
 //! Multi-member clusters across processes: replication, leader failure, minority
 //! partitions, members wiped and added back, the membership API as etcdctl drives
-//! it, leadership transfer, and crashes of the whole cluster.
+//! it, leadership transfer, crashes of the whole cluster, and watchers and leases
+//! across leader kills.
 //!
 //! Every member is a real `ectd` process on 127.0.0.1 with etcd's clustering flags
 //! and short raft timings (heartbeat 50 ms, election timeout 500 ms). Partitions
@@ -18,6 +19,9 @@ mod helpers;
 
 mod crash;
 mod failover;
+mod lease;
 mod membership;
 mod replication;
 mod snapshot;
+mod watch;
+mod watch_history;

@@ -12,6 +12,7 @@ mod cluster;
 mod etcdctl;
 mod member;
 mod ports;
+mod watch;
 
 // Re-exported for the suites, each of which uses a different subset.
 #[allow(unused_imports)]
@@ -22,6 +23,8 @@ pub use etcdctl::{wait_output, CTL_TIMEOUT};
 pub use member::{Ectd, Etcd, Kind, Member, MemberConfig};
 #[allow(unused_imports)]
 pub use ports::{free_port, Ports};
+#[allow(unused_imports)]
+pub use watch::{watch_key, watch_prefix, WatchConn};
 
 use std::io::{Read, Write};
 use std::net::TcpStream;
