@@ -127,6 +127,7 @@ impl Error {
             Error::LeaseNotFound => Code::NotFound,
             Error::LeaseExists => Code::FailedPrecondition,
             Error::LeaseTtlTooLarge | Error::Compacted | Error::FutureRev => Code::OutOfRange,
+            // etcd's election service returns these as plain errors.
             Error::MissingLeaderKey | Error::ElectionNotLeader | Error::ElectionNoLeader => {
                 Code::Unknown
             }

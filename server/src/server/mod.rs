@@ -30,7 +30,7 @@ use crate::raft::{
     Transport,
 };
 use crate::snapshot::Exporter;
-use crate::watch::Hub;
+use crate::watch::{Headers, Hub};
 use apply_loop::{peer_urls, spawn_apply, ApplyTask};
 
 /// Limits the API layer enforces, from the configuration.
@@ -93,7 +93,6 @@ impl Server {
         } = opened;
         let store = Arc::new(Store::open(engine));
         let lessor = Arc::new(Lessor::load(store.engine()));
-        let hub = Hub::new(store.clone(), cfg.max_request_bytes);
         let applier = Applier::new(store.clone(), lessor.clone());
         let applied_index = applier.persisted_applied_index();
 
@@ -138,6 +137,17 @@ impl Server {
             transport.clone(),
         )?;
 
+        // Watch responses are fragmented where etcd fragments them: past the request
+        // size limit plus its gRPC allowance.
+        let hub = Hub::new(
+            store.clone(),
+            Headers {
+                cluster_id,
+                member_id,
+                status: raft.status.clone(),
+            },
+            cfg.max_request_bytes + crate::api::v3::GRPC_OVERHEAD_BYTES,
+        );
         let waiters: Waiters = Arc::default();
         let (applied_tx, applied_rx) = watch::channel(applied_index);
         let apply_thread = spawn_apply(

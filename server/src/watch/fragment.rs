@@ -13,6 +13,7 @@ pub(super) fn split(resp: WatchResponse, fragment: bool, limit: usize) -> Vec<Wa
     }
     let mut template = resp;
     let events = std::mem::take(&mut template.events);
+    template.fragment = true;
     let base = template.encoded_len();
     let mut out = Vec::new();
     let mut cur = Vec::new();

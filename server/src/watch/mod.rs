@@ -21,6 +21,7 @@ use ectd_proto::etcdserverpb::{ResponseHeader, WatchResponse};
 use ectd_proto::mvccpb::{event::EventType, Event};
 
 use crate::mvcc::Store;
+use crate::raft::RaftStatus;
 use outbox::Refused;
 pub use stream::WatchStream;
 use stream::Watcher;
@@ -159,26 +160,41 @@ impl HubState {
     }
 }
 
-/// A response header carrying only a revision; the API layer fills in the ids and
-/// the term when it sends the response.
-fn rev_header(revision: i64) -> Option<ResponseHeader> {
-    Some(ResponseHeader {
-        revision,
-        ..Default::default()
-    })
+/// What the hub needs to write complete response headers (fragmenting counts
+/// their bytes).
+pub struct Headers {
+    /// The cluster's id.
+    pub cluster_id: u64,
+    /// This member's id.
+    pub member_id: u64,
+    /// Where the current term comes from.
+    pub status: Arc<RaftStatus>,
+}
+
+impl Headers {
+    fn at(&self, revision: i64) -> Option<ResponseHeader> {
+        Some(ResponseHeader {
+            cluster_id: self.cluster_id,
+            member_id: self.member_id,
+            revision,
+            raft_term: self.status.term(),
+        })
+    }
 }
 
 /// Every watcher of a member. Apply tells it of each committed revision.
 pub struct Hub {
     state: Mutex<HubState>,
     store: Arc<Store>,
+    headers: Headers,
     /// Responses larger than this are fragmented for watchers that allow it.
     max_response_bytes: usize,
 }
 
 impl Hub {
-    /// A hub over `store`, starting at its current revision.
-    pub fn new(store: Arc<Store>, max_response_bytes: usize) -> Arc<Hub> {
+    /// A hub over `store`, starting at its current revision. Responses above
+    /// `max_response_bytes` are fragmented for watchers that ask for it.
+    pub fn new(store: Arc<Store>, headers: Headers, max_response_bytes: usize) -> Arc<Hub> {
         let rev = store.current_rev();
         Arc::new(Hub {
             state: Mutex::new(HubState {
@@ -186,8 +202,14 @@ impl Hub {
                 ..Default::default()
             }),
             store,
+            headers,
             max_response_bytes,
         })
+    }
+
+    /// A complete response header at `revision`.
+    fn header(&self, revision: i64) -> Option<ResponseHeader> {
+        self.headers.at(revision)
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, HubState> {
@@ -254,7 +276,7 @@ impl Hub {
                 continue;
             }
             let resp = WatchResponse {
-                header: rev_header(rev),
+                header: self.header(rev),
                 watch_id: w.id,
                 events,
                 ..Default::default()
@@ -304,7 +326,7 @@ impl Hub {
             }
             if s.quiet {
                 let resp = WatchResponse {
-                    header: rev_header(rev),
+                    header: self.header(rev),
                     watch_id: s.watcher.id,
                     ..Default::default()
                 };

@@ -9,7 +9,7 @@ use ectd_proto::mvccpb::{event::EventType, Event};
 use tokio::sync::Notify;
 
 use super::outbox::{Outbox, Refused};
-use super::{fragment, rev_header, Hub, Spec};
+use super::{fragment, Hub, Spec};
 use crate::mvcc::KvRead as _;
 
 /// Most history events, and bytes of them, read per catch-up round (whole
@@ -97,9 +97,9 @@ pub struct WatchStream {
     task: tokio::task::JoinHandle<()>,
 }
 
-fn progress(rev: i64) -> WatchResponse {
+fn progress(hub: &Hub, rev: i64) -> WatchResponse {
     WatchResponse {
-        header: rev_header(rev),
+        header: hub.header(rev),
         watch_id: -1,
         ..Default::default()
     }
@@ -127,8 +127,9 @@ impl WatchStream {
             return;
         }
         let cur = hub.rev;
+        let header = self.hub.header(cur);
         let refused = |reason: &str| WatchResponse {
-            header: rev_header(cur),
+            header,
             watch_id: -1,
             created: true,
             canceled: true,
@@ -156,7 +157,7 @@ impl WatchStream {
         let serial = st.next_serial;
         st.live.insert(id, serial);
         self.shared.outbox.force_push(WatchResponse {
-            header: rev_header(cur),
+            header,
             watch_id: id,
             created: true,
             ..Default::default()
@@ -193,7 +194,7 @@ impl WatchStream {
         hub.remove((self.shared.id, watch_id));
         st.lagging.retain(|w| w.id != watch_id);
         self.shared.outbox.force_push(WatchResponse {
-            header: rev_header(hub.rev),
+            header: self.hub.header(hub.rev),
             watch_id,
             canceled: true,
             ..Default::default()
@@ -207,7 +208,7 @@ impl WatchStream {
         let hub = self.hub.lock();
         let mut st = self.shared.lock();
         if st.lagging.is_empty() && st.catching == 0 {
-            self.shared.outbox.force_push(progress(hub.rev));
+            self.shared.outbox.force_push(progress(&self.hub, hub.rev));
         } else {
             st.progress_pending = true;
         }
@@ -293,13 +294,13 @@ fn catch_up_round(
     let target = view.rev();
     let compact = view.compact_rev();
     let mut running = Vec::with_capacity(work.len());
-    for w in work {
+    for mut w in work {
         if w.next_rev < compact {
-            let mut st = shared.lock();
+            // The id stays taken until the client cancels it, as in etcd.
+            let st = shared.lock();
             if st.is_live(&w) {
-                st.live.remove(&w.id);
                 shared.outbox.force_push(WatchResponse {
-                    header: rev_header(0),
+                    header: hub.header(0),
                     watch_id: w.id,
                     canceled: true,
                     compact_revision: compact,
@@ -307,6 +308,11 @@ fn catch_up_round(
                 });
             }
         } else {
+            if w.next_rev <= 0 {
+                // A negative start revision at or after the compact revision
+                // replays nothing: the watcher starts from now, as etcd's does.
+                w.next_rev = target + 1;
+            }
             running.push(w);
         }
     }
@@ -347,7 +353,7 @@ fn catch_up_round(
             continue;
         }
         let resp = WatchResponse {
-            header: rev_header(target),
+            header: hub.header(target),
             watch_id: w.id,
             events: evs,
             ..Default::default()
@@ -392,6 +398,6 @@ fn resync(hub: &Hub, shared: &Arc<StreamShared>, watchers: Vec<Watcher>, taken: 
     }
     if st.progress_pending && st.lagging.is_empty() && st.catching == 0 {
         st.progress_pending = false;
-        shared.outbox.force_push(progress(hub_st.rev));
+        shared.outbox.force_push(progress(hub, hub_st.rev));
     }
 }

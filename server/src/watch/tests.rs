@@ -15,7 +15,12 @@ struct T {
 fn open() -> T {
     let dir = tempfile::tempdir().unwrap();
     let store = Arc::new(Store::open(Engine::open(dir.path()).unwrap()));
-    let hub = Hub::new(store.clone(), 1 << 20);
+    let headers = Headers {
+        cluster_id: 1,
+        member_id: 2,
+        status: Arc::default(),
+    };
+    let hub = Hub::new(store.clone(), headers, 1 << 20);
     T {
         _dir: dir,
         store,

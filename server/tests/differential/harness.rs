@@ -2,6 +2,7 @@
 //! every case is sent to.
 
 use crate::common::{Ectd, Etcd, Member};
+use crate::render::clip;
 use ectd_client::proto::etcdserverpb::range_request::SortTarget;
 use ectd_client::proto::etcdserverpb::{
     request_op, response_op, CompactionRequest, CompactionResponse, DeleteRangeRequest,
@@ -41,6 +42,32 @@ pub(crate) struct Failure {
     message: String,
 }
 
+impl Failure {
+    /// What a client can tell of a failed call of the project's client.
+    pub(crate) fn from_error(e: &ectd_client::Error) -> Failure {
+        Failure {
+            code: e.code(),
+            message: e.message().map_or_else(|| e.to_string(), str::to_string),
+        }
+    }
+
+    /// What a client can tell of a failed call of a raw tonic client.
+    pub(crate) fn from_status(s: &tonic::Status) -> Failure {
+        Failure {
+            code: Some(s.code()),
+            message: s.message().to_string(),
+        }
+    }
+
+    /// No answer within `waited` (a call or stream that hangs).
+    pub(crate) fn timeout(waited: Duration) -> Failure {
+        Failure {
+            code: None,
+            message: format!("no answer within {waited:?}"),
+        }
+    }
+}
+
 pub(crate) type Outcome = Result<Resp, Failure>;
 
 /// etcd's answer to a case, for the cases that build on it (most ignore it).
@@ -54,10 +81,7 @@ pub(crate) async fn send(c: &Client, req: &Req) -> Outcome {
         Req::Txn(r) => c.txn(r).await.map(Resp::Txn),
         Req::Compact(r) => c.compact(r).await.map(Resp::Compact),
     };
-    r.map_err(|e| Failure {
-        code: e.code(),
-        message: e.message().map_or_else(|| e.to_string(), str::to_string),
-    })
+    r.map_err(|e| Failure::from_error(&e))
 }
 
 pub(crate) fn scrub(h: &mut Option<ResponseHeader>) {
@@ -216,10 +240,16 @@ pub(crate) struct Pair {
 
 impl Pair {
     pub(crate) async fn start(context: &str) -> Pair {
+        Pair::start_with(context, &[]).await
+    }
+
+    /// Like [`Pair::start`], with the same extra flags (such as
+    /// `--max-request-bytes`) given to both servers.
+    pub(crate) async fn start_with(context: &str, args: &[&str]) -> Pair {
         let etcd_dir = TempDir::new().expect("temp dir");
         let ectd_dir = TempDir::new().expect("temp dir");
-        let etcd = Etcd::start(etcd_dir.path());
-        let ectd = Ectd::start(ectd_dir.path(), &[]);
+        let etcd = Etcd::start_with(etcd_dir.path(), args);
+        let ectd = Ectd::start(ectd_dir.path(), args);
         // Physical compactions and 100 KiB values may take longer than the
         // client's default 5 s command timeout on a loaded machine.
         let opts = ConnectOptions {
@@ -242,6 +272,57 @@ impl Pair {
             cases: 0,
             mismatches: Vec::new(),
         }
+    }
+
+    /// The client connected to etcd.
+    pub(crate) fn etcd(&self) -> &Client {
+        &self.etcd_c
+    }
+
+    /// The client connected to ectd.
+    pub(crate) fn ectd(&self) -> &Client {
+        &self.ectd_c
+    }
+
+    /// Records one case whose answers were obtained elsewhere (a stream, a
+    /// service without a [`Req`]): `etcd` and `ectd` must be equal, after the
+    /// caller's normalisation. Returns whether they were.
+    pub(crate) fn check<T: std::fmt::Debug + PartialEq>(
+        &mut self,
+        label: &str,
+        request: &dyn std::fmt::Debug,
+        etcd: &T,
+        ectd: &T,
+    ) -> bool {
+        self.cases += 1;
+        if etcd == ectd {
+            return true;
+        }
+        if !self.etcd.is_running() {
+            panic!(
+                "case {} ({label}): the reference etcd died [{}]\nrequest: {request:?}\n{}",
+                self.cases,
+                self.context,
+                self.etcd.stderr_tail(40)
+            );
+        }
+        if !self.ectd.is_running() {
+            panic!(
+                "case {} ({label}): ectd died [{}]\nrequest: {request:?}\netcd:    {etcd:?}\n\
+                 ectd:    {ectd:?}\n{}",
+                self.cases,
+                self.context,
+                self.ectd.stderr_tail(40)
+            );
+        }
+        self.mismatches.push(format!(
+            "case {} ({label}):\n  request: {}\n  etcd:    {}\n  ectd:    {}",
+            self.cases,
+            clip(format!("{request:?}")),
+            clip(format!("{etcd:?}")),
+            clip(format!("{ectd:?}"))
+        ));
+        false
     }
 
     /// Sends `req` to etcd, then to ectd, compares, and returns etcd's answer.
@@ -352,17 +433,4 @@ impl Pair {
         );
         eprintln!("{}: {} cases, all identical", self.context, self.cases);
     }
-}
-
-/// Shortens a rendering of a huge message (a 129-op txn) to what a reader can use.
-pub(crate) fn clip(s: String) -> String {
-    const MAX: usize = 4000;
-    if s.len() <= MAX {
-        return s;
-    }
-    let mut cut = MAX;
-    while !s.is_char_boundary(cut) {
-        cut -= 1;
-    }
-    format!("{} ... ({} more bytes)", &s[..cut], s.len() - cut)
 }

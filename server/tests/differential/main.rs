@@ -15,6 +15,14 @@
 //! a small key space; the seed is printed and every failure names it. Set
 //! `DIFF_SEED` to replay a run and `DIFF_CASES` to change its length (400).
 //!
+//! Watch, Lease, Lock and Election are compared the same way through the raw tonic
+//! clients (`rpc.rs` for unary calls, `streams.rs` for streams, whose answers are
+//! collected per stream and compared as whole sequences). Their only
+//! normalisations are the ones etcd itself leaves open, each stated where it is
+//! applied: server-chosen lease ids, remaining TTLs within 1 s, the order of
+//! LeaseLeases and TimeToLive keys, the interleaving of different watchers on
+//! one stream, and the number of identical progress notifications per interval.
+//!
 //! The reference is the installed etcd 3.4. Requests that crash it (see
 //! `Gen::safe_txn`, and invalid sort enums, covered in `limits.rs`) are not sent.
 
@@ -23,9 +31,17 @@ mod common;
 
 mod builders;
 mod harness;
+mod render;
+mod rpc;
+mod streams;
 
 mod compaction;
+mod election;
 mod generated;
+mod lease;
+mod lock;
 mod put_delete;
 mod range;
 mod txn;
+mod watch;
+mod watch_history;

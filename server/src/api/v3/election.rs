@@ -4,7 +4,7 @@
 //! candidate whose key was created first leads. Campaign returns once every key
 //! created before the candidate's is gone; the `LeaderKey` it returns (key and
 //! create revision) is the proof Proclaim and Resign check, so a deposed leader's
-//! writes are refused.
+//! writes are refused. As with locks, keeping the lease alive is the caller's job.
 
 use std::pin::Pin;
 use std::sync::Arc;
@@ -21,9 +21,9 @@ use tokio::sync::mpsc;
 use tonic::{Request, Response, Status};
 
 use super::kv::{reject_learner, require_leader};
-use super::lock::lock_key;
 use super::recipes::{
-    self, created_at, delete_op, first_created, get, prefix_end, put_op, range_of, range_op, Local,
+    self, created_at, delete_op, first_created, get, lease_key, prefix_end, put_op, range_of,
+    range_op, recipe_status, Local,
 };
 use crate::error::Error;
 use crate::server::Server;
@@ -81,7 +81,7 @@ async fn resign(local: &Local, leader: &LeaderKey) -> Result<ResponseHeader, Err
 
 async fn campaign(local: &Local, req: CampaignRequest) -> Result<CampaignResponse, Error> {
     let prefix = prefix_of(&req.name);
-    let key = lock_key(&prefix, req.lease);
+    let key = lease_key(&prefix, req.lease);
     let resp = local
         .txn(TxnRequest {
             compare: vec![created_at(&key, 0)],
@@ -114,7 +114,6 @@ async fn campaign(local: &Local, req: CampaignRequest) -> Result<CampaignRespons
             });
         })
     };
-    let _alive = local.keep_alive(req.lease);
     if let Err(e) = local.wait_deletes(&prefix, leader.rev - 1).await {
         drop(undo);
         return Err(e);
@@ -144,7 +143,7 @@ async fn observe(local: Local, name: Vec<u8>, tx: mpsc::Sender<Result<LeaderResp
         let (mut header, kv) = match leader(&local, &name).await {
             Ok(found) => found,
             Err(e) => {
-                let _ = tx.send(Err(e.into())).await;
+                let _ = tx.send(Err(recipe_status(e))).await;
                 return;
             }
         };
@@ -224,9 +223,10 @@ impl Election for ElectionService {
     ) -> Result<Response<CampaignResponse>, Status> {
         require_leader(self.local.server(), &req)?;
         reject_learner(self.local.server())?;
-        Ok(Response::new(
-            campaign(&self.local, req.into_inner()).await?,
-        ))
+        let resp = campaign(&self.local, req.into_inner())
+            .await
+            .map_err(recipe_status)?;
+        Ok(Response::new(resp))
     }
 
     async fn proclaim(
@@ -236,8 +236,10 @@ impl Election for ElectionService {
         require_leader(self.local.server(), &req)?;
         reject_learner(self.local.server())?;
         let r = req.into_inner();
-        let leader = r.leader.ok_or(Error::MissingLeaderKey)?;
-        let header = proclaim(&self.local, &leader, &r.value).await?;
+        let leader = r.leader.ok_or(recipe_status(Error::MissingLeaderKey))?;
+        let header = proclaim(&self.local, &leader, &r.value)
+            .await
+            .map_err(recipe_status)?;
         Ok(Response::new(ProclaimResponse {
             header: Some(header),
         }))
@@ -249,8 +251,10 @@ impl Election for ElectionService {
     ) -> Result<Response<LeaderResponse>, Status> {
         require_leader(self.local.server(), &req)?;
         reject_learner(self.local.server())?;
-        let (header, kv) = leader(&self.local, &req.into_inner().name).await?;
-        let kv = kv.ok_or(Error::ElectionNoLeader)?;
+        let (header, kv) = leader(&self.local, &req.into_inner().name)
+            .await
+            .map_err(recipe_status)?;
+        let kv = kv.ok_or(recipe_status(Error::ElectionNoLeader))?;
         Ok(Response::new(LeaderResponse {
             header: Some(header),
             kv: Some(kv),
@@ -289,8 +293,11 @@ impl Election for ElectionService {
     ) -> Result<Response<ResignResponse>, Status> {
         require_leader(self.local.server(), &req)?;
         reject_learner(self.local.server())?;
-        let leader = req.into_inner().leader.ok_or(Error::MissingLeaderKey)?;
-        let header = resign(&self.local, &leader).await?;
+        let leader = req
+            .into_inner()
+            .leader
+            .ok_or(recipe_status(Error::MissingLeaderKey))?;
+        let header = resign(&self.local, &leader).await.map_err(recipe_status)?;
         Ok(Response::new(ResignResponse {
             header: Some(header),
         }))

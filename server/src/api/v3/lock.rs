@@ -4,8 +4,9 @@
 //! attached to L) unless it exists, then waits until every key under `name/`
 //! created before it is deleted. The key's create revision orders the waiters, and
 //! its revision is the fencing token: a holder's writes can be made conditional on
-//! it. The lease is kept alive while the caller waits; if the caller goes away
-//! before acquiring, the key is deleted.
+//! it. If the caller goes away before acquiring, the key is deleted. Keeping the
+//! lease alive is the caller's job, while it waits too (etcd's lock service does
+//! not keep it alive either).
 
 use std::sync::Arc;
 
@@ -15,7 +16,10 @@ use ectd_proto::v3lockpb::{LockRequest, LockResponse, UnlockRequest, UnlockRespo
 use tonic::{Request, Response, Status};
 
 use super::kv::{reject_learner, require_leader};
-use super::recipes::{self, created_at, first_created, get, put_op, range_of, range_op, Local};
+use super::recipes::{
+    self, created_at, first_created, get, lease_key, put_op, range_of, range_op, recipe_status,
+    Local,
+};
 use crate::error::Error;
 use crate::server::Server;
 
@@ -33,17 +37,10 @@ impl LockService {
     }
 }
 
-/// The key a lock on `name` held with `lease` is kept under.
-pub fn lock_key(prefix: &[u8], lease: i64) -> Vec<u8> {
-    let mut key = prefix.to_vec();
-    key.extend_from_slice(format!("{lease:x}").as_bytes());
-    key
-}
-
 async fn lock(local: &Local, name: &[u8], lease: i64) -> Result<LockResponse, Error> {
     let mut prefix = name.to_vec();
     prefix.push(b'/');
-    let key = lock_key(&prefix, lease);
+    let key = lease_key(&prefix, lease);
     let resp = local
         .txn(TxnRequest {
             compare: vec![created_at(&key, 0)],
@@ -75,7 +72,6 @@ async fn lock(local: &Local, name: &[u8], lease: i64) -> Result<LockResponse, Er
             });
         })
     };
-    let _alive = local.keep_alive(lease);
     let waited = local.wait_deletes(&prefix, my_rev - 1).await;
     let header = match waited {
         Ok(h) => h,
@@ -97,7 +93,10 @@ impl Lock for LockService {
         require_leader(self.local.server(), &req)?;
         reject_learner(self.local.server())?;
         let r = req.into_inner();
-        Ok(Response::new(lock(&self.local, &r.name, r.lease).await?))
+        let resp = lock(&self.local, &r.name, r.lease)
+            .await
+            .map_err(recipe_status)?;
+        Ok(Response::new(resp))
     }
 
     async fn unlock(
@@ -107,7 +106,10 @@ impl Lock for LockService {
         require_leader(self.local.server(), &req)?;
         reject_learner(self.local.server())?;
         let r = req.into_inner();
-        let header = self.local.delete(&r.key).await?;
+        if r.key.is_empty() {
+            return Err(recipe_status(Error::EmptyKey));
+        }
+        let header = self.local.delete(&r.key).await.map_err(recipe_status)?;
         Ok(Response::new(UnlockResponse {
             header: Some(header),
         }))

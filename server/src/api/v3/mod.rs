@@ -26,7 +26,7 @@ use tonic::service::Routes;
 use crate::server::Server;
 
 /// gRPC framing overhead etcd allows on top of `--max-request-bytes`.
-const GRPC_OVERHEAD_BYTES: usize = 512 * 1024;
+pub const GRPC_OVERHEAD_BYTES: usize = 512 * 1024;
 
 /// Every v3 gRPC service of `server` as a router, plus the standard
 /// `grpc.health.v1.Health` service reporting the member as serving.

@@ -1,10 +1,9 @@
 //! The building blocks of etcd's lock and election recipes, run inside the member:
-//! txns and reads through the same paths as client requests, waiting for keys to
-//! be deleted through the member's own watchers, and keeping a lease alive while a
-//! caller waits.
+//! txns and reads through the same paths as client requests, and waiting for keys
+//! to be deleted through the member's own watchers. As in etcd, the recipes do not
+//! keep the caller's lease alive: that stays the client's job.
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use ectd_proto::etcdserverpb::{
     compare, range_request, request_op, Compare, DeleteRangeRequest, PutRequest, RangeRequest,
@@ -27,6 +26,26 @@ pub fn prefix_end(prefix: &[u8]) -> Vec<u8> {
         }
     }
     vec![0]
+}
+
+/// The status a recipe's failure reaches the client with. etcd runs its recipes
+/// through an internal client, whose errors reach the caller as plain messages
+/// (gRPC code Unknown) whatever their code was.
+pub fn recipe_status(e: Error) -> tonic::Status {
+    tonic::Status::unknown(e.to_string())
+}
+
+/// The key of `prefix`'s entry for `lease`: the lease id as Go's `%x` prints it
+/// (a negative id keeps its sign).
+pub fn lease_key(prefix: &[u8], lease: i64) -> Vec<u8> {
+    let mut key = prefix.to_vec();
+    let id = if lease < 0 {
+        format!("-{:x}", (lease as i128).unsigned_abs())
+    } else {
+        format!("{lease:x}")
+    };
+    key.extend_from_slice(id.as_bytes());
+    key
 }
 
 /// `create_revision(key) == rev`.
@@ -211,39 +230,6 @@ impl Local {
             }
         }
     }
-
-    /// Keeps lease `id` alive (every third of its TTL) until the returned guard is
-    /// dropped, as etcd's recipes keep their session's lease alive while waiting.
-    pub fn keep_alive(&self, id: i64) -> KeepAlive {
-        let server = Arc::downgrade(&self.server);
-        let task = tokio::spawn(async move {
-            loop {
-                let ttl = {
-                    let Some(s) = server.upgrade() else { return };
-                    match s.lessor().get(id) {
-                        Some(l) => l.ttl,
-                        None => return,
-                    }
-                };
-                let every = Duration::from_millis((ttl.max(1) as u64 * 1000) / 3);
-                tokio::time::sleep(every).await;
-                let Some(s) = server.upgrade() else { return };
-                if let Ok(0) = s.renew_lease(id).await {
-                    return;
-                }
-            }
-        });
-        KeepAlive(task)
-    }
-}
-
-/// Stops a keep-alive when dropped.
-pub struct KeepAlive(tokio::task::JoinHandle<()>);
-
-impl Drop for KeepAlive {
-    fn drop(&mut self) {
-        self.0.abort();
-    }
 }
 
 /// Runs `cleanup` in the background if dropped while armed: recipes that are
@@ -278,6 +264,13 @@ impl Drop for Undo {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn lease_keys_print_ids_as_go_does() {
+        assert_eq!(lease_key(b"l/", 0x694d), b"l/694d".to_vec());
+        assert_eq!(lease_key(b"l/", -3), b"l/-3".to_vec());
+        assert_eq!(lease_key(b"l/", i64::MIN), b"l/-8000000000000000".to_vec());
+    }
 
     #[test]
     fn prefix_ends() {
