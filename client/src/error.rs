@@ -2,12 +2,14 @@
 
 use std::fmt;
 
+use crate::proto::etcdserverpb::WatchResponse;
+
 /// Everything a [`Client`](crate::Client) call can fail with.
 ///
 /// Server-side failures keep the gRPC status code and the server's message
 /// untouched (for etcd and ectd that is text like `etcdserver: mvcc: required
 /// revision has been compacted`), so callers can match on either.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum Error {
     /// An endpoint string could not be turned into a gRPC endpoint URL.
     #[error("invalid endpoint {endpoint:?}: {reason}")]
@@ -46,7 +48,25 @@ pub enum Error {
     /// The text matches what etcdctl prints in the same situation.
     #[error("context deadline exceeded")]
     Timeout,
+
+    /// The server canceled a watch, which is therefore not resumed. When
+    /// the response's `compact_revision` is non-zero, the revision the
+    /// watch had to start at has been compacted away and `compact_revision`
+    /// is the oldest one still available; otherwise `cancel_reason` says
+    /// why.
+    ///
+    /// `Display` words it as clientv3 does (`etcdserver: mvcc: required
+    /// revision has been compacted`, …).
+    #[error("{}", watch_cancel_text(response))]
+    WatchCanceled {
+        /// The server's cancel response, as sent.
+        response: Box<WatchResponse>,
+    },
 }
+
+// Every field of every variant compares reflexively (no floats), so the
+// derived `PartialEq` is an equivalence.
+impl Eq for Error {}
 
 impl Error {
     /// The gRPC status code, for [`Error::Rpc`] only.
@@ -69,7 +89,21 @@ impl Error {
     /// compacted away (`etcdserver: mvcc: required revision has been
     /// compacted`).
     pub fn is_compacted(&self) -> bool {
-        self.message() == Some("etcdserver: mvcc: required revision has been compacted")
+        match self {
+            Error::WatchCanceled { response } => response.compact_revision != 0,
+            _ => self.message() == Some(COMPACTED),
+        }
+    }
+
+    /// For [`Error::WatchCanceled`] caused by compaction: the oldest
+    /// revision a new watch could start at.
+    pub fn compact_revision(&self) -> Option<i64> {
+        match self {
+            Error::WatchCanceled { response } if response.compact_revision != 0 => {
+                Some(response.compact_revision)
+            }
+            _ => None,
+        }
     }
 
     /// True when the server rejected a revision that it has not reached yet
@@ -85,6 +119,25 @@ impl From<tonic::Status> for Error {
             code: status.code(),
             message: status.message().to_string(),
         }
+    }
+}
+
+const COMPACTED: &str = "etcdserver: mvcc: required revision has been compacted";
+
+/// What clientv3 reports for a canceled watch: compaction first, then the
+/// server's reason as a `FailedPrecondition` status, and without a reason
+/// the only other cause etcd has, a future start revision.
+fn watch_cancel_text(response: &WatchResponse) -> String {
+    if response.compact_revision != 0 {
+        COMPACTED.to_string()
+    } else if !response.cancel_reason.is_empty() {
+        RpcDisplay {
+            code: tonic::Code::FailedPrecondition,
+            message: &response.cancel_reason,
+        }
+        .to_string()
+    } else {
+        "etcdserver: mvcc: required revision is a future revision".to_string()
     }
 }
 
@@ -157,6 +210,34 @@ mod tests {
         let err = Error::from(tonic::Status::cancelled("gone"));
         assert_eq!(err.to_string(), "rpc error: code = Canceled desc = gone");
         assert_eq!(err.message(), Some("gone"));
+    }
+
+    #[test]
+    fn watch_cancels_read_like_clientv3() {
+        let canceled = |compact_revision, reason: &str| Error::WatchCanceled {
+            response: Box::new(WatchResponse {
+                canceled: true,
+                compact_revision,
+                cancel_reason: reason.to_string(),
+                ..Default::default()
+            }),
+        };
+        let compacted = canceled(5, "");
+        assert_eq!(compacted.to_string(), COMPACTED);
+        assert!(compacted.is_compacted());
+        assert_eq!(compacted.compact_revision(), Some(5));
+        let denied = canceled(0, "etcdserver: permission denied");
+        assert_eq!(denied.to_string(), "etcdserver: permission denied");
+        assert!(!denied.is_compacted());
+        assert_eq!(denied.compact_revision(), None);
+        assert_eq!(
+            canceled(0, "gone").to_string(),
+            "rpc error: code = FailedPrecondition desc = gone"
+        );
+        assert_eq!(
+            canceled(0, "").to_string(),
+            "etcdserver: mvcc: required revision is a future revision"
+        );
     }
 
     #[test]

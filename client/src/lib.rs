@@ -28,20 +28,61 @@
 //! take and return the `etcdserverpb` messages, and
 //! [`Client::endpoint_status`] asks one particular endpoint.
 //!
+//! Beyond single calls:
+//!
+//! - leases: [`Client::lease_grant`], [`Client::lease_time_to_live`], … and
+//!   a [`LeaseKeeper`] that renews one lease in the background;
+//! - watches: [`Client::open_watch`] returns a [`Watcher`] that resumes
+//!   after a broken stream without losing or repeating an event;
+//! - locks and elections: [`Client::acquire_lock`], [`Client::campaign`],
+//!   [`Client::observe`], … and a [`LeasedMutex`] that manages its lease.
+//!
+//! ```no_run
+//! # async fn demo() -> Result<(), ectd_client::Error> {
+//! use ectd_client::{Client, KeyRange};
+//! use ectd_client::proto::etcdserverpb::WatchCreateRequest;
+//!
+//! let client = Client::connect(&["127.0.0.1:2379".to_string()]).await?;
+//! let range = KeyRange::prefix("jobs/");
+//! let create = WatchCreateRequest {
+//!     key: range.key,
+//!     range_end: range.range_end,
+//!     prev_kv: true,
+//!     ..Default::default()
+//! };
+//! let mut watcher = client.open_watch(create).await?;
+//! while let Some(resp) = watcher.recv().await {
+//!     for event in resp?.events {
+//!         println!("{:?}", event.kv);
+//!     }
+//! }
+//! # Ok(())
+//! # }
+//! ```
+//!
 //! The crate also ships `ectl`, a command-line tool that is flag- and
-//! output-compatible with `etcdctl` 3.4 for the key-value commands and the
-//! cluster commands (`member`, `endpoint`, `move-leader`).
+//! output-compatible with `etcdctl` 3.4 for the key-value commands, the
+//! cluster commands (`member`, `endpoint`, `move-leader`), `watch`,
+//! `lease`, `lock` and `elect`.
 
 #![warn(missing_docs)]
 
 mod client;
 mod cluster;
+mod election;
 mod error;
+mod keep_alive;
+mod lease;
+mod lock;
 mod range;
+mod watch;
 
 pub use client::{Client, ConnectOptions};
 pub use error::Error;
+pub use keep_alive::{KeepAliveEnd, KeepAliveState, LeaseKeeper};
+pub use lock::{HeldLock, LeasedMutex};
 pub use range::{prefix_range_end, KeyRange};
+pub use watch::{is_progress_notify, ProgressRequester, Watcher};
 
 /// The wire types and gRPC stubs (`etcdserverpb`, `mvccpb`, …) the client
 /// speaks, re-exported so callers need no direct dependency on `ectd-proto`

@@ -16,96 +16,26 @@ use std::ffi::OsString;
 use std::io::Write;
 use std::os::unix::ffi::OsStringExt;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
-use std::time::{Duration, Instant};
+use std::process::{Command, Output, Stdio};
 
 use ectd_client::proto::etcdserverpb::LeaseGrantRequest;
 use ectd_client::Client;
 
+// Shared with suites that use more of it (restarting a member).
+#[allow(dead_code)]
+#[path = "support/etcd.rs"]
+mod etcd;
 #[path = "support/tools.rs"]
 mod tools;
 
-use tools::{binary, free_port};
+use etcd::Etcd;
+use tools::binary;
 
 const ECTL: &str = env!("CARGO_BIN_EXE_ectl");
-
-/// Both clusters advertise this peer URL; a single-member cluster never
-/// dials it, so nothing needs to listen there.
-const SHARED_PEER_URL: &str = "http://127.0.0.1:2380";
 
 /// A lease that both clusters grant with the same ID, so `--lease` can be
 /// compared.
 const LEASE_ID: i64 = 0x694d_77aa_9e1e_4e0b;
-
-/// A throw-away single-member etcd on loopback.
-struct Etcd {
-    child: Child,
-    endpoint: String,
-    log: PathBuf,
-    _dir: tempfile::TempDir,
-}
-
-impl Etcd {
-    fn start(etcd: &Path, etcdctl: &Path) -> Etcd {
-        let dir = tempfile::tempdir().expect("temp dir");
-        let client_port = free_port();
-        let peer_port = free_port();
-        let endpoint = format!("127.0.0.1:{client_port}");
-        let log = dir.path().join("etcd.log");
-        let child = Command::new(etcd)
-            .arg("--name=default")
-            .arg(format!("--data-dir={}", dir.path().join("data").display()))
-            .arg(format!("--listen-client-urls=http://{endpoint}"))
-            .arg(format!("--advertise-client-urls=http://{endpoint}"))
-            .arg(format!("--listen-peer-urls=http://127.0.0.1:{peer_port}"))
-            .arg(format!("--initial-advertise-peer-urls={SHARED_PEER_URL}"))
-            .arg(format!("--initial-cluster=default={SHARED_PEER_URL}"))
-            .arg("--initial-cluster-token=ectl-vs-etcdctl")
-            .stdin(Stdio::null())
-            .stdout(std::fs::File::create(&log).unwrap())
-            .stderr(std::fs::File::create(&log).unwrap())
-            .spawn()
-            .expect("start etcd");
-        let etcd = Etcd {
-            child,
-            endpoint,
-            log,
-            _dir: dir,
-        };
-        etcd.wait_ready(etcdctl);
-        etcd
-    }
-
-    fn wait_ready(&self, etcdctl: &Path) {
-        let deadline = Instant::now() + Duration::from_secs(30);
-        loop {
-            let probe = Command::new(etcdctl)
-                .env("ETCDCTL_API", "3")
-                .args(["--endpoints", &self.endpoint, "--command-timeout=1s"])
-                .args(["get", "ready-probe"])
-                .stdin(Stdio::null())
-                .output()
-                .expect("run etcdctl");
-            if probe.status.success() {
-                return;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "etcd at {} did not become ready; log:\n{}",
-                self.endpoint,
-                std::fs::read_to_string(&self.log).unwrap_or_default()
-            );
-            std::thread::sleep(Duration::from_millis(200));
-        }
-    }
-}
-
-impl Drop for Etcd {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
 
 /// One argument, possibly not valid UTF-8 (keys are bytes).
 fn arg(bytes: &[u8]) -> OsString {
@@ -289,11 +219,10 @@ fn grant_lease(endpoint: &str) {
 
 #[test]
 fn ectl_output_matches_etcdctl() {
-    let etcd = binary("ETCD_BIN", "/usr/bin/etcd");
     let etcdctl = binary("ETCDCTL_BIN", "/usr/bin/etcdctl");
     let mut t = Compare {
-        reference: Etcd::start(&etcd, &etcdctl),
-        candidate: Etcd::start(&etcd, &etcdctl),
+        reference: Etcd::start(),
+        candidate: Etcd::start(),
         etcdctl,
         mismatches: Vec::new(),
         steps: 0,

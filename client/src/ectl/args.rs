@@ -16,11 +16,19 @@ use super::duration::parse_duration;
 use super::gostr::{parse_bool, parse_int};
 
 mod cluster;
+mod concurrency;
+mod lease;
+mod watch;
 
 pub use cluster::{
     EndpointArgs, EndpointCommand, MemberAddArgs, MemberArgs, MemberCommand, MemberIdArgs,
     MemberUpdateArgs, MoveLeaderArgs,
 };
+pub use concurrency::{ElectArgs, LockArgs};
+pub use lease::{
+    LeaseArgs, LeaseCommand, LeaseGrantArgs, LeaseIdArgs, LeaseKeepAliveArgs, LeaseTimeToLiveArgs,
+};
+pub use watch::{WatchArgs, WatchLine};
 
 /// The whole command line.
 #[derive(Debug, Parser)]
@@ -100,6 +108,23 @@ pub enum Command {
     /// Compacts the event history in etcd
     #[command(override_usage = "ectl compaction [options] <revision>")]
     Compaction(CompactionArgs),
+    /// Watches events stream on keys or prefixes
+    #[command(
+        override_usage = "ectl watch [options] [key or prefix] [range_end] [--] [exec-command arg1 arg2 ...]"
+    )]
+    Watch(WatchArgs),
+    /// Lease related commands
+    #[command(
+        arg_required_else_help = true,
+        override_usage = "ectl lease <subcommand> [flags]"
+    )]
+    Lease(LeaseArgs),
+    /// Acquires a named lock
+    #[command(override_usage = "ectl lock <lockname> [exec-command arg1 arg2 ...]")]
+    Lock(LockArgs),
+    /// Observes and participates in leader election
+    #[command(override_usage = "ectl elect <election-name> [proposal]")]
+    Elect(ElectArgs),
     /// Membership related commands
     #[command(
         arg_required_else_help = true,
@@ -488,6 +513,66 @@ mod tests {
             panic!("not a compaction")
         };
         assert_eq!(compaction.args, vec!["-1".to_string()]);
+    }
+
+    #[test]
+    fn watch_flags_and_command() {
+        let cli = parse(&[
+            "watch",
+            "k",
+            "--prefix",
+            "--rev=-3",
+            "--prev-kv",
+            "--",
+            "echo",
+            "--prefix",
+        ])
+        .unwrap();
+        let Command::Watch(watch) = cli.command else {
+            panic!("not a watch")
+        };
+        assert_eq!(watch.args, vec![OsString::from("k")]);
+        assert_eq!(
+            watch.exec,
+            vec![OsString::from("echo"), OsString::from("--prefix")]
+        );
+        assert!(watch.prefix && watch.prev_kv && !watch.interactive);
+        assert_eq!(watch.rev, -3);
+        let line = WatchLine::try_parse_from(["a", "b", "--rev", "0x10"]).unwrap();
+        assert_eq!(line.watch.args.len(), 2);
+        assert_eq!(line.watch.rev, 16);
+        assert!(WatchLine::try_parse_from(["a", "-w", "json"]).is_err());
+    }
+
+    #[test]
+    fn lease_lock_and_elect_flags() {
+        let cli = parse(&["lease", "timetolive", "abc", "--keys"]).unwrap();
+        let Command::Lease(LeaseArgs {
+            command: LeaseCommand::Timetolive(ttl),
+        }) = cli.command
+        else {
+            panic!("not lease timetolive")
+        };
+        assert_eq!(ttl.args, vec!["abc".to_string()]);
+        assert!(ttl.keys);
+        let cli = parse(&["lease", "keep-alive", "--once", "abc"]).unwrap();
+        assert!(matches!(
+            cli.command,
+            Command::Lease(LeaseArgs {
+                command: LeaseCommand::KeepAlive(LeaseKeepAliveArgs { once: true, .. })
+            })
+        ));
+        let cli = parse(&["lock", "name", "--ttl=5", "--", "sh", "-c", "exit 3"]).unwrap();
+        let Command::Lock(lock) = cli.command else {
+            panic!("not a lock")
+        };
+        assert_eq!(lock.ttl, 5);
+        assert_eq!(lock.args.len(), 4);
+        let cli = parse(&["elect", "-l", "name"]).unwrap();
+        assert!(matches!(
+            cli.command,
+            Command::Elect(ElectArgs { listen: true, .. })
+        ));
     }
 
     #[test]

@@ -7,10 +7,14 @@ use std::fmt;
 
 /// A request failed or the server could not be reached.
 pub const EXIT_ERROR: i32 = 1;
+/// A lease request failed (etcdctl's `ExitBadConnection`).
+pub const EXIT_BAD_CONNECTION: i32 = 2;
 /// The input (txn text, quoted strings) could not be parsed.
 pub const EXIT_INVALID_INPUT: i32 = 3;
 /// A flag asked for something unsupported (sort order, output format, …).
 pub const EXIT_BAD_FEATURE: i32 = 4;
+/// The server canceled a watch.
+pub const EXIT_INTERRUPTED: i32 = 5;
 /// The command's arguments do not fit together.
 pub const EXIT_BAD_ARGS: i32 = 128;
 
@@ -32,6 +36,19 @@ impl CtlError {
             code: EXIT_ERROR,
             message: message.into(),
         }
+    }
+
+    /// A watch the server ended (exit 5).
+    pub fn interrupted(message: impl Into<String>) -> CtlError {
+        CtlError {
+            code: EXIT_INTERRUPTED,
+            message: message.into(),
+        }
+    }
+
+    /// The same message with another exit status.
+    pub fn with_code(self, code: i32) -> CtlError {
+        CtlError { code, ..self }
     }
 
     /// Unparseable input (exit 3).

@@ -148,6 +148,17 @@ pub fn parse_bool(s: &str) -> Result<bool, String> {
     }
 }
 
+/// Go's `fmt.Sprintf("%016x", id)` for a signed ID (a lease ID): hex
+/// digits zero-padded to 16 columns, a negative ID as `-` and its magnitude
+/// padded to 15.
+pub fn hex_id(id: i64) -> String {
+    if id < 0 {
+        format!("-{:015x}", id.unsigned_abs())
+    } else {
+        format!("{id:016x}")
+    }
+}
+
 /// Go's `strconv.Quote`: a double-quoted string literal in which invalid
 /// UTF-8 bytes become `\xNN` and non-printable characters are escaped.
 pub fn quote(s: &[u8]) -> String {
@@ -379,6 +390,14 @@ fn take_digits(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn hex_ids_like_go() {
+        assert_eq!(hex_id(0x1234), "0000000000001234");
+        assert_eq!(hex_id(0x694d_77aa_9e1e_4e0b), "694d77aa9e1e4e0b");
+        assert_eq!(hex_id(-5), "-000000000000005");
+        assert_eq!(hex_id(i64::MIN), "-8000000000000000");
+    }
 
     #[test]
     fn parse_int_like_go() {

@@ -2,25 +2,35 @@
 //!
 //! Flags, output formats, error messages and exit codes follow etcdctl 3.4
 //! (`ETCDCTL_API=3`) for `put`, `get`, `del`, `txn`, `compaction`,
-//! `member`, `endpoint`, `move-leader` and `version`, so scripts written for
-//! etcdctl work with ectl unchanged.
+//! `watch`, `lease`, `lock`, `elect`, `member`, `endpoint`, `move-leader`
+//! and `version`, so scripts written for etcdctl work with ectl unchanged.
+//!
+//! Most commands print their answer when they are done. Those that run
+//! until something happens (`watch`, `lease keep-alive`, `lock`, `elect`)
+//! print as they go, through [`print_now`].
 
 mod args;
 mod compaction;
 mod del;
 mod duration;
+mod elect;
 mod endpoint;
+mod exec;
 mod exit;
 mod get;
 mod gostr;
+mod lease;
+mod lock;
 mod member;
 mod move_leader;
 mod output;
 mod peer_urls;
 mod put;
 mod settings;
+mod signals;
 mod txn;
 mod txn_syntax;
+mod watch;
 
 use std::ffi::{OsStr, OsString};
 use std::future::Future;
@@ -77,6 +87,10 @@ async fn run(command: &Command, settings: &Settings, out: &mut Vec<u8>) -> Resul
         Command::Del(args) => del::run(&ctx, args, out).await,
         Command::Txn(args) => txn::run(&ctx, args, out).await,
         Command::Compaction(args) => compaction::run(&ctx, args, out).await,
+        Command::Watch(args) => watch::run(&ctx, args).await,
+        Command::Lease(args) => lease::run(&ctx, &args.command, out).await,
+        Command::Lock(args) => lock::run(&ctx, args).await,
+        Command::Elect(args) => elect::run(&ctx, args).await,
         Command::Member(args) => member::run(&ctx, &args.command, out).await,
         Command::Endpoint(args) => endpoint::run(&ctx, args, out).await,
         Command::MoveLeader(args) => move_leader::run(&ctx, args, out).await,
@@ -147,6 +161,17 @@ impl Context<'_> {
             .await
             .unwrap_or(Err(ectd_client::Error::Timeout))
     }
+}
+
+/// Writes `chunk` to stdout at once, for commands that print while they
+/// run. A stdout nobody reads any more ends the command (quietly, with
+/// status 1).
+fn print_now(chunk: &[u8]) -> Result<(), CtlError> {
+    let mut stdout = std::io::stdout().lock();
+    stdout
+        .write_all(chunk)
+        .and_then(|()| stdout.flush())
+        .map_err(|_| CtlError::exit_only(exit::EXIT_ERROR))
 }
 
 fn report(err: &CtlError) -> i32 {

@@ -22,6 +22,12 @@ pub struct Settings {
     pub dial_timeout: Duration,
     /// How long one request may take.
     pub command_timeout: Duration,
+    /// `ETCDCTL_WATCH_KEY`: the key `watch` watches when none is given on
+    /// the command line (empty when unset).
+    pub watch_key: String,
+    /// `ETCDCTL_WATCH_RANGE_END`: the end of the range `watch` watches
+    /// along with `watch_key` (empty when unset).
+    pub watch_range_end: String,
 }
 
 impl Settings {
@@ -90,6 +96,8 @@ impl Settings {
             hex,
             dial_timeout,
             command_timeout,
+            watch_key: env("ETCDCTL_WATCH_KEY").unwrap_or_default(),
+            watch_range_end: env("ETCDCTL_WATCH_RANGE_END").unwrap_or_default(),
         })
     }
 }
@@ -125,6 +133,7 @@ mod tests {
         assert!(!settings.hex);
         assert_eq!(settings.dial_timeout, Duration::from_secs(2));
         assert_eq!(settings.command_timeout, Duration::from_secs(5));
+        assert_eq!(settings.watch_key, "");
     }
 
     #[test]
@@ -135,6 +144,7 @@ mod tests {
             ("ETCDCTL_HEX", "true"),
             ("ETCDCTL_DIAL_TIMEOUT", "3s"),
             ("ETCDCTL_COMMAND_TIMEOUT", "not-a-duration"),
+            ("ETCDCTL_WATCH_KEY", "wk"),
         ]);
         let settings = Settings::resolve(&no_flags(), env).unwrap();
         assert_eq!(
@@ -145,6 +155,8 @@ mod tests {
         assert!(settings.hex);
         assert_eq!(settings.dial_timeout, Duration::from_secs(3));
         assert_eq!(settings.command_timeout, Duration::from_secs(5));
+        assert_eq!(settings.watch_key, "wk");
+        assert_eq!(settings.watch_range_end, "");
     }
 
     #[test]

@@ -102,11 +102,15 @@ impl Lessor {
         self.lock().contains_key(&id)
     }
 
-    /// Every lease id, in ascending order.
+    /// Every lease id, soonest deadline first (the order etcd lists leases in).
     pub fn ids(&self) -> Vec<i64> {
-        let mut ids: Vec<i64> = self.lock().keys().copied().collect();
-        ids.sort_unstable();
-        ids
+        let mut all: Vec<(Instant, i64)> = self
+            .lock()
+            .iter()
+            .map(|(id, l)| (l.deadline, *id))
+            .collect();
+        all.sort_unstable();
+        all.into_iter().map(|(_, id)| id).collect()
     }
 
     /// Number of leases.
@@ -260,6 +264,6 @@ mod tests {
         let later = Instant::now() + Duration::from_secs(5);
         assert_eq!(lessor.expired(later, 10), vec![2, 3, 1]);
         assert_eq!(lessor.expired(later, 2), vec![2, 3]);
-        assert_eq!(lessor.ids(), vec![1, 2, 3]);
+        assert_eq!(lessor.ids(), vec![2, 3, 1]);
     }
 }

@@ -5,12 +5,13 @@
 use std::io::Write;
 
 use ectd_client::proto::etcdserverpb::{
-    response_op, DeleteRangeResponse, MemberListResponse, PutResponse, RangeResponse,
-    ResponseHeader, TxnResponse,
+    response_op, DeleteRangeResponse, LeaseGrantResponse, LeaseKeepAliveResponse,
+    LeaseLeasesResponse, LeaseTimeToLiveResponse, MemberListResponse, PutResponse, RangeResponse,
+    ResponseHeader, TxnResponse, WatchResponse,
 };
 use ectd_client::proto::mvccpb::KeyValue;
 
-use super::{EndpointHealth, EndpointStatus};
+use super::{event_type_name, EndpointHealth, EndpointStatus};
 use crate::ectl::gostr::quote;
 
 pub fn range(out: &mut Vec<u8>, resp: &RangeResponse) {
@@ -50,6 +51,52 @@ pub fn txn(out: &mut Vec<u8>, resp: &TxnResponse) {
                 let _ = writeln!(out, "\"Unknown\" : \"<nil>\"");
             }
         }
+    }
+}
+
+/// The header, then each event: its type, the previous key-value pair if
+/// any (`Prev…`), the key-value pair.
+pub fn watch(out: &mut Vec<u8>, resp: &WatchResponse) {
+    header(out, &resp.header);
+    for event in &resp.events {
+        let _ = writeln!(out, "\"Type\" : {}", event_type_name(event.r#type));
+        if let Some(prev) = &event.prev_kv {
+            key_value(out, "Prev", prev);
+        }
+        if let Some(kv) = &event.kv {
+            key_value(out, "", kv);
+        }
+    }
+}
+
+pub fn lease_grant(out: &mut Vec<u8>, resp: &LeaseGrantResponse) {
+    header(out, &resp.header);
+    let _ = writeln!(out, "\"ID\" : {}", resp.id);
+    let _ = writeln!(out, "\"TTL\" : {}", resp.ttl);
+}
+
+pub fn lease_keep_alive(out: &mut Vec<u8>, resp: &LeaseKeepAliveResponse) {
+    header(out, &resp.header);
+    let _ = writeln!(out, "\"ID\" : {}", resp.id);
+    let _ = writeln!(out, "\"TTL\" : {}", resp.ttl);
+}
+
+/// The attached keys are listed whether or not `--keys` asked for them
+/// (without it the server sends none).
+pub fn lease_time_to_live(out: &mut Vec<u8>, resp: &LeaseTimeToLiveResponse) {
+    header(out, &resp.header);
+    let _ = writeln!(out, "\"ID\" : {}", resp.id);
+    let _ = writeln!(out, "\"TTL\" : {}", resp.ttl);
+    let _ = writeln!(out, "\"GrantedTTL\" : {}", resp.granted_ttl);
+    for key in &resp.keys {
+        let _ = writeln!(out, "\"Key\" : {}", quote(key));
+    }
+}
+
+pub fn lease_leases(out: &mut Vec<u8>, resp: &LeaseLeasesResponse) {
+    header(out, &resp.header);
+    for lease in &resp.leases {
+        let _ = writeln!(out, "\"ID\" : {}", lease.id);
     }
 }
 
@@ -100,7 +147,7 @@ pub fn endpoint_status(out: &mut Vec<u8>, list: &[EndpointStatus]) {
     }
 }
 
-fn header(out: &mut Vec<u8>, header: &Option<ResponseHeader>) {
+pub(super) fn header(out: &mut Vec<u8>, header: &Option<ResponseHeader>) {
     let h = header.unwrap_or_default();
     let _ = writeln!(out, "\"ClusterID\" : {}", h.cluster_id);
     let _ = writeln!(out, "\"MemberID\" : {}", h.member_id);
@@ -108,7 +155,7 @@ fn header(out: &mut Vec<u8>, header: &Option<ResponseHeader>) {
     let _ = writeln!(out, "\"RaftTerm\" : {}", h.raft_term);
 }
 
-fn key_value(out: &mut Vec<u8>, prefix: &str, kv: &KeyValue) {
+pub(super) fn key_value(out: &mut Vec<u8>, prefix: &str, kv: &KeyValue) {
     let _ = writeln!(out, "\"{prefix}Key\" : {}", quote(&kv.key));
     let _ = writeln!(out, "\"{prefix}CreateRevision\" : {}", kv.create_revision);
     let _ = writeln!(out, "\"{prefix}ModRevision\" : {}", kv.mod_revision);
@@ -190,6 +237,54 @@ mod tests {
         assert!(String::from_utf8(out)
             .unwrap()
             .starts_with("\"Key\" : \"a\\x01\\\"\"\n"));
+    }
+
+    #[test]
+    fn watch_and_lease_blocks_like_etcdctl() {
+        use ectd_client::proto::mvccpb::Event;
+        let hdr = Some(ResponseHeader {
+            cluster_id: 1,
+            member_id: 2,
+            revision: 6,
+            raft_term: 3,
+        });
+        let resp = WatchResponse {
+            header: hdr,
+            events: vec![Event {
+                r#type: 1,
+                kv: Some(KeyValue {
+                    key: b"w/a".to_vec(),
+                    mod_revision: 6,
+                    ..Default::default()
+                }),
+                prev_kv: None,
+            }],
+            ..Default::default()
+        };
+        let mut out = Vec::new();
+        watch(&mut out, &resp);
+        assert_eq!(
+            String::from_utf8(out).unwrap(),
+            "\"ClusterID\" : 1\n\"MemberID\" : 2\n\"Revision\" : 6\n\"RaftTerm\" : 3\n\
+             \"Type\" : DELETE\n\"Key\" : \"w/a\"\n\"CreateRevision\" : 0\n\"ModRevision\" : 6\n\
+             \"Version\" : 0\n\"Value\" : \"\"\n\"Lease\" : 0\n"
+        );
+        let mut out = Vec::new();
+        lease_time_to_live(
+            &mut out,
+            &LeaseTimeToLiveResponse {
+                header: hdr,
+                id: 7,
+                ttl: 96,
+                granted_ttl: 100,
+                keys: vec![b"k1".to_vec()],
+            },
+        );
+        assert_eq!(
+            String::from_utf8(out).unwrap(),
+            "\"ClusterID\" : 1\n\"MemberID\" : 2\n\"Revision\" : 6\n\"RaftTerm\" : 3\n\
+             \"ID\" : 7\n\"TTL\" : 96\n\"GrantedTTL\" : 100\n\"Key\" : \"k1\"\n"
+        );
     }
 
     #[test]

@@ -10,8 +10,9 @@ use std::fmt::Write;
 
 use base64::Engine;
 use ectd_client::proto::etcdserverpb::{
-    response_op, DeleteRangeResponse, Member, MemberAddResponse, MemberListResponse,
-    MoveLeaderResponse, PutResponse, RangeResponse, ResponseHeader, ResponseOp, TxnResponse,
+    response_op, DeleteRangeResponse, LeaseRevokeResponse, Member, MemberAddResponse,
+    MemberListResponse, MoveLeaderResponse, PutResponse, RangeResponse, ResponseHeader, ResponseOp,
+    TxnResponse,
 };
 use ectd_client::proto::mvccpb::KeyValue;
 
@@ -80,6 +81,12 @@ pub fn members_response(header: &Option<ResponseHeader>, members: &[Member]) -> 
     obj.finish()
 }
 
+pub fn revoke(resp: &LeaseRevokeResponse) -> String {
+    let mut obj = Object::default();
+    obj.header(&resp.header);
+    obj.finish()
+}
+
 pub fn move_leader(resp: &MoveLeaderResponse) -> String {
     let mut obj = Object::default();
     obj.header(&resp.header);
@@ -144,7 +151,7 @@ fn member_object(member: &Member) -> String {
 /// A JSON string literal as Go's `encoding/json` writes it: besides quotes,
 /// backslashes and control characters it escapes `<`, `>` and `&` (so the
 /// output is safe to embed in HTML) and U+2028/U+2029.
-fn string(s: &str) -> String {
+pub(super) fn string(s: &str) -> String {
     let mut out = String::with_capacity(s.len() + 2);
     out.push('"');
     for c in s.chars() {
@@ -176,7 +183,7 @@ fn response_op(op: &ResponseOp) -> String {
     format!(r#"{{"Response":{{"{name}":{body}}}}}"#)
 }
 
-fn header_object(header: &ResponseHeader) -> String {
+pub(super) fn header_object(header: &ResponseHeader) -> String {
     let mut obj = Object::default();
     obj.uint("cluster_id", header.cluster_id);
     obj.uint("member_id", header.member_id);
@@ -185,7 +192,7 @@ fn header_object(header: &ResponseHeader) -> String {
     obj.finish()
 }
 
-fn key_value(kv: &KeyValue) -> String {
+pub(super) fn key_value(kv: &KeyValue) -> String {
     let mut obj = Object::default();
     obj.bytes("key", &kv.key);
     obj.int("create_revision", kv.create_revision);
@@ -200,67 +207,67 @@ fn key_value(kv: &KeyValue) -> String {
 /// [`Object::raw`]. Keys and base64 text never need escaping, so they are
 /// written directly; strings go through [`string`].
 #[derive(Default)]
-struct Object {
+pub(super) struct Object {
     body: String,
 }
 
 impl Object {
-    fn raw(&mut self, key: &str, value: &str) {
+    pub(super) fn raw(&mut self, key: &str, value: &str) {
         if !self.body.is_empty() {
             self.body.push(',');
         }
         let _ = write!(self.body, "\"{key}\":{value}");
     }
 
-    fn header(&mut self, header: &Option<ResponseHeader>) {
+    pub(super) fn header(&mut self, header: &Option<ResponseHeader>) {
         if let Some(h) = header {
             self.raw("header", &header_object(h));
         }
     }
 
-    fn int(&mut self, key: &str, value: i64) {
+    pub(super) fn int(&mut self, key: &str, value: i64) {
         if value != 0 {
             self.raw(key, &value.to_string());
         }
     }
 
-    fn uint(&mut self, key: &str, value: u64) {
+    pub(super) fn uint(&mut self, key: &str, value: u64) {
         if value != 0 {
             self.raw(key, &value.to_string());
         }
     }
 
-    fn bool(&mut self, key: &str, value: bool) {
+    pub(super) fn bool(&mut self, key: &str, value: bool) {
         if value {
             self.raw(key, "true");
         }
     }
 
-    fn bytes(&mut self, key: &str, value: &[u8]) {
+    pub(super) fn bytes(&mut self, key: &str, value: &[u8]) {
         if !value.is_empty() {
             let encoded = base64::engine::general_purpose::STANDARD.encode(value);
             self.raw(key, &format!("\"{encoded}\""));
         }
     }
 
-    fn string(&mut self, key: &str, value: &str) {
+    pub(super) fn string(&mut self, key: &str, value: &str) {
         if !value.is_empty() {
             self.raw(key, &string(value));
         }
     }
 
-    fn strings(&mut self, key: &str, values: &[String]) {
+    pub(super) fn strings(&mut self, key: &str, values: &[String]) {
         self.array(key, values.iter().map(|v| string(v)));
     }
 
-    fn array(&mut self, key: &str, items: impl Iterator<Item = String>) {
+    pub(super) fn array(&mut self, key: &str, items: impl Iterator<Item = String>) {
         let items: Vec<String> = items.collect();
         if !items.is_empty() {
             self.raw(key, &format!("[{}]", items.join(",")));
         }
     }
 
-    fn finish(self) -> String {
+    pub(super) fn finish(self) -> String {
         format!("{{{}}}", self.body)
     }
 }

@@ -5,15 +5,18 @@
 
 mod fields;
 mod json;
+mod json_clientv3;
 mod rows;
 mod simple;
 mod table;
 
 use ectd_client::proto::etcdserverpb::{
-    request_op, DeleteRangeResponse, Member, MemberAddResponse, MemberListResponse,
-    MoveLeaderResponse, PutResponse, RangeResponse, RequestOp, ResponseHeader, StatusResponse,
-    TxnResponse,
+    request_op, DeleteRangeResponse, LeaseGrantResponse, LeaseKeepAliveResponse,
+    LeaseLeasesResponse, LeaseRevokeResponse, LeaseTimeToLiveResponse, Member, MemberAddResponse,
+    MemberListResponse, MoveLeaderResponse, PutResponse, RangeResponse, RequestOp, ResponseHeader,
+    StatusResponse, TxnResponse, WatchResponse,
 };
+use ectd_client::proto::mvccpb::event::EventType;
 use prost::Message;
 
 use super::exit::CtlError;
@@ -188,6 +191,137 @@ impl Printer {
 }
 
 impl Printer {
+    /// Renders one response of `watch`. Protobuf format writes the fields
+    /// etcdctl keeps of it (header, events, compact revision, canceled,
+    /// created), not the watch ID.
+    pub fn watch(&self, out: &mut Vec<u8>, resp: &WatchResponse) -> Result<(), CtlError> {
+        match self.format {
+            Format::Simple => simple::watch(out, resp, self.hex),
+            Format::Json => json::line(out, json_clientv3::watch(resp)),
+            Format::Fields => fields::watch(out, resp),
+            Format::Protobuf => {
+                let kept = WatchResponse {
+                    header: Some(resp.header.unwrap_or_default()),
+                    events: resp.events.clone(),
+                    compact_revision: resp.compact_revision,
+                    canceled: resp.canceled,
+                    created: resp.created,
+                    ..Default::default()
+                };
+                out.extend(kept.encode_to_vec());
+            }
+            Format::Table => return Err(table_unsupported()),
+        }
+        Ok(())
+    }
+
+    /// Renders the response clientv3 closes a failed watch with (it has
+    /// only `canceled` set, and no events at all rather than an empty
+    /// list).
+    pub fn watch_closed(&self, out: &mut Vec<u8>) -> Result<(), CtlError> {
+        let closed = WatchResponse {
+            canceled: true,
+            ..Default::default()
+        };
+        match self.format {
+            Format::Json => json::line(out, json_clientv3::watch_closed()),
+            _ => return self.watch(out, &closed),
+        }
+        Ok(())
+    }
+
+    /// Renders the response of `lease grant`. In protobuf format etcdctl
+    /// can only marshal the header of clientv3's lease responses.
+    pub fn lease_grant(
+        &self,
+        out: &mut Vec<u8>,
+        resp: &LeaseGrantResponse,
+    ) -> Result<(), CtlError> {
+        match self.format {
+            Format::Simple => simple::lease_grant(out, resp),
+            Format::Json => json::line(out, json_clientv3::lease_grant(resp)),
+            Format::Fields => fields::lease_grant(out, resp),
+            Format::Protobuf => out.extend(resp.header.unwrap_or_default().encode_to_vec()),
+            Format::Table => return Err(table_unsupported()),
+        }
+        Ok(())
+    }
+
+    /// Renders the response of `lease revoke` of lease `id`. etcdctl cannot
+    /// marshal it as protobuf and says so, after the lease was revoked.
+    pub fn lease_revoke(
+        &self,
+        out: &mut Vec<u8>,
+        id: i64,
+        resp: &LeaseRevokeResponse,
+    ) -> Result<(), CtlError> {
+        match self.format {
+            Format::Simple => simple::lease_revoke(out, id),
+            Format::Json => json::line(out, json::revoke(resp)),
+            Format::Fields => fields::header(out, &resp.header),
+            Format::Protobuf => {
+                return Err(CtlError::bad_feature(format!(
+                    "marshal unsupported for type clientv3.LeaseRevokeResponse ({{{}}})",
+                    header_text(&resp.header)
+                )))
+            }
+            Format::Table => return Err(table_unsupported()),
+        }
+        Ok(())
+    }
+
+    /// Renders one renewal of `lease keep-alive`.
+    pub fn lease_keep_alive(
+        &self,
+        out: &mut Vec<u8>,
+        resp: &LeaseKeepAliveResponse,
+    ) -> Result<(), CtlError> {
+        match self.format {
+            Format::Simple => simple::lease_keep_alive(out, resp),
+            Format::Json => json::line(out, json_clientv3::lease_keep_alive(resp)),
+            Format::Fields => fields::lease_keep_alive(out, resp),
+            Format::Protobuf => out.extend(resp.header.unwrap_or_default().encode_to_vec()),
+            Format::Table => return Err(table_unsupported()),
+        }
+        Ok(())
+    }
+
+    /// Renders the response of `lease timetolive`; `keys` is whether
+    /// `--keys` was given, which simple format mentions.
+    pub fn lease_time_to_live(
+        &self,
+        out: &mut Vec<u8>,
+        resp: &LeaseTimeToLiveResponse,
+        keys: bool,
+    ) -> Result<(), CtlError> {
+        match self.format {
+            Format::Simple => simple::lease_time_to_live(out, resp, keys),
+            Format::Json => json::line(out, json_clientv3::lease_time_to_live(resp)),
+            Format::Fields => fields::lease_time_to_live(out, resp),
+            Format::Protobuf => out.extend(resp.header.unwrap_or_default().encode_to_vec()),
+            Format::Table => return Err(table_unsupported()),
+        }
+        Ok(())
+    }
+
+    /// Renders the response of `lease list`.
+    pub fn lease_leases(
+        &self,
+        out: &mut Vec<u8>,
+        resp: &LeaseLeasesResponse,
+    ) -> Result<(), CtlError> {
+        match self.format {
+            Format::Simple => simple::lease_leases(out, resp),
+            Format::Json => json::line(out, json_clientv3::lease_leases(resp)),
+            Format::Fields => fields::lease_leases(out, resp),
+            Format::Protobuf => out.extend(resp.header.unwrap_or_default().encode_to_vec()),
+            Format::Table => return Err(table_unsupported()),
+        }
+        Ok(())
+    }
+}
+
+impl Printer {
     /// Renders the response of `member list`.
     pub fn member_list(&self, out: &mut Vec<u8>, resp: &MemberListResponse) {
         match self.format {
@@ -306,6 +440,33 @@ fn table_unsupported() -> CtlError {
     CtlError::bad_feature("table not supported as output format")
 }
 
+/// An event type as Go prints the enum: its name, or the number if it has
+/// none.
+fn event_type_name(value: i32) -> String {
+    EventType::try_from(value).map_or_else(|_| value.to_string(), |t| t.as_str_name().to_string())
+}
+
+/// A header in protobuf's compact text format (what Go's `%v` prints for
+/// it): each non-zero field as `name:value` followed by a space; `<nil>`
+/// without a header.
+fn header_text(header: &Option<ResponseHeader>) -> String {
+    let Some(h) = header else {
+        return "<nil>".to_string();
+    };
+    let mut text = String::new();
+    for (name, value) in [
+        ("cluster_id", h.cluster_id.to_string()),
+        ("member_id", h.member_id.to_string()),
+        ("revision", h.revision.to_string()),
+        ("raft_term", h.raft_term.to_string()),
+    ] {
+        if value != "0" {
+            text.push_str(&format!("{name}:{value} "));
+        }
+    }
+    text
+}
+
 /// How simple format shows the range response to `op`, if it is a range.
 fn view_of(op: Option<&RequestOp>) -> GetView {
     match op.and_then(|op| op.request.as_ref()) {
@@ -352,6 +513,32 @@ mod tests {
             .unwrap_err();
         assert_eq!(err.message, "table not supported as output format");
         assert_eq!(err.code, 4);
+    }
+
+    #[test]
+    fn revoke_cannot_be_protobuf() {
+        let printer = Printer {
+            format: Format::Protobuf,
+            hex: false,
+        };
+        let resp = LeaseRevokeResponse {
+            header: Some(ResponseHeader {
+                cluster_id: 15118495548433857066,
+                member_id: 13668033151171901709,
+                revision: 1,
+                raft_term: 2,
+            }),
+        };
+        let err = printer.lease_revoke(&mut Vec::new(), 1, &resp).unwrap_err();
+        assert_eq!(err.code, 4);
+        assert_eq!(
+            err.message,
+            "marshal unsupported for type clientv3.LeaseRevokeResponse \
+             ({cluster_id:15118495548433857066 member_id:13668033151171901709 revision:1 raft_term:2 })"
+        );
+        assert_eq!(header_text(&None), "<nil>");
+        assert_eq!(event_type_name(1), "DELETE");
+        assert_eq!(event_type_name(7), "7");
     }
 
     #[test]

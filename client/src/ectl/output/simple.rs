@@ -3,13 +3,16 @@
 use std::io::Write;
 
 use ectd_client::proto::etcdserverpb::{
-    response_op, DeleteRangeResponse, Member, MemberAddResponse, PutResponse, RangeResponse,
-    RequestOp, ResponseHeader, TxnResponse,
+    response_op, DeleteRangeResponse, LeaseGrantResponse, LeaseKeepAliveResponse,
+    LeaseLeasesResponse, LeaseTimeToLiveResponse, Member, MemberAddResponse, PutResponse,
+    RangeResponse, RequestOp, ResponseHeader, TxnResponse, WatchResponse,
 };
 use ectd_client::proto::mvccpb::KeyValue;
 
-use super::{executed_branch, rows, view_of, EndpointHealth, EndpointStatus, GetView};
-use crate::ectl::gostr::quote;
+use super::{
+    event_type_name, executed_branch, rows, view_of, EndpointHealth, EndpointStatus, GetView,
+};
+use crate::ectl::gostr::{hex_id, quote};
 
 pub fn range(out: &mut Vec<u8>, resp: &RangeResponse, hex: bool, view: GetView) {
     if view.count_only {
@@ -56,6 +59,76 @@ pub fn txn(out: &mut Vec<u8>, resp: &TxnResponse, hex: bool, ops: &[RequestOp]) 
             }
             None => out.extend_from_slice(b"unexpected response {Response:<nil>}\n"),
         }
+    }
+}
+
+/// Each event as its type (`PUT`, `DELETE`), then the previous key-value
+/// pair if the watch asked for it, then the key-value pair.
+pub fn watch(out: &mut Vec<u8>, resp: &WatchResponse, hex: bool) {
+    for event in &resp.events {
+        let _ = writeln!(out, "{}", event_type_name(event.r#type));
+        if let Some(prev) = &event.prev_kv {
+            key_value(out, prev, hex, false);
+        }
+        if let Some(kv) = &event.kv {
+            key_value(out, kv, hex, false);
+        }
+    }
+}
+
+pub fn lease_grant(out: &mut Vec<u8>, resp: &LeaseGrantResponse) {
+    let _ = writeln!(
+        out,
+        "lease {} granted with TTL({}s)",
+        hex_id(resp.id),
+        resp.ttl
+    );
+}
+
+pub fn lease_revoke(out: &mut Vec<u8>, id: i64) {
+    let _ = writeln!(out, "lease {} revoked", hex_id(id));
+}
+
+pub fn lease_keep_alive(out: &mut Vec<u8>, resp: &LeaseKeepAliveResponse) {
+    let _ = writeln!(
+        out,
+        "lease {} keepalived with TTL({})",
+        hex_id(resp.id),
+        resp.ttl
+    );
+}
+
+/// A lease the server does not know is reported as expired; the attached
+/// keys are listed raw, separated by spaces, as Go prints a `[]string`.
+pub fn lease_time_to_live(out: &mut Vec<u8>, resp: &LeaseTimeToLiveResponse, keys: bool) {
+    if resp.granted_ttl == 0 && resp.ttl == -1 {
+        let _ = writeln!(out, "lease {} already expired", hex_id(resp.id));
+        return;
+    }
+    let _ = write!(
+        out,
+        "lease {} granted with TTL({}s), remaining({}s)",
+        hex_id(resp.id),
+        resp.granted_ttl,
+        resp.ttl
+    );
+    if keys {
+        out.extend_from_slice(b", attached keys([");
+        for (i, key) in resp.keys.iter().enumerate() {
+            if i > 0 {
+                out.push(b' ');
+            }
+            out.extend_from_slice(key);
+        }
+        out.extend_from_slice(b"])");
+    }
+    out.push(b'\n');
+}
+
+pub fn lease_leases(out: &mut Vec<u8>, resp: &LeaseLeasesResponse) {
+    let _ = writeln!(out, "found {} leases", resp.leases.len());
+    for lease in &resp.leases {
+        let _ = writeln!(out, "{}", hex_id(lease.id));
     }
 }
 
@@ -260,6 +333,88 @@ mod tests {
         let mut out = Vec::new();
         txn(&mut out, &resp, false, &ops);
         assert_eq!(out, b"FAILURE\n\nOK\n\nk\nv\n\n7\n");
+    }
+
+    #[test]
+    fn watch_events_with_previous_values() {
+        use ectd_client::proto::mvccpb::Event;
+        let resp = WatchResponse {
+            events: vec![
+                Event {
+                    r#type: 0,
+                    kv: Some(kv("k", "2")),
+                    prev_kv: Some(kv("k", "1")),
+                },
+                Event {
+                    r#type: 1,
+                    kv: Some(kv("k", "")),
+                    prev_kv: None,
+                },
+            ],
+            ..Default::default()
+        };
+        let mut out = Vec::new();
+        watch(&mut out, &resp, false);
+        assert_eq!(out, b"PUT\nk\n1\nk\n2\nDELETE\nk\n\n");
+        let mut out = Vec::new();
+        watch(&mut out, &resp, true);
+        assert!(out.starts_with(b"PUT\n\\x6b\n\\x31\n"));
+    }
+
+    #[test]
+    fn lease_lines_like_etcdctl() {
+        use ectd_client::proto::etcdserverpb::LeaseStatus;
+        let mut out = Vec::new();
+        lease_grant(
+            &mut out,
+            &LeaseGrantResponse {
+                id: 0x694d_77aa_9e1e_4e0b,
+                ttl: 10,
+                ..Default::default()
+            },
+        );
+        lease_revoke(&mut out, 0x1234);
+        lease_keep_alive(
+            &mut out,
+            &LeaseKeepAliveResponse {
+                id: 0x1234,
+                ttl: 100,
+                ..Default::default()
+            },
+        );
+        let ttl = LeaseTimeToLiveResponse {
+            id: 0x1234,
+            ttl: 96,
+            granted_ttl: 100,
+            keys: vec![b"k1".to_vec(), b"k2".to_vec()],
+            ..Default::default()
+        };
+        lease_time_to_live(&mut out, &ttl, false);
+        lease_time_to_live(&mut out, &ttl, true);
+        let expired = LeaseTimeToLiveResponse {
+            id: 0x1234,
+            ttl: -1,
+            ..Default::default()
+        };
+        lease_time_to_live(&mut out, &expired, true);
+        lease_leases(
+            &mut out,
+            &LeaseLeasesResponse {
+                header: None,
+                leases: vec![LeaseStatus { id: 5 }],
+            },
+        );
+        assert_eq!(
+            String::from_utf8(out).unwrap(),
+            "lease 694d77aa9e1e4e0b granted with TTL(10s)\n\
+             lease 0000000000001234 revoked\n\
+             lease 0000000000001234 keepalived with TTL(100)\n\
+             lease 0000000000001234 granted with TTL(100s), remaining(96s)\n\
+             lease 0000000000001234 granted with TTL(100s), remaining(96s), attached keys([k1 k2])\n\
+             lease 0000000000001234 already expired\n\
+             found 1 leases\n\
+             0000000000000005\n"
+        );
     }
 
     #[test]

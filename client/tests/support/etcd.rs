@@ -1,0 +1,149 @@
+//! A throw-away single-member etcd on loopback, for tests that talk to a
+//! real etcd 3.4.
+//!
+//! Every instance advertises the same peer URL and cluster token, so two
+//! instances have the same cluster and member IDs: the same requests give
+//! byte-identical answers from both. A single-member cluster never dials
+//! its peer URL, so nothing needs to listen there.
+
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use crate::tools::{binary, free_port};
+
+const SHARED_PEER_URL: &str = "http://127.0.0.1:2380";
+
+/// How long etcd may take to start serving.
+const STARTUP: Duration = Duration::from_secs(30);
+
+pub struct Etcd {
+    /// `127.0.0.1:<client port>`.
+    pub endpoint: String,
+    extra_args: Vec<String>,
+    etcd: PathBuf,
+    etcdctl: PathBuf,
+    peer_port: u16,
+    child: Option<Child>,
+    dir: tempfile::TempDir,
+}
+
+impl Etcd {
+    /// Starts a member with a fresh data directory and waits until it
+    /// serves linearizable reads. The binaries are `/usr/bin/etcd` and
+    /// `/usr/bin/etcdctl` unless `ETCD_BIN`/`ETCDCTL_BIN` say otherwise.
+    pub fn start() -> Etcd {
+        Etcd::start_with(&[])
+    }
+
+    /// [`Etcd::start`] with more command-line flags for etcd.
+    pub fn start_with(extra_args: &[&str]) -> Etcd {
+        Etcd::launch_new(binary("ETCD_BIN", "/usr/bin/etcd"), extra_args)
+    }
+
+    /// An `ectd` member started exactly as [`Etcd::start`] starts etcd (ectd
+    /// takes etcd's flags and derives the same cluster and member IDs from
+    /// them). The binary is the `ectd` built next to `ectl`, or `$ECTD_BIN`.
+    pub fn start_ectd() -> Etcd {
+        let default = std::path::Path::new(env!("CARGO_BIN_EXE_ectl")).with_file_name("ectd");
+        let path = std::env::var_os("ECTD_BIN").map_or(default, PathBuf::from);
+        assert!(
+            path.is_file(),
+            "{} not found: build the server first (`cargo build -p ectd-server`) or set ECTD_BIN",
+            path.display()
+        );
+        Etcd::launch_new(path, &[])
+    }
+
+    fn launch_new(server: PathBuf, extra_args: &[&str]) -> Etcd {
+        let mut etcd = Etcd {
+            endpoint: format!("127.0.0.1:{}", free_port()),
+            extra_args: extra_args.iter().map(|a| a.to_string()).collect(),
+            etcd: server,
+            etcdctl: binary("ETCDCTL_BIN", "/usr/bin/etcdctl"),
+            peer_port: free_port(),
+            child: None,
+            dir: tempfile::tempdir().expect("temp dir"),
+        };
+        etcd.launch();
+        etcd
+    }
+
+    /// Kills the member at once (SIGKILL), as a crash would.
+    pub fn kill(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
+    /// Starts the member again on the same ports and data directory.
+    pub fn restart(&mut self) {
+        self.kill();
+        self.launch();
+    }
+
+    fn log(&self) -> PathBuf {
+        self.dir.path().join("etcd.log")
+    }
+
+    fn launch(&mut self) {
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(self.log())
+            .expect("etcd log");
+        let child = Command::new(&self.etcd)
+            .arg("--name=default")
+            .arg(format!(
+                "--data-dir={}",
+                self.dir.path().join("data").display()
+            ))
+            .arg(format!("--listen-client-urls=http://{}", self.endpoint))
+            .arg(format!("--advertise-client-urls=http://{}", self.endpoint))
+            .arg(format!(
+                "--listen-peer-urls=http://127.0.0.1:{}",
+                self.peer_port
+            ))
+            .arg(format!("--initial-advertise-peer-urls={SHARED_PEER_URL}"))
+            .arg(format!("--initial-cluster=default={SHARED_PEER_URL}"))
+            .arg("--initial-cluster-token=ectl-vs-etcdctl")
+            .args(&self.extra_args)
+            .stdin(Stdio::null())
+            .stdout(log.try_clone().unwrap())
+            .stderr(log)
+            .spawn()
+            .expect("start etcd");
+        self.child = Some(child);
+        self.wait_ready();
+    }
+
+    fn wait_ready(&self) {
+        let deadline = Instant::now() + STARTUP;
+        loop {
+            let probe = Command::new(&self.etcdctl)
+                .env("ETCDCTL_API", "3")
+                .args(["--endpoints", &self.endpoint, "--command-timeout=1s"])
+                .args(["get", "ready-probe"])
+                .stdin(Stdio::null())
+                .output()
+                .expect("run etcdctl");
+            if probe.status.success() {
+                return;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "etcd at {} did not become ready; log:\n{}",
+                self.endpoint,
+                std::fs::read_to_string(self.log()).unwrap_or_default()
+            );
+            std::thread::sleep(Duration::from_millis(200));
+        }
+    }
+}
+
+impl Drop for Etcd {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
