@@ -399,21 +399,20 @@ pub fn mask_leases(text: &str) -> String {
     out
 }
 
-/// `/` followed by 16 hex digits (a lease ID in a lock or election key)
-/// becomes `/<lease>`.
+/// `/` followed by 12 to 16 hex digits (a lease ID in a lock or election
+/// key; `%x` drops leading zeros) becomes `/<lease>`.
 fn mask_hex_ids(text: &str) -> String {
     let bytes = text.as_bytes();
     let mut out = String::with_capacity(text.len());
     let mut i = 0;
     while i < bytes.len() {
-        let id = bytes.get(i + 1..i + 17);
-        let after = bytes.get(i + 17).copied();
-        if bytes[i] == b'/'
-            && id.is_some_and(|id| id.iter().all(u8::is_ascii_hexdigit))
-            && !after.is_some_and(|b| b.is_ascii_hexdigit())
-        {
+        let digits = bytes[i + 1..]
+            .iter()
+            .take_while(|b| b.is_ascii_hexdigit())
+            .count();
+        if bytes[i] == b'/' && (12..=16).contains(&digits) {
             out.push_str("/<lease>");
-            i += 17;
+            i += 1 + digits;
         } else {
             let c = text[i..].chars().next().unwrap();
             out.push(c);
