@@ -1,8 +1,20 @@
 //! ectd-jepsen: fault injection and consistency checking against real ectd clusters.
 //!
-//! So far only the history checkers exist; the harness that records histories against a
-//! multi-member cluster arrives later. Each checker takes a recorded history and reports
-//! every anomaly it finds, never a false "ok":
+//! Two halves: a harness that runs a real multi-member cluster and injects faults into
+//! it, and history checkers. Each checker takes a recorded history and reports every
+//! anomaly it finds, never a false "ok". (Recording histories against the cluster under
+//! faults is not wired up yet.)
+//!
+//! Harness:
+//!
+//! - [`cluster`]: N `ectd` processes on loopback; kill, restart, pause, partition, heal,
+//!   find the leader.
+//! - [`proxy`]: the fault-injecting TCP proxy each peer link runs through (pass, cut,
+//!   delay, random connection loss).
+//! - [`peer_source`]: which member opened a proxied connection, so partitions can be
+//!   directional.
+//!
+//! Checkers:
 //!
 //! - [`history`]: the operation model (client, real-time interval, kind, outcome) and its
 //!   JSON-lines form.
@@ -12,7 +24,10 @@
 //!   revisions that go backwards.
 //! - [`watch_check`]: watch streams checked against the store's true event history.
 
+pub mod cluster;
 pub mod history;
 pub mod linearizable;
 pub mod lost_writes;
+pub mod peer_source;
+pub mod proxy;
 pub mod watch_check;

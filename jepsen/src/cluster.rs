@@ -1,0 +1,392 @@
+//! A real ectd cluster on loopback, with every peer link under the harness' control.
+//!
+//! [`Cluster::start`] runs N `ectd` processes from a built binary, each with its
+//! data directory and log file under one temporary directory, and short raft timings
+//! so faults show their effect within a second or two.
+//!
+//! # How peer traffic is routed
+//!
+//! ectd derives member IDs from the advertised peer URLs, so all members must agree
+//! on one URL per member: a per-(from, to) proxy address cannot be advertised. Each
+//! member `i` therefore advertises the address of *one* [`Proxy`] in front of its
+//! real peer port, and all of `i`'s inbound peer traffic crosses that proxy. ectd's
+//! transport only ever sends `from -> to` messages on connections that `from` opens
+//! to `to`, so the connection's opener tells the direction. The proxy identifies the
+//! opener with [`peer_source::owner`] (which member process holds the client end)
+//! and governs the connection by the [`Link`] for that (from, to) pair. Partitions
+//! are thus directional: [`Cluster::set_link`] can cut `a -> b` alone. A connection
+//! whose opener cannot be identified (non-Linux, or a race with a closing socket)
+//! passes, and is counted in [`Cluster::unattributed_connections`].
+//!
+//! Dropping a [`Cluster`] kills every member (SIGKILL) and stops every proxy.
+
+use std::fs::OpenOptions;
+use std::io;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use ectd_client::proto::etcdserverpb::StatusResponse;
+use ectd_client::{Client, ConnectOptions};
+use tokio::task::JoinSet;
+
+use crate::peer_source;
+use crate::proxy::{Fault, Link, Proxy};
+
+mod config;
+
+pub use config::{ClusterConfig, DEFAULT_BINARY};
+
+/// One member: its addresses, files and (while running) its process.
+struct Member {
+    name: String,
+    data_dir: PathBuf,
+    log: PathBuf,
+    client_addr: SocketAddr,
+    peer_addr: SocketAddr,
+    proxy: Proxy,
+    process: Option<Child>,
+}
+
+/// A running cluster. Member indices are `0..size`.
+pub struct Cluster {
+    config: ClusterConfig,
+    members: Vec<Member>,
+    /// `links[from][to]` governs peer traffic from member `from` to member `to`.
+    links: Vec<Vec<Link>>,
+    /// Current pid of each member, for attributing proxied connections.
+    pids: Arc<Mutex<Vec<Option<u32>>>>,
+    unattributed: Arc<AtomicU64>,
+    /// Holds the members' data and logs; removed last, after the processes die.
+    dir: tempfile::TempDir,
+}
+
+impl Cluster {
+    /// Starts every member and waits (up to 30 s) until they agree on a leader.
+    /// Must be called inside a multi-threaded tokio runtime.
+    pub async fn start(config: ClusterConfig) -> io::Result<Cluster> {
+        let dir = tempfile::Builder::new().prefix("ectd-jepsen-").tempdir()?;
+        let size = config.size;
+        let links: Vec<Vec<Link>> = (0..size)
+            .map(|_| (0..size).map(|_| Link::new()).collect())
+            .collect();
+        let pids = Arc::new(Mutex::new(vec![None; size]));
+        let unattributed = Arc::new(AtomicU64::new(0));
+        // Hold every probe listener until all ports are chosen, so none repeats.
+        let probes = (0..2 * size)
+            .map(|_| std::net::TcpListener::bind("127.0.0.1:0"))
+            .collect::<io::Result<Vec<_>>>()?;
+        let ports = probes
+            .iter()
+            .map(|l| l.local_addr())
+            .collect::<io::Result<Vec<_>>>()?;
+        drop(probes);
+
+        let mut members = Vec::with_capacity(size);
+        for to in 0..size {
+            let inbound: Vec<Link> = links.iter().map(|row| row[to].clone()).collect();
+            let (pids, unattributed) = (pids.clone(), unattributed.clone());
+            let route = Arc::new(move |client: SocketAddr, server: SocketAddr| {
+                let known: Vec<(usize, u32)> = pids
+                    .lock()
+                    .expect("pids lock")
+                    .iter()
+                    .enumerate()
+                    .filter_map(|(i, pid)| pid.map(|pid| (i, pid)))
+                    .collect();
+                let candidates: Vec<u32> = known.iter().map(|(_, pid)| *pid).collect();
+                match peer_source::owner(client, server, &candidates) {
+                    Some(pid) => {
+                        let from = known.iter().find(|(_, p)| *p == pid).expect("known pid").0;
+                        inbound[from].clone()
+                    }
+                    None => {
+                        unattributed.fetch_add(1, Ordering::Relaxed);
+                        Link::new()
+                    }
+                }
+            });
+            let peer_addr = ports[2 * to + 1];
+            members.push(Member {
+                name: format!("m{to}"),
+                data_dir: dir.path().join(format!("m{to}.etcd")),
+                log: dir.path().join(format!("m{to}.log")),
+                client_addr: ports[2 * to],
+                peer_addr,
+                proxy: Proxy::start_routed(peer_addr, route).await?,
+                process: None,
+            });
+        }
+        let mut cluster = Cluster {
+            config,
+            members,
+            links,
+            pids,
+            unattributed,
+            dir,
+        };
+        for i in 0..size {
+            cluster.spawn(i)?;
+        }
+        let all: Vec<usize> = (0..size).collect();
+        cluster
+            .wait_for_leader(&all, Duration::from_secs(30))
+            .await?;
+        Ok(cluster)
+    }
+
+    /// Number of members.
+    pub fn size(&self) -> usize {
+        self.members.len()
+    }
+
+    /// The temporary directory holding data directories and logs.
+    pub fn dir(&self) -> &Path {
+        self.dir.path()
+    }
+
+    /// Member `i`'s log file (stdout and stderr, appended across restarts).
+    pub fn log_path(&self, i: usize) -> &Path {
+        &self.members[i].log
+    }
+
+    /// The last `lines` lines of member `i`'s log, for failure messages.
+    pub fn log_tail(&self, i: usize, lines: usize) -> String {
+        let text = std::fs::read_to_string(&self.members[i].log).unwrap_or_default();
+        let all: Vec<&str> = text.lines().collect();
+        all[all.len().saturating_sub(lines)..].join("\n")
+    }
+
+    /// Member `i`'s client URL, `http://127.0.0.1:port`.
+    pub fn client_url(&self, i: usize) -> String {
+        format!("http://{}", self.members[i].client_addr)
+    }
+
+    /// Every member's client URL, in member order.
+    pub fn client_urls(&self) -> Vec<String> {
+        (0..self.size()).map(|i| self.client_url(i)).collect()
+    }
+
+    /// A client connected to member `i` only, with `options`.
+    pub async fn client(&self, i: usize, options: ConnectOptions) -> io::Result<Client> {
+        Client::connect_with(&[self.client_url(i)], options)
+            .await
+            .map_err(|e| io::Error::other(format!("connect to m{i}: {e}")))
+    }
+
+    fn spawn(&mut self, i: usize) -> io::Result<()> {
+        let initial_cluster = self
+            .members
+            .iter()
+            .map(|m| format!("{}=http://{}", m.name, m.proxy.addr()))
+            .collect::<Vec<_>>()
+            .join(",");
+        let member = &mut self.members[i];
+        let log = OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&member.log)?;
+        let client_url = format!("http://{}", member.client_addr);
+        let child = Command::new(&self.config.binary)
+            .arg("--name")
+            .arg(&member.name)
+            .arg("--data-dir")
+            .arg(&member.data_dir)
+            .args(["--listen-client-urls", &client_url])
+            .args(["--advertise-client-urls", &client_url])
+            .arg("--listen-peer-urls")
+            .arg(format!("http://{}", member.peer_addr))
+            .arg("--initial-advertise-peer-urls")
+            .arg(format!("http://{}", member.proxy.addr()))
+            .args(["--initial-cluster", &initial_cluster])
+            .args(["--initial-cluster-state", "new"])
+            .args(["--initial-cluster-token", &self.config.token])
+            .arg("--heartbeat-interval")
+            .arg(self.config.heartbeat_interval_ms.to_string())
+            .arg("--election-timeout")
+            .arg(self.config.election_timeout_ms.to_string())
+            .args(["--log-format", "text"])
+            .stdin(Stdio::null())
+            .stdout(log.try_clone()?)
+            .stderr(log)
+            .spawn()
+            .map_err(|e| {
+                io::Error::new(
+                    e.kind(),
+                    format!("spawn {}: {e}", self.config.binary.display()),
+                )
+            })?;
+        self.pids.lock().expect("pids lock")[i] = Some(child.id());
+        member.process = Some(child);
+        Ok(())
+    }
+
+    /// Kills member `i` with SIGKILL (no flush, no goodbye) and reaps it.
+    pub fn kill(&mut self, i: usize) -> io::Result<()> {
+        self.pids.lock().expect("pids lock")[i] = None;
+        if let Some(mut child) = self.members[i].process.take() {
+            child.kill()?;
+            child.wait()?;
+        }
+        Ok(())
+    }
+
+    /// Starts member `i` again with the same flags and data directory; it rejoins
+    /// from its WAL. Kills it first if it is still running.
+    pub fn restart(&mut self, i: usize) -> io::Result<()> {
+        self.kill(i)?;
+        self.spawn(i)
+    }
+
+    /// Freezes member `i` with SIGSTOP: sockets stay open, nothing is answered.
+    pub fn pause(&self, i: usize) -> io::Result<()> {
+        self.signal(i, "STOP")
+    }
+
+    /// Thaws member `i` with SIGCONT.
+    pub fn resume(&self, i: usize) -> io::Result<()> {
+        self.signal(i, "CONT")
+    }
+
+    fn signal(&self, i: usize, signal: &str) -> io::Result<()> {
+        let pid = self.members[i]
+            .process
+            .as_ref()
+            .ok_or_else(|| io::Error::other(format!("m{i} is not running")))?
+            .id();
+        let status = Command::new("kill")
+            .arg(format!("-{signal}"))
+            .arg(pid.to_string())
+            .status()?;
+        if !status.success() {
+            return Err(io::Error::other(format!("kill -{signal} {pid}: {status}")));
+        }
+        Ok(())
+    }
+
+    /// Sets the fault on peer traffic from member `from` to member `to` only.
+    pub fn set_link(&self, from: usize, to: usize, fault: Fault) {
+        self.links[from][to].set(fault);
+    }
+
+    /// Partitions the cluster: links between members of different groups are
+    /// cut both ways, links within a group pass. Members in no group are cut off
+    /// from everyone.
+    pub fn partition(&self, groups: &[&[usize]]) {
+        let group_of = |i: usize| groups.iter().position(|g| g.contains(&i));
+        for from in 0..self.size() {
+            for to in 0..self.size() {
+                let together = from == to
+                    || matches!((group_of(from), group_of(to)), (Some(a), Some(b)) if a == b);
+                self.set_link(from, to, if together { Fault::Pass } else { Fault::Drop });
+            }
+        }
+    }
+
+    /// Cuts member `i` off from all others, both ways.
+    pub fn isolate(&self, i: usize) {
+        let rest: Vec<usize> = (0..self.size()).filter(|&j| j != i).collect();
+        self.partition(&[&[i], &rest]);
+    }
+
+    /// Splits into a majority and a minority, with `minority_member` (and the
+    /// lowest other indices, as needed) in the minority. Returns (majority,
+    /// minority).
+    pub fn split_majority(&self, minority_member: usize) -> (Vec<usize>, Vec<usize>) {
+        let minority_len = (self.size() - 1) / 2;
+        let mut minority = vec![minority_member];
+        minority.extend(
+            (0..self.size())
+                .filter(|&j| j != minority_member)
+                .take(minority_len.saturating_sub(1)),
+        );
+        let majority: Vec<usize> = (0..self.size()).filter(|j| !minority.contains(j)).collect();
+        self.partition(&[&majority, &minority]);
+        (majority, minority)
+    }
+
+    /// Lets all peer traffic pass again.
+    pub fn heal(&self) {
+        for row in &self.links {
+            for link in row {
+                link.set(Fault::Pass);
+            }
+        }
+    }
+
+    /// Proxied connections whose opening member could not be identified (and
+    /// which therefore passed regardless of faults).
+    pub fn unattributed_connections(&self) -> u64 {
+        self.unattributed.load(Ordering::Relaxed)
+    }
+
+    /// `Maintenance.Status` of every member in `members` that answers within
+    /// 500 ms, as (member index, response).
+    pub async fn statuses(&self, members: &[usize]) -> Vec<(usize, StatusResponse)> {
+        let options = ConnectOptions {
+            dial_timeout: Duration::from_millis(500),
+            command_timeout: Duration::from_millis(500),
+        };
+        let mut asks = JoinSet::new();
+        for &i in members {
+            let url = self.client_url(i);
+            asks.spawn(async move { (i, Client::endpoint_status(&url, options).await) });
+        }
+        let mut answers = Vec::new();
+        while let Some(joined) = asks.join_next().await {
+            if let Ok((i, Ok(status))) = joined {
+                answers.push((i, status));
+            }
+        }
+        answers
+    }
+
+    /// The member of `members` that reports itself leader and that every other
+    /// answering member of `members` follows; `None` if they do not agree yet.
+    pub async fn leader_among(&self, members: &[usize]) -> Option<usize> {
+        let answers = self.statuses(members).await;
+        let own_id = |s: &StatusResponse| s.header.as_ref().map_or(0, |h| h.member_id);
+        let (leader, status) = answers
+            .iter()
+            .find(|(_, s)| s.leader != 0 && own_id(s) == s.leader)?;
+        answers
+            .iter()
+            .all(|(_, s)| s.leader == status.leader)
+            .then_some(*leader)
+    }
+
+    /// Polls [`Cluster::leader_among`] until `members` agree on a leader among
+    /// themselves, or fails after `timeout`.
+    pub async fn wait_for_leader(&self, members: &[usize], timeout: Duration) -> io::Result<usize> {
+        let deadline = tokio::time::Instant::now() + timeout;
+        loop {
+            if let Some(leader) = self.leader_among(members).await {
+                return Ok(leader);
+            }
+            if tokio::time::Instant::now() >= deadline {
+                return Err(io::Error::new(
+                    io::ErrorKind::TimedOut,
+                    format!(
+                        "members {members:?} agreed on no leader within {timeout:?} (logs in {})",
+                        self.dir().display()
+                    ),
+                ));
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+}
+
+impl Drop for Cluster {
+    fn drop(&mut self) {
+        for member in &mut self.members {
+            if let Some(mut child) = member.process.take() {
+                let _ = child.kill();
+                let _ = child.wait();
+            }
+        }
+    }
+}
