@@ -2,8 +2,8 @@
 //!
 //! Two halves: a harness that runs a real multi-member cluster and injects faults into
 //! it, and history checkers. Each checker takes a recorded history and reports every
-//! anomaly it finds, never a false "ok". (Recording histories against the cluster under
-//! faults is not wired up yet.)
+//! anomaly it finds, never a false "ok". [`workload`] records histories against the
+//! cluster and [`run`] ties the two halves into one end-to-end test.
 //!
 //! Harness:
 //!
@@ -13,6 +13,9 @@
 //!   delay, random connection loss).
 //! - [`peer_source`]: which member opened a proxied connection, so partitions can be
 //!   directional.
+//!
+//! - [`workload`]: concurrent clients that record a history (the register workload).
+//! - [`run`]: one end-to-end run: cluster, workload, nemesis, final state, checks, report.
 //!
 //! Checkers:
 //!
@@ -30,4 +33,6 @@ pub mod linearizable;
 pub mod lost_writes;
 pub mod peer_source;
 pub mod proxy;
+pub mod run;
 pub mod watch_check;
+pub mod workload;
