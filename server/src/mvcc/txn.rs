@@ -95,8 +95,9 @@ impl<'a> WriteTxn<'a> {
         }
     }
 
-    /// Writes a new version of `key`; returns the previous live version.
-    pub fn put(&mut self, key: &[u8], value: Vec<u8>, lease: i64) -> Option<KeyValue> {
+    /// Writes a new version of `key`. The version it replaced is the `prev_kv` of
+    /// the change recorded (see [`WriteTxn::changes`]).
+    pub fn put(&mut self, key: &[u8], value: Vec<u8>, lease: i64) {
         let prev = self.latest(key);
         let rev = self.next_rev();
         let kv = KeyValue {
@@ -113,9 +114,8 @@ impl<'a> WriteTxn<'a> {
         self.changes.push(Event {
             r#type: EventType::Put as i32,
             kv: Some(kv),
-            prev_kv: prev.clone(),
+            prev_kv: prev,
         });
-        prev
     }
 
     /// Deletes every live key in the range; returns the deleted versions in key order.
