@@ -13,7 +13,8 @@
 //! - [`mvcc`]: etcd's revision model over [`engine`] (RocksDB).
 //! - [`wal`]: the raft log on disk.
 //!
-//! [`bootstrap`] opens a data directory; [`run`] serves a member until shutdown.
+//! [`bootstrap`] opens a data directory; [`run`] serves a member until shutdown;
+//! [`failpoints`] names the spots fault-injection tests can interrupt.
 
 pub mod api;
 pub mod apply;
@@ -21,6 +22,7 @@ pub mod bootstrap;
 pub mod config;
 pub mod engine;
 pub mod error;
+pub mod failpoints;
 pub mod lease;
 pub mod membership;
 pub mod mvcc;

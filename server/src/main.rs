@@ -27,6 +27,21 @@ fn main() {
     } else {
         builder.init();
     }
+    // A member that lost its raft or apply thread must not go on answering: any panic
+    // ends the process, as a Go panic ends etcd's.
+    let report = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        report(info);
+        tracing::error!(%info, "ectd panicked; exiting");
+        std::process::abort();
+    }));
+    let _failpoints = match ectd_server::failpoints::setup() {
+        Ok(guard) => guard,
+        Err(e) => {
+            eprintln!("ectd: {e}");
+            std::process::exit(1);
+        }
+    };
     if let Some(path) = &cfg.config_file {
         tracing::info!(
             path = %path.display(),

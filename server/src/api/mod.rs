@@ -11,7 +11,10 @@ use crate::server::Server;
 /// One router serving gRPC (HTTP/2) and HTTP/1 endpoints on the same port.
 pub async fn router(server: Arc<Server>) -> axum::Router {
     let grpc = v3::router(server.clone()).await;
-    grpc.merge(http::router(server))
+    let app = grpc.merge(http::router(server));
+    #[cfg(feature = "failpoints")]
+    let app = app.merge(crate::failpoints::router());
+    app
 }
 
 /// Serves `app` on the client `listener` until `stop` fires, then gives open

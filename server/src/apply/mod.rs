@@ -282,7 +282,14 @@ impl Applier {
             index.to_be_bytes(),
         );
         batch.put_cf(engine.cf(Cf::Meta), meta::APPLIED_TERM, term.to_be_bytes());
+        let compacting = compacted != store.compact_rev();
+        if compacting {
+            fail::fail_point!("compact_before_commit");
+        }
         store.commit(batch, rev, compacted);
+        if compacting {
+            fail::fail_point!("compact_after_commit");
+        }
         if let Some(e) = effect {
             e.apply_to(lessor);
         }

@@ -70,7 +70,9 @@ impl Engine {
     pub fn write(&self, batch: WriteBatch) -> Result<(), EngineError> {
         let mut wo = WriteOptions::default();
         wo.disable_wal(true);
+        fail::fail_point!("backend_before_commit");
         self.db.write_opt(batch, &wo)?;
+        fail::fail_point!("backend_after_commit");
         Ok(())
     }
 

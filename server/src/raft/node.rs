@@ -404,6 +404,7 @@ impl Loop {
         let md = snap.get_metadata();
         let (index, term) = (md.index, md.term);
         let dir = std::path::PathBuf::from(String::from_utf8_lossy(&snap.data).into_owned());
+        fail::fail_point!("raft_before_apply_snapshot");
         let (done_tx, done_rx) = std::sync::mpsc::sync_channel(1);
         let item = ToApply::Snapshot {
             dir,
@@ -414,6 +415,7 @@ impl Loop {
         if self.committed.blocking_send(item).is_err() || done_rx.recv().is_err() {
             return false;
         }
+        fail::fail_point!("raft_after_apply_snapshot");
         self.node
             .mut_store()
             .apply_snapshot(index, term, md.get_conf_state().clone());
@@ -444,6 +446,7 @@ impl Loop {
             return false;
         }
         // 4 + 5. Entries and hard state, made durable together.
+        fail::fail_point!("raft_before_save");
         if !rd.entries().is_empty() {
             self.wal.append_entries(rd.entries());
             self.node.mut_store().append(rd.entries());
@@ -461,6 +464,7 @@ impl Loop {
             // Acknowledging anything after a failed write would lie; stop here.
             panic!("wal write failed: {e}");
         }
+        fail::fail_point!("raft_after_save");
         // 6. Votes and append acks only after the log is durable.
         let msgs = rd.take_persisted_messages();
         self.send(msgs);

@@ -247,6 +247,7 @@ async fn send_snapshot(
     raft: Sender<RaftRequest>,
 ) {
     let to = m.to;
+    fail::fail_point!("snapshot_before_send");
     let ok = match stream_snapshot(cluster_id, from, &urls, m).await {
         Ok(()) => true,
         Err(e) => {

@@ -107,7 +107,9 @@ pub(super) fn spawn_apply(
                     if e.get_entry_type() != EntryType::EntryNormal {
                         continue;
                     }
+                    fail::fail_point!("apply_before_entry");
                     let done = applier.apply(e.index, e.term, &e.data);
+                    fail::fail_point!("apply_after_entry");
                     if !done.changes.is_empty() {
                         hub.notify(done.revision, &done.changes);
                     }

@@ -383,6 +383,7 @@ impl Server {
     /// Waits until this member has applied everything committed before the call
     /// (a linearizable read barrier). Concurrent callers share one ReadIndex round.
     pub async fn read_barrier(&self) -> Result<(), Error> {
+        fail::fail_point!("unsafe_read_without_read_index", |_| Ok(()));
         let (tx, rx) = oneshot::channel();
         self.reads.send(tx).map_err(|_| Error::Stopped)?;
         rx.await.unwrap_or(Err(Error::Stopped))
