@@ -29,7 +29,9 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use ectd_client::proto::etcdserverpb::StatusResponse;
+use ectd_client::proto::etcdserverpb::{
+    MemberAddRequest, MemberRemoveRequest, MoveLeaderRequest, StatusResponse,
+};
 use ectd_client::{Client, ConnectOptions};
 use tokio::task::JoinSet;
 
@@ -49,6 +51,10 @@ struct Member {
     peer_addr: SocketAddr,
     proxy: Proxy,
     process: Option<Child>,
+    /// Started with `--initial-cluster-state existing` (after being added back).
+    joins_existing: bool,
+    /// `FAILPOINTS` for the next start (cleared once used).
+    failpoints: Option<String>,
 }
 
 /// A running cluster. Member indices are `0..size`.
@@ -118,6 +124,8 @@ impl Cluster {
                 peer_addr,
                 proxy: Proxy::start_routed(peer_addr, route).await?,
                 process: None,
+                joins_existing: false,
+                failpoints: None,
             });
         }
         let mut cluster = Cluster {
@@ -185,12 +193,25 @@ impl Cluster {
             .collect::<Vec<_>>()
             .join(",");
         let member = &mut self.members[i];
+        let state = if member.joins_existing {
+            "existing"
+        } else {
+            "new"
+        };
         let log = OpenOptions::new()
             .create(true)
             .append(true)
             .open(&member.log)?;
         let client_url = format!("http://{}", member.client_addr);
-        let child = Command::new(&self.config.binary)
+        let mut command = Command::new(&self.config.binary);
+        command.env_remove("FAILPOINTS");
+        if let Some(spec) = member.failpoints.take().or(self.config.failpoints.clone()) {
+            command.env("FAILPOINTS", spec);
+        }
+        if let Some(count) = self.config.snapshot_count {
+            command.args(["--snapshot-count", &count.to_string()]);
+        }
+        let child = command
             .arg("--name")
             .arg(&member.name)
             .arg("--data-dir")
@@ -202,7 +223,7 @@ impl Cluster {
             .arg("--initial-advertise-peer-urls")
             .arg(format!("http://{}", member.proxy.addr()))
             .args(["--initial-cluster", &initial_cluster])
-            .args(["--initial-cluster-state", "new"])
+            .args(["--initial-cluster-state", state])
             .args(["--initial-cluster-token", &self.config.token])
             .arg("--heartbeat-interval")
             .arg(self.config.heartbeat_interval_ms.to_string())
@@ -228,7 +249,8 @@ impl Cluster {
     pub fn kill(&mut self, i: usize) -> io::Result<()> {
         self.pids.lock().expect("pids lock")[i] = None;
         if let Some(mut child) = self.members[i].process.take() {
-            child.kill()?;
+            // Fails only if it already exited (a failpoint crash); reaping still works.
+            let _ = child.kill();
             child.wait()?;
         }
         Ok(())
@@ -238,6 +260,125 @@ impl Cluster {
     /// from its WAL. Kills it first if it is still running.
     pub fn restart(&mut self, i: usize) -> io::Result<()> {
         self.kill(i)?;
+        self.spawn(i)
+    }
+
+    /// Whether member `i`'s process is running; reaps it if it has exited (e.g. a
+    /// failpoint crashed it).
+    pub fn is_running(&mut self, i: usize) -> bool {
+        let exited = match self.members[i].process.as_mut() {
+            None => return false,
+            Some(child) => !matches!(child.try_wait(), Ok(None)),
+        };
+        if exited {
+            self.members[i].process = None;
+            self.pids.lock().expect("pids lock")[i] = None;
+        }
+        !exited
+    }
+
+    /// Restarts member `i` with `FAILPOINTS=spec` in its environment (this start only).
+    pub fn restart_with_failpoints(&mut self, i: usize, spec: &str) -> io::Result<()> {
+        self.kill(i)?;
+        self.members[i].failpoints = Some(spec.to_string());
+        self.spawn(i)
+    }
+
+    /// Arms failpoint `name` with `action` on running member `i` over its
+    /// `/debug/failpoints` endpoint (`off` disarms). Fails if the member's build has
+    /// no failpoints.
+    pub async fn set_failpoint(&self, i: usize, name: &str, action: &str) -> io::Result<()> {
+        let path = format!("/debug/failpoints/{name}");
+        let (status, body) =
+            http_request(self.members[i].client_addr, "PUT", &path, action).await?;
+        if status == 204 {
+            Ok(())
+        } else if status == 404 {
+            Err(io::Error::other(format!(
+                "m{i} serves no /debug/failpoints: build ectd with `--features failpoints`"
+            )))
+        } else {
+            Err(io::Error::other(format!(
+                "m{i}: failpoint {name}={action}: {status} {body}"
+            )))
+        }
+    }
+
+    /// Member `i`'s ID, from its status.
+    pub async fn member_id(&self, i: usize) -> io::Result<u64> {
+        let status = self.statuses(&[i]).await;
+        status
+            .first()
+            .and_then(|(_, s)| s.header.as_ref().map(|h| h.member_id))
+            .ok_or_else(|| io::Error::other(format!("m{i} did not answer its status")))
+    }
+
+    /// Asks the current leader (among all members) to hand leadership to member `to`.
+    pub async fn transfer_leadership(&self, to: usize) -> io::Result<()> {
+        let all: Vec<usize> = (0..self.size()).collect();
+        let leader = self
+            .leader_among(&all)
+            .await
+            .ok_or_else(|| io::Error::other("no agreed leader to transfer from"))?;
+        let target_id = self.member_id(to).await?;
+        let client = self.client(leader, short_options()).await?;
+        client
+            .move_leader(MoveLeaderRequest { target_id })
+            .await
+            .map(|_| ())
+            .map_err(|e| io::Error::other(format!("move leader m{leader} -> m{to}: {e}")))
+    }
+
+    /// Removes member `i` from the cluster through the leader, waits for it to exit
+    /// (kills it after 10 s), wipes its data, adds it back under the same peer URL and
+    /// starts it empty with `--initial-cluster-state existing` (and `FAILPOINTS=spec`, if
+    /// given, for that start): it catches up from the leader's log or a snapshot. `i` must
+    /// not be the leader.
+    pub async fn replace_member(&mut self, i: usize, failpoints: Option<&str>) -> io::Result<()> {
+        let all: Vec<usize> = (0..self.size()).collect();
+        let leader = self
+            .leader_among(&all)
+            .await
+            .ok_or_else(|| io::Error::other("no agreed leader to change membership"))?;
+        if leader == i {
+            return Err(io::Error::other(format!("m{i} is the leader")));
+        }
+        let id = self.member_id(i).await?;
+        let client = self.client(leader, short_options()).await?;
+        client
+            .member_remove(MemberRemoveRequest { id })
+            .await
+            .map_err(|e| io::Error::other(format!("remove m{i}: {e}")))?;
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        while self.is_running(i) && std::time::Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        self.kill(i)?;
+        std::fs::remove_dir_all(&self.members[i].data_dir)?;
+        let peer_url = format!("http://{}", self.members[i].proxy.addr());
+        let mut last = None;
+        // Adding can be refused while the cluster settles (`unhealthy cluster`).
+        for _ in 0..50 {
+            match client
+                .member_add(MemberAddRequest {
+                    peer_ur_ls: vec![peer_url.clone()],
+                    is_learner: false,
+                })
+                .await
+            {
+                Ok(_) => {
+                    last = None;
+                    break;
+                }
+                Err(e) => last = Some(e),
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+        if let Some(e) = last {
+            return Err(io::Error::other(format!("add m{i} back: {e}")));
+        }
+        self.members[i].joins_existing = true;
+        self.members[i].failpoints = failpoints.map(str::to_string);
         self.spawn(i)
     }
 
@@ -306,6 +447,17 @@ impl Cluster {
         let majority: Vec<usize> = (0..self.size()).filter(|j| !minority.contains(j)).collect();
         self.partition(&[&majority, &minority]);
         (majority, minority)
+    }
+
+    /// Lets peer traffic pass between `a` and `b` (both ways) exactly when
+    /// `connected(a, b)`; a member always reaches itself.
+    pub fn set_topology(&self, connected: impl Fn(usize, usize) -> bool) {
+        for from in 0..self.size() {
+            for to in 0..self.size() {
+                let pass = from == to || connected(from, to) || connected(to, from);
+                self.set_link(from, to, if pass { Fault::Pass } else { Fault::Drop });
+            }
+        }
     }
 
     /// Lets all peer traffic pass again.
@@ -378,6 +530,47 @@ impl Cluster {
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
     }
+}
+
+fn short_options() -> ConnectOptions {
+    ConnectOptions {
+        dial_timeout: Duration::from_secs(2),
+        command_timeout: Duration::from_secs(5),
+    }
+}
+
+/// One HTTP/1.1 request with a text body; returns the status code and body.
+async fn http_request(
+    addr: SocketAddr,
+    method: &str,
+    path: &str,
+    body: &str,
+) -> io::Result<(u16, String)> {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let exchange = async {
+        let mut stream = tokio::net::TcpStream::connect(addr).await?;
+        let request = format!(
+            "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+            body.len()
+        );
+        stream.write_all(request.as_bytes()).await?;
+        let mut response = Vec::new();
+        stream.read_to_end(&mut response).await?;
+        Ok::<_, io::Error>(String::from_utf8_lossy(&response).into_owned())
+    };
+    let response = tokio::time::timeout(Duration::from_secs(5), exchange)
+        .await
+        .map_err(|_| io::Error::new(io::ErrorKind::TimedOut, format!("{method} {path}")))??;
+    let status = response
+        .split(' ')
+        .nth(1)
+        .and_then(|code| code.parse().ok())
+        .ok_or_else(|| io::Error::other(format!("bad HTTP response: {response:?}")))?;
+    let body = response
+        .split_once("\r\n\r\n")
+        .map_or("", |(_, b)| b)
+        .to_string();
+    Ok((status, body))
 }
 
 impl Drop for Cluster {

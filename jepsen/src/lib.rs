@@ -14,8 +14,14 @@
 //! - [`peer_source`]: which member opened a proxied connection, so partitions can be
 //!   directional.
 //!
-//! - [`workload`]: concurrent clients that record a history (the register workload).
-//! - [`run`]: one end-to-end run: cluster, workload, nemesis, final state, checks, report.
+//! - [`nemesis`]: a seeded schedule of faults: kills, pauses, partitions (leader, majority,
+//!   ring, bridge), slow and lossy links, leader transfer, member replacement, crashes at
+//!   failpoints inside ectd.
+//! - [`workload`]: concurrent clients that record histories (registers, list-append
+//!   transactions, watchers).
+//! - [`run`]: one end-to-end run: cluster, workloads, nemesis, final state, checks.
+//! - [`report`]: the summary, histories and timeline a run leaves behind.
+//! - [`timeline`]: a run drawn as one self-contained HTML page (lanes, faults, anomalies).
 //!
 //! Checkers:
 //!
@@ -26,13 +32,20 @@
 //! - [`lost_writes`]: acknowledged writes missing from the final state, and per-client
 //!   revisions that go backwards.
 //! - [`watch_check`]: watch streams checked against the store's true event history.
+//! - [`append`]: list-append transactions checked for strict serializability (Elle-style).
+//! - [`shrink`]: a small sub-history that a checker still rejects (delta debugging).
 
+pub mod append;
 pub mod cluster;
 pub mod history;
 pub mod linearizable;
 pub mod lost_writes;
+pub mod nemesis;
 pub mod peer_source;
 pub mod proxy;
+pub mod report;
 pub mod run;
+pub mod shrink;
+pub mod timeline;
 pub mod watch_check;
 pub mod workload;

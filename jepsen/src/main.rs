@@ -1,7 +1,8 @@
 //! `ectd-jepsen`: runs a fault-injection test against a real ectd cluster.
 //!
-//! `ectd-jepsen run --nodes 3 --time 30 --seed N --out DIR` exits 0 when every check passes,
-//! 1 on an anomaly, 2 on a usage error, a harness failure or an undecided check.
+//! `ectd-jepsen run --nodes 5 --time 300 --nemesis partition,kill,pause --workload
+//! register,append,watch --seed N --out DIR` exits 0 when every check passes, 1 on an
+//! anomaly, 2 on a usage error, a harness failure or an undecided check.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -9,7 +10,9 @@ use std::time::Duration;
 
 use clap::{Parser, Subcommand};
 use ectd_jepsen::cluster::ClusterConfig;
-use ectd_jepsen::run::{run, Check, RunConfig};
+use ectd_jepsen::nemesis::{Kind, Schedule};
+use ectd_jepsen::report::Check;
+use ectd_jepsen::run::{run, RunConfig, WorkloadKind};
 
 #[derive(Parser)]
 #[command(
@@ -23,50 +26,128 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Run the register workload under the nemesis and check the history.
-    Run {
-        /// Cluster size.
-        #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u64).range(1..=7))]
-        nodes: u64,
-        /// Seconds the workload runs.
-        #[arg(long, default_value_t = 30)]
-        time: u64,
-        /// Seed for the nemesis and the clients (random if absent).
-        #[arg(long)]
-        seed: Option<u64>,
-        /// Directory for `history.jsonl` and `summary.json`.
-        #[arg(long)]
-        out: Option<PathBuf>,
-        /// The `ectd` binary (default: `ECTD_BIN`, or the one built alongside).
-        #[arg(long)]
-        binary: Option<PathBuf>,
-    },
+    /// Run workloads under the nemesis, then check the histories.
+    Run(RunArgs),
+}
+
+#[derive(clap::Args)]
+struct RunArgs {
+    /// Cluster size.
+    #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u64).range(1..=7))]
+    nodes: u64,
+    /// Seconds the workloads run under faults.
+    #[arg(long, default_value_t = 30)]
+    time: u64,
+    /// Seed for the nemesis and the clients (random if absent; printed in the report).
+    #[arg(long)]
+    seed: Option<u64>,
+    /// Comma-separated faults: kill, pause, partition, link, transfer, member, failpoint,
+    /// or `all`, or `none`. `failpoint` needs ectd built with `--features failpoints`.
+    #[arg(long, default_value = "kill,pause,partition")]
+    nemesis: String,
+    /// Comma-separated workloads: register, append, watch, or `all`.
+    #[arg(long, default_value = "register")]
+    workload: String,
+    /// Milliseconds between faults, as `MIN..MAX`.
+    #[arg(long, default_value = "2000..4000")]
+    quiet_ms: String,
+    /// Milliseconds each fault is held, as `MIN..MAX`.
+    #[arg(long, default_value = "1000..3000")]
+    hold_ms: String,
+    /// Register clients.
+    #[arg(long, default_value_t = 5)]
+    clients: usize,
+    /// Register keys.
+    #[arg(long, default_value_t = 3)]
+    keys: usize,
+    /// List-append clients.
+    #[arg(long, default_value_t = 4)]
+    append_clients: usize,
+    /// Watchers on each member.
+    #[arg(long, default_value_t = 2)]
+    watchers: usize,
+    /// ectd's `--snapshot-count` (small values exercise WAL purges and snapshots).
+    #[arg(long)]
+    snapshot_count: Option<u64>,
+    /// `FAILPOINTS` for every member, e.g. `unsafe_read_without_read_index=return`.
+    #[arg(long)]
+    failpoints: Option<String>,
+    /// Seconds the linearizability search may take over all register keys.
+    #[arg(long, default_value_t = 60)]
+    check_budget: u64,
+    /// Directory for summary.json, history.jsonl, append.jsonl, watch.json, timeline.html.
+    #[arg(long)]
+    out: Option<PathBuf>,
+    /// The `ectd` binary (default: `ECTD_BIN`, or the one built alongside).
+    #[arg(long)]
+    binary: Option<PathBuf>,
+}
+
+fn parse_list<T: std::str::FromStr<Err = String> + Copy>(
+    text: &str,
+    all: &[T],
+) -> Result<Vec<T>, String> {
+    match text {
+        "all" => Ok(all.to_vec()),
+        "none" | "" => Ok(Vec::new()),
+        _ => text.split(',').map(|s| s.trim().parse()).collect(),
+    }
+}
+
+fn parse_range(text: &str) -> Result<std::ops::Range<u64>, String> {
+    let (lo, hi) = text
+        .split_once("..")
+        .ok_or_else(|| format!("`{text}` is not MIN..MAX"))?;
+    let lo: u64 = lo.parse().map_err(|_| format!("`{lo}` is not a number"))?;
+    let hi: u64 = hi.parse().map_err(|_| format!("`{hi}` is not a number"))?;
+    if lo >= hi {
+        return Err(format!("`{text}`: MIN must be below MAX"));
+    }
+    Ok(lo..hi)
+}
+
+fn config(args: RunArgs) -> Result<RunConfig, String> {
+    let size = args.nodes as usize;
+    let mut cluster = match args.binary {
+        Some(path) => ClusterConfig::with_binary(path, size),
+        None => ClusterConfig::from_env(size),
+    }
+    .map_err(|e| e.to_string())?;
+    cluster.snapshot_count = args.snapshot_count;
+    cluster.failpoints = args.failpoints;
+    let kinds = parse_list(&args.nemesis, &Kind::ALL)?;
+    let workloads = parse_list(&args.workload, &WorkloadKind::ALL)?;
+    if workloads.is_empty() {
+        return Err("at least one workload is needed".into());
+    }
+    let seed = args.seed.unwrap_or_else(rand::random);
+    let mut config = RunConfig::new(cluster, Duration::from_secs(args.time), seed);
+    config.nemesis = Schedule {
+        kinds,
+        quiet_ms: parse_range(&args.quiet_ms)?,
+        hold_ms: parse_range(&args.hold_ms)?,
+    };
+    config.workloads = workloads;
+    config.clients = args.clients;
+    config.keys = args.keys;
+    config.append_clients = args.append_clients;
+    config.watchers_per_member = args.watchers;
+    config.check_budget = Duration::from_secs(args.check_budget);
+    config.out = args.out;
+    Ok(config)
 }
 
 fn main() -> ExitCode {
     // clap exits with status 2 on a usage error.
-    let Command::Run {
-        nodes,
-        time,
-        seed,
-        out,
-        binary,
-    } = Cli::parse().command;
-    let size = nodes as usize;
-    let cluster = match binary {
-        Some(path) => ClusterConfig::with_binary(path, size),
-        None => ClusterConfig::from_env(size),
-    };
-    let cluster = match cluster {
+    let Command::Run(args) = Cli::parse().command;
+    let config = match config(args) {
         Ok(c) => c,
         Err(e) => {
             eprintln!("ectd-jepsen: {e}");
             return ExitCode::from(2);
         }
     };
-    let seed = seed.unwrap_or_else(rand::random);
-    let mut config = RunConfig::new(cluster, Duration::from_secs(time), seed);
-    config.out = out;
+    println!("ectd-jepsen: seed {}", config.seed);
     let runtime = tokio::runtime::Runtime::new().expect("tokio runtime");
     match runtime.block_on(run(config)) {
         Ok(report) => {

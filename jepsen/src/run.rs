@@ -1,237 +1,269 @@
-//! One end-to-end run: start a cluster, drive the [register workload](crate::workload::register)
-//! while a nemesis injects faults, heal, read the final state, check the history, and write
-//! the history (JSON lines) and a summary (JSON) to an output directory.
+//! One end-to-end run: start a cluster, drive the chosen workloads while the
+//! [nemesis](crate::nemesis) injects faults, heal, read the final state, check every
+//! history, and write the [report](crate::report).
 
 use std::collections::BTreeMap;
 use std::io;
 use std::path::PathBuf;
+use std::str::FromStr;
 use std::time::{Duration, Instant};
 
 use ectd_client::proto::etcdserverpb::RangeRequest;
-use ectd_client::ConnectOptions;
+use ectd_client::{Client, ConnectOptions};
 use rand::rngs::StdRng;
-use rand::{Rng, SeedableRng};
-use serde::Serialize;
+use rand::SeedableRng;
 
+use crate::append::{self as append_check, Txn, TxnOutcome};
 use crate::cluster::{Cluster, ClusterConfig};
 use crate::history::{Key, OpKind, OpResult, Operation, Outcome};
 use crate::linearizable::{self, Verdict};
 use crate::lost_writes::{self, AckedWrite, FinalValue, PossibleWrite};
-use crate::workload::register::{RegisterConfig, Workload};
+use crate::nemesis::{self, Schedule};
+use crate::report::{self, AppendSummary, Check, Recordings, RegisterReport, Report, WatchSummary};
+use crate::workload::append::{self as append_workload, AppendConfig};
+use crate::workload::register::{self, RegisterConfig};
+use crate::workload::watch::{self as watch_workload, Recorded};
+
+/// A workload a run can drive; several run side by side on separate keys.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WorkloadKind {
+    /// Per-key registers: read, write, compare-and-set; checked for linearizability.
+    Register,
+    /// Multi-key list-append transactions; checked for (strict) serializability.
+    Append,
+    /// Watchers on every member; checked for ordered, complete, exactly-once delivery.
+    Watch,
+}
+
+impl WorkloadKind {
+    /// Every workload, as the CLI names them.
+    pub const ALL: [WorkloadKind; 3] = [
+        WorkloadKind::Register,
+        WorkloadKind::Append,
+        WorkloadKind::Watch,
+    ];
+
+    /// The name used on the command line.
+    pub fn name(self) -> &'static str {
+        match self {
+            WorkloadKind::Register => "register",
+            WorkloadKind::Append => "append",
+            WorkloadKind::Watch => "watch",
+        }
+    }
+}
+
+impl FromStr for WorkloadKind {
+    type Err = String;
+    fn from_str(s: &str) -> Result<WorkloadKind, String> {
+        WorkloadKind::ALL
+            .into_iter()
+            .find(|k| k.name() == s)
+            .ok_or_else(|| format!("unknown workload `{s}` (one of register, append, watch)"))
+    }
+}
 
 /// What a run does.
 #[derive(Debug, Clone)]
 pub struct RunConfig {
-    /// How the cluster is started (binary, size, timings).
+    /// How the cluster is started (binary, size, timings, failpoints).
     pub cluster: ClusterConfig,
-    /// How long the workload runs under faults.
+    /// How long the workloads run under faults.
     pub duration: Duration,
     /// Seed for the nemesis and the clients.
     pub seed: u64,
-    /// Concurrent clients.
+    /// The workloads driven together.
+    pub workloads: Vec<WorkloadKind>,
+    /// The faults and their pace.
+    pub nemesis: Schedule,
+    /// Register clients.
     pub clients: usize,
     /// Register keys.
     pub keys: usize,
+    /// List-append clients.
+    pub append_clients: usize,
+    /// List-append keys.
+    pub append_keys: usize,
+    /// Watchers per member.
+    pub watchers_per_member: usize,
     /// Time allowed for the linearizability search over all keys.
     pub check_budget: Duration,
-    /// Where `history.jsonl` and `summary.json` are written; nothing is written if `None`.
+    /// Where the report files are written; nothing is written if `None`.
     pub out: Option<PathBuf>,
 }
 
 impl RunConfig {
-    /// Five clients on three keys, a 30 s check budget, no output directory.
+    /// Register workload only, under kills, pauses and leader isolation, as a start.
     pub fn new(cluster: ClusterConfig, duration: Duration, seed: u64) -> RunConfig {
         RunConfig {
             cluster,
             duration,
             seed,
+            workloads: vec![WorkloadKind::Register],
+            nemesis: Schedule::new(vec![
+                nemesis::Kind::Kill,
+                nemesis::Kind::Pause,
+                nemesis::Kind::Partition,
+            ]),
             clients: 5,
             keys: 3,
-            check_budget: Duration::from_secs(30),
+            append_clients: 4,
+            append_keys: 8,
+            watchers_per_member: 2,
+            check_budget: Duration::from_secs(60),
             out: None,
         }
     }
-}
 
-/// A fault the nemesis injected (and later healed).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case", tag = "fault", content = "member")]
-pub enum Fault {
-    /// SIGKILL then restart from the member's data directory.
-    Kill(usize),
-    /// SIGSTOP then SIGCONT.
-    Pause(usize),
-    /// The leader cut off from all peers, then healed.
-    IsolateLeader(usize),
-}
-
-/// A checker's conclusion.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Check {
-    /// No anomaly found.
-    Valid,
-    /// At least one anomaly found (see the details).
-    Anomaly,
-    /// The checker could not decide (e.g. its time budget ran out).
-    Unknown,
-}
-
-/// Everything a run learned.
-#[derive(Debug, Clone, Serialize)]
-pub struct Report {
-    /// The seed, to reproduce the nemesis schedule and the clients' choices.
-    pub seed: u64,
-    /// Cluster size.
-    pub nodes: usize,
-    /// Operations by kind (`read`, `write`, `cas`) and outcome (`ok`, `fail`, `unknown`).
-    pub ops: BTreeMap<String, BTreeMap<String, usize>>,
-    /// Total operations recorded.
-    pub total_ops: usize,
-    /// Faults injected, in order.
-    pub faults: Vec<Fault>,
-    /// Linearizability verdict per key.
-    pub linearizable: BTreeMap<Key, Check>,
-    /// Acknowledged writes absent from the final state, and per-client revision regressions.
-    pub lost_writes: Check,
-    /// Human-readable description of every anomaly found.
-    pub anomalies: Vec<String>,
-}
-
-impl Report {
-    /// The overall verdict: any anomaly wins, then any undecided check.
-    pub fn verdict(&self) -> Check {
-        let all = self
-            .linearizable
-            .values()
-            .chain(std::iter::once(&self.lost_writes));
-        let all: Vec<Check> = all.copied().collect();
-        if all.contains(&Check::Anomaly) {
-            Check::Anomaly
-        } else if all.contains(&Check::Unknown) {
-            Check::Unknown
-        } else {
-            Check::Valid
-        }
-    }
-
-    /// A few lines for a terminal.
-    pub fn summary(&self) -> String {
-        let mut s = format!(
-            "seed {} nodes {}: {} ops, {} faults\n",
-            self.seed,
-            self.nodes,
-            self.total_ops,
-            self.faults.len()
-        );
-        for (kind, outcomes) in &self.ops {
-            s.push_str(&format!("  {kind:<5} {outcomes:?}\n"));
-        }
-        s.push_str(&format!("  faults: {:?}\n", self.faults));
-        s.push_str(&format!("  linearizable: {:?}\n", self.linearizable));
-        s.push_str(&format!("  lost writes:  {:?}\n", self.lost_writes));
-        for a in &self.anomalies {
-            s.push_str(&format!("  ANOMALY: {a}\n"));
-        }
-        s.push_str(&format!("verdict: {:?}\n", self.verdict()));
-        s
+    fn runs(&self, kind: WorkloadKind) -> bool {
+        self.workloads.contains(&kind)
     }
 }
 
 /// Runs the whole test. Must be called inside a multi-threaded tokio runtime. Errors are
-/// harness failures (cluster would not start or recover), not anomalies.
+/// harness failures (the cluster would not start or recover), not anomalies.
 pub async fn run(config: RunConfig) -> io::Result<Report> {
     let nodes = config.cluster.size;
     let mut cluster = Cluster::start(config.cluster.clone()).await?;
+    let urls = cluster.client_urls();
     let epoch = Instant::now();
-    let workload_config = RegisterConfig::new(config.clients, config.keys, config.seed);
-    let workload = Workload::start(&workload_config, &cluster.client_urls(), epoch)
-        .await
-        .map_err(|e| io::Error::other(format!("workload clients: {e}")))?;
+    let client_error = |what: &str| {
+        let what = what.to_string();
+        move |e: ectd_client::Error| io::Error::other(format!("{what}: {e}"))
+    };
+
+    let watchers = if config.runs(WorkloadKind::Watch) {
+        let w = watch_workload::Workload::start(&urls, config.watchers_per_member)
+            .await
+            .map_err(client_error("watchers"))?;
+        Some(w)
+    } else {
+        None
+    };
+    let register_config = RegisterConfig::new(config.clients, config.keys, config.seed);
+    let registers = if config.runs(WorkloadKind::Register) {
+        let w = register::Workload::start(&register_config, &urls, epoch)
+            .await
+            .map_err(client_error("register clients"))?;
+        Some(w)
+    } else {
+        None
+    };
+    let append_config = AppendConfig::new(config.append_clients, config.append_keys, config.seed);
+    let appends = if config.runs(WorkloadKind::Append) {
+        let w = append_workload::Workload::start(&append_config, &urls, 100, epoch)
+            .await
+            .map_err(client_error("append clients"))?;
+        Some(w)
+    } else {
+        None
+    };
 
     let mut rng = StdRng::seed_from_u64(config.seed);
-    let faults = nemesis(&mut cluster, &mut rng, epoch + config.duration).await?;
-    let history = workload.stop().await;
+    let deadline = epoch + config.duration;
+    let faults = nemesis::run(&mut cluster, &config.nemesis, &mut rng, epoch, deadline).await?;
+    let history = match registers {
+        Some(w) => w.stop().await,
+        None => Vec::new(),
+    };
+    let (txns, malformed) = match appends {
+        Some(w) => w.stop().await,
+        None => (Vec::new(), Vec::new()),
+    };
 
-    // Heal everything (the nemesis already undid its last fault) and read the final state.
+    // Everything healed and running again before the final reads.
     cluster.heal();
+    for i in 0..nodes {
+        if !cluster.is_running(i) {
+            cluster.restart(i)?;
+        }
+    }
     let all: Vec<usize> = (0..nodes).collect();
     let leader = cluster
         .wait_for_leader(&all, Duration::from_secs(30))
         .await?;
-    let final_state = read_final_state(&cluster, leader, &workload_config.keys).await?;
+    let leader_client = final_client(&cluster, leader).await?;
+    let final_registers = read_final_registers(&leader_client, &register_config.keys).await?;
+    let final_lists = append_workload::final_lists(&leader_client, &append_config.keys)
+        .await
+        .map_err(io::Error::other)?;
+    let final_revision = leader_client
+        .range(RangeRequest {
+            key: b"jepsen/".to_vec(),
+            limit: 1,
+            ..Default::default()
+        })
+        .await
+        .map_err(client_error("final revision"))?
+        .header
+        .map_or(0, |h| h.revision);
+
+    let mut anomalies: Vec<String> = malformed
+        .into_iter()
+        .map(|m| format!("malformed answer: {m}"))
+        .collect();
+    let (recorded, watch) = match watchers {
+        Some(w) => {
+            let recorded = w.finish(final_revision, Duration::from_secs(30)).await;
+            let (summary, found) = check_watch(&cluster, recorded.clone(), final_revision).await?;
+            anomalies.extend(found);
+            (recorded, Some(summary))
+        }
+        None => (Vec::new(), None),
+    };
     drop(cluster);
 
-    let report = check(&config, nodes, faults, &history, &final_state);
+    let mut flagged = Vec::new();
+    let register = config.runs(WorkloadKind::Register).then(|| {
+        check_registers(
+            &history,
+            &final_registers,
+            config.check_budget,
+            &mut anomalies,
+            &mut flagged,
+        )
+    });
+    let append = config
+        .runs(WorkloadKind::Append)
+        .then(|| check_appends(&txns, &final_lists, &mut anomalies));
+
+    let report = Report {
+        seed: config.seed,
+        nodes,
+        seconds: config.duration.as_secs(),
+        total_ops: history.len() + txns.len(),
+        faults,
+        register,
+        append,
+        watch,
+        anomalies,
+    };
     if let Some(out) = &config.out {
-        std::fs::create_dir_all(out)?;
-        std::fs::write(
-            out.join("history.jsonl"),
-            crate::history::to_json_lines(&history),
-        )?;
-        let summary = serde_json::to_string_pretty(&report).expect("report serializes");
-        std::fs::write(out.join("summary.json"), summary + "\n")?;
+        let recordings = Recordings {
+            register: &history,
+            append: &txns,
+            watch: &recorded,
+            flagged: &flagged,
+        };
+        report::write(out, &report, &recordings)?;
     }
     Ok(report)
 }
 
-/// Every 2–4 s, injects one fault for 1–2 s and undoes it, until `deadline`.
-async fn nemesis(
-    cluster: &mut Cluster,
-    rng: &mut StdRng,
-    deadline: Instant,
-) -> io::Result<Vec<Fault>> {
-    let mut faults = Vec::new();
-    let n = cluster.size();
-    loop {
-        let quiet = Duration::from_millis(rng.gen_range(2000..4000));
-        let hold = Duration::from_millis(rng.gen_range(1000..2000));
-        if Instant::now() + quiet + hold > deadline {
-            tokio::time::sleep(deadline.saturating_duration_since(Instant::now())).await;
-            return Ok(faults);
-        }
-        tokio::time::sleep(quiet).await;
-        let member = rng.gen_range(0..n);
-        match rng.gen_range(0..3) {
-            0 => {
-                cluster.kill(member)?;
-                faults.push(Fault::Kill(member));
-                tokio::time::sleep(hold).await;
-                cluster.restart(member)?;
-            }
-            1 => {
-                cluster.pause(member)?;
-                faults.push(Fault::Pause(member));
-                tokio::time::sleep(hold).await;
-                cluster.resume(member)?;
-            }
-            _ => {
-                let all: Vec<usize> = (0..n).collect();
-                // No agreed leader right now (a previous fault still settling): skip.
-                let Some(leader) = cluster.leader_among(&all).await else {
-                    continue;
-                };
-                cluster.isolate(leader);
-                faults.push(Fault::IsolateLeader(leader));
-                tokio::time::sleep(hold).await;
-                cluster.heal();
-            }
-        }
-    }
+async fn final_client(cluster: &Cluster, leader: usize) -> io::Result<Client> {
+    let options = ConnectOptions {
+        dial_timeout: Duration::from_secs(2),
+        command_timeout: Duration::from_secs(5),
+    };
+    cluster.client(leader, options).await
 }
 
-/// Linearizable reads of every key through the leader, retried for up to 30 s.
-async fn read_final_state(
-    cluster: &Cluster,
-    leader: usize,
+/// Linearizable reads of every register key, retried for up to 30 s.
+async fn read_final_registers(
+    client: &Client,
     keys: &[Key],
 ) -> io::Result<BTreeMap<Key, FinalValue>> {
     let deadline = Instant::now() + Duration::from_secs(30);
-    let options = ConnectOptions {
-        dial_timeout: Duration::from_secs(2),
-        command_timeout: Duration::from_secs(2),
-    };
-    let client = cluster.client(leader, options).await?;
     let mut state = BTreeMap::new();
     for key in keys {
         let request = RangeRequest {
@@ -258,19 +290,18 @@ async fn read_final_state(
     Ok(state)
 }
 
-/// Runs the checkers over the history and builds the report.
-fn check(
-    config: &RunConfig,
-    nodes: usize,
-    faults: Vec<Fault>,
+/// Linearizability per key (with the smallest non-linearizable sub-history found),
+/// lost writes and per-client revision order.
+fn check_registers(
     history: &[Operation],
     final_state: &BTreeMap<Key, FinalValue>,
-) -> Report {
-    let mut anomalies = Vec::new();
+    budget: Duration,
+    anomalies: &mut Vec<String>,
+    flagged: &mut Vec<Operation>,
+) -> RegisterReport {
     if let Err(e) = crate::history::validate(history) {
         panic!("workload recorded a malformed history: {e}");
     }
-
     let mut ops: BTreeMap<String, BTreeMap<String, usize>> = BTreeMap::new();
     let (mut acked, mut possible) = (Vec::new(), Vec::new());
     for op in history {
@@ -305,21 +336,42 @@ fn check(
         }
     }
 
-    let verdicts = linearizable::check_keys(history, config.check_budget);
-    let linearizable = verdicts
-        .into_iter()
-        .map(|(key, verdict)| {
-            let check = match verdict {
-                Verdict::Linearizable => Check::Valid,
-                Verdict::Unknown => Check::Unknown,
-                Verdict::NotLinearizable(counterexample) => {
-                    anomalies.push(format!("{key} not linearizable: {counterexample:?}"));
-                    Check::Anomaly
-                }
-            };
-            (key, check)
-        })
-        .collect();
+    let verdicts = linearizable::check_keys(history, budget);
+    let mut linearizable = BTreeMap::new();
+    for (key, verdict) in verdicts {
+        let check = match verdict {
+            Verdict::Linearizable => Check::Valid,
+            Verdict::Unknown => Check::Unknown,
+            Verdict::NotLinearizable(counterexample) => {
+                let key_ops: Vec<Operation> =
+                    history.iter().filter(|o| o.key == key).cloned().collect();
+                let witness =
+                    match crate::shrink::shrink_register(&key_ops, Duration::from_secs(20)) {
+                        Some(shrunk) => {
+                            flagged.extend(shrunk.items.iter().cloned());
+                            format!(
+                                "smallest offending sub-history ({} ops{}):\n{}",
+                                shrunk.items.len(),
+                                if shrunk.one_minimal {
+                                    ", 1-minimal"
+                                } else {
+                                    ""
+                                },
+                                crate::history::to_json_lines(&shrunk.items)
+                            )
+                        }
+                        None => String::new(),
+                    };
+                flagged.push(counterexample.stuck_on.clone());
+                anomalies.push(format!(
+                    "{key} not linearizable: stuck on {:?} with the register at {:?}; {witness}",
+                    counterexample.stuck_on, counterexample.state
+                ));
+                Check::Anomaly
+            }
+        };
+        linearizable.insert(key, check);
+    }
 
     let lost = lost_writes::lost_writes(&acked, &possible, final_state);
     let regressions = lost_writes::revision_monotonic(history);
@@ -334,15 +386,137 @@ fn check(
     } else {
         Check::Anomaly
     };
-
-    Report {
-        seed: config.seed,
-        nodes,
+    RegisterReport {
         ops,
-        total_ops: history.len(),
-        faults,
         linearizable,
         lost_writes,
-        anomalies,
     }
+}
+
+fn check_appends(
+    txns: &[Txn],
+    final_lists: &BTreeMap<String, Vec<u64>>,
+    anomalies: &mut Vec<String>,
+) -> AppendSummary {
+    let mut counts: BTreeMap<String, usize> = BTreeMap::new();
+    for t in txns {
+        let outcome = match t.outcome {
+            TxnOutcome::Committed => "committed",
+            TxnOutcome::Aborted => "aborted",
+            TxnOutcome::Unknown => "unknown",
+        };
+        *counts.entry(outcome.into()).or_default() += 1;
+    }
+    let report = append_check::check(txns, final_lists);
+    anomalies.extend(
+        report
+            .anomalies
+            .iter()
+            .map(|a| format!("list-append: {a:?}")),
+    );
+    AppendSummary {
+        txns: counts,
+        check: if report.is_valid() {
+            Check::Valid
+        } else {
+            Check::Anomaly
+        },
+    }
+}
+
+/// Reads every member's history of the workloads' keys, checks they agree, and checks
+/// every watcher against it.
+async fn check_watch(
+    cluster: &Cluster,
+    mut recorded: Vec<Recorded>,
+    final_revision: i64,
+) -> io::Result<(WatchSummary, Vec<String>)> {
+    let mut anomalies = Vec::new();
+    let from = recorded
+        .iter()
+        .map(|r| r.watcher.start_revision)
+        .min()
+        .unwrap_or(1);
+    let mut histories = Vec::new();
+    for i in 0..cluster.size() {
+        let client = final_client(cluster, i).await?;
+        let (start, history) =
+            watch_workload::member_history(&client, from, final_revision, Duration::from_secs(60))
+                .await
+                .map_err(|e| io::Error::other(format!("m{i}: {e}")))?;
+        histories.push((i, start, history));
+    }
+    let start = histories.iter().map(|(_, s, _)| *s).max().unwrap_or(from);
+    let reference: Vec<_> = histories[0]
+        .2
+        .iter()
+        .filter(|r| r.revision >= start)
+        .cloned()
+        .collect();
+    let mut members_agree = true;
+    for (i, _, history) in &histories[1..] {
+        let mine: Vec<_> = history.iter().filter(|r| r.revision >= start).collect();
+        let first_difference = reference
+            .iter()
+            .zip(&mine)
+            .find(|(a, b)| a != *b)
+            .map(|(a, _)| a.revision);
+        if first_difference.is_some() || mine.len() != reference.len() {
+            members_agree = false;
+            anomalies.push(format!(
+                "m0 and m{i} disagree on the history from revision {start}: first difference at {:?} ({} vs {} revisions)",
+                first_difference,
+                reference.len(),
+                mine.len()
+            ));
+        }
+    }
+    for r in &mut recorded {
+        watch_workload::clip(&mut r.watcher, start);
+        if !r.caught_up && r.canceled.is_none() {
+            anomalies.push(format!(
+                "watcher {} on m{} did not reach revision {final_revision} within 30 s",
+                r.watcher.id, r.member
+            ));
+        }
+        if let Some(reason) = &r.canceled {
+            // Only a compaction may end a watch, and only past what it had delivered.
+            if !reason.contains("compacted") {
+                anomalies.push(format!(
+                    "watcher {} on m{} ended: {reason}",
+                    r.watcher.id, r.member
+                ));
+            }
+        }
+    }
+    let watchers: Vec<_> = recorded.iter().map(|r| r.watcher.clone()).collect();
+    let found = crate::watch_check::check_watchers(&reference, &watchers);
+    let events = watchers
+        .iter()
+        .flat_map(|w| &w.responses)
+        .map(Vec::len)
+        .sum();
+    const SHOWN: usize = 20;
+    for a in found.iter().take(SHOWN) {
+        anomalies.push(format!("watch: {a:?}"));
+    }
+    if found.len() > SHOWN {
+        anomalies.push(format!(
+            "watch: {} more anomalies not shown",
+            found.len() - SHOWN
+        ));
+    }
+    let check = if anomalies.is_empty() {
+        Check::Valid
+    } else {
+        Check::Anomaly
+    };
+    let summary = WatchSummary {
+        watchers: watchers.len(),
+        events,
+        revisions: reference.len(),
+        members_agree,
+        check,
+    };
+    Ok((summary, anomalies))
 }

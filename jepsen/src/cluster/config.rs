@@ -34,6 +34,12 @@ pub struct ClusterConfig {
     pub election_timeout_ms: u64,
     /// `--initial-cluster-token`.
     pub token: String,
+    /// `--snapshot-count`, when not ectd's default: small values make members purge
+    /// their WAL and send followers state snapshots during a run.
+    pub snapshot_count: Option<u64>,
+    /// `FAILPOINTS` for every member's every start (see ectd's `failpoints` module);
+    /// needs an `ectd` built with the `failpoints` feature.
+    pub failpoints: Option<String>,
 }
 
 impl ClusterConfig {
@@ -65,6 +71,8 @@ impl ClusterConfig {
             heartbeat_interval_ms: 50,
             election_timeout_ms: 500,
             token: "ectd-jepsen".to_string(),
+            snapshot_count: None,
+            failpoints: None,
         })
     }
 }

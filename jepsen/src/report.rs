@@ -1,0 +1,237 @@
+//! What a run found, and the files it leaves behind: the histories (JSON lines), a summary
+//! (JSON) and a timeline (HTML) of every operation per client with the fault windows shaded.
+
+use std::collections::BTreeMap;
+use std::io;
+use std::path::Path;
+
+use serde::Serialize;
+
+use crate::append::{self, Txn, TxnOutcome};
+use crate::history::{Key, OpKind, Operation, Outcome};
+use crate::nemesis::FaultRecord;
+use crate::timeline::{Bar, BarOutcome, Window};
+use crate::workload::watch::Recorded;
+
+/// A checker's conclusion.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Check {
+    /// No anomaly found.
+    Valid,
+    /// At least one anomaly found (see the details).
+    Anomaly,
+    /// The checker could not decide (e.g. its time budget ran out).
+    Unknown,
+}
+
+/// Results of the register workload.
+#[derive(Debug, Clone, Serialize)]
+pub struct RegisterReport {
+    /// Operations by kind (`read`, `write`, `cas`) and outcome (`ok`, `fail`, `unknown`).
+    pub ops: BTreeMap<String, BTreeMap<String, usize>>,
+    /// Linearizability verdict per key.
+    pub linearizable: BTreeMap<Key, Check>,
+    /// Acknowledged writes absent from the final state, and per-client revision regressions.
+    pub lost_writes: Check,
+}
+
+/// Results of the list-append workload.
+#[derive(Debug, Clone, Serialize)]
+pub struct AppendSummary {
+    /// Transactions by outcome (`committed`, `aborted`, `unknown`).
+    pub txns: BTreeMap<String, usize>,
+    /// Serializability (and the other list-append checks).
+    pub check: Check,
+}
+
+/// Results of the watch workload.
+#[derive(Debug, Clone, Serialize)]
+pub struct WatchSummary {
+    /// Watchers checked.
+    pub watchers: usize,
+    /// Events received, all watchers together.
+    pub events: usize,
+    /// Revisions in the reference history the watchers were checked against.
+    pub revisions: usize,
+    /// Whether every member had the same history of the workloads' keys.
+    pub members_agree: bool,
+    /// Delivery (order, duplicates, completeness, atomicity, prev_kv) and agreement.
+    pub check: Check,
+}
+
+/// Everything a run learned.
+#[derive(Debug, Clone, Serialize)]
+pub struct Report {
+    /// The seed, to reproduce the nemesis schedule and the clients' choices.
+    pub seed: u64,
+    /// Cluster size.
+    pub nodes: usize,
+    /// Seconds the workloads ran under faults.
+    pub seconds: u64,
+    /// Operations recorded, all workloads together.
+    pub total_ops: usize,
+    /// Faults injected, in order.
+    pub faults: Vec<FaultRecord>,
+    /// Register workload, when it ran.
+    pub register: Option<RegisterReport>,
+    /// List-append workload, when it ran.
+    pub append: Option<AppendSummary>,
+    /// Watch workload, when it ran.
+    pub watch: Option<WatchSummary>,
+    /// Human-readable description of every anomaly found, with the smallest offending
+    /// sub-history found for it.
+    pub anomalies: Vec<String>,
+}
+
+impl Report {
+    /// The overall verdict: any anomaly wins, then any undecided check.
+    pub fn verdict(&self) -> Check {
+        let mut all = Vec::new();
+        if let Some(r) = &self.register {
+            all.extend(r.linearizable.values().copied());
+            all.push(r.lost_writes);
+        }
+        all.extend(self.append.as_ref().map(|a| a.check));
+        all.extend(self.watch.as_ref().map(|w| w.check));
+        if !self.anomalies.is_empty() || all.contains(&Check::Anomaly) {
+            Check::Anomaly
+        } else if all.contains(&Check::Unknown) {
+            Check::Unknown
+        } else {
+            Check::Valid
+        }
+    }
+
+    /// A few lines for a terminal.
+    pub fn summary(&self) -> String {
+        let mut s = format!(
+            "seed {} nodes {} {} s: {} ops, {} faults\n",
+            self.seed,
+            self.nodes,
+            self.seconds,
+            self.total_ops,
+            self.faults.len()
+        );
+        let mut by_kind: BTreeMap<&str, usize> = BTreeMap::new();
+        for f in &self.faults {
+            *by_kind.entry(f.kind.name()).or_default() += 1;
+        }
+        s.push_str(&format!("  faults by kind: {by_kind:?}\n"));
+        if let Some(r) = &self.register {
+            for (kind, outcomes) in &r.ops {
+                s.push_str(&format!("  register {kind:<5} {outcomes:?}\n"));
+            }
+            s.push_str(&format!("  register linearizable: {:?}\n", r.linearizable));
+            s.push_str(&format!("  register lost writes:  {:?}\n", r.lost_writes));
+        }
+        if let Some(a) = &self.append {
+            s.push_str(&format!("  append txns {:?}: {:?}\n", a.txns, a.check));
+        }
+        if let Some(w) = &self.watch {
+            s.push_str(&format!(
+                "  watch: {} watchers, {} events over {} revisions, members agree: {}: {:?}\n",
+                w.watchers, w.events, w.revisions, w.members_agree, w.check
+            ));
+        }
+        for a in &self.anomalies {
+            s.push_str(&format!("  ANOMALY: {a}\n"));
+        }
+        s.push_str(&format!("verdict: {:?}\n", self.verdict()));
+        s
+    }
+}
+
+/// What the run recorded, for the files.
+pub struct Recordings<'a> {
+    /// Register operations.
+    pub register: &'a [Operation],
+    /// List-append transactions.
+    pub append: &'a [Txn],
+    /// Watchers.
+    pub watch: &'a [Recorded],
+    /// Operations found in an anomaly's offending sub-history, drawn red on the timeline.
+    pub flagged: &'a [Operation],
+}
+
+/// Writes `summary.json`, `history.jsonl` (register), `append.jsonl`, `watch.json` and
+/// `timeline.html` into `dir`.
+pub fn write(dir: &Path, report: &Report, rec: &Recordings<'_>) -> io::Result<()> {
+    std::fs::create_dir_all(dir)?;
+    let summary = serde_json::to_string_pretty(report).expect("report serializes");
+    std::fs::write(dir.join("summary.json"), summary + "\n")?;
+    std::fs::write(
+        dir.join("history.jsonl"),
+        crate::history::to_json_lines(rec.register),
+    )?;
+    std::fs::write(dir.join("append.jsonl"), append::to_json_lines(rec.append))?;
+    let watchers: Vec<_> = rec.watch.iter().map(|r| &r.watcher).collect();
+    std::fs::write(
+        dir.join("watch.json"),
+        serde_json::to_string(&watchers).expect("watchers serialize"),
+    )?;
+    let title = format!(
+        "ectd-jepsen seed {} — {} members, {} s — verdict {:?}",
+        report.seed,
+        report.nodes,
+        report.seconds,
+        report.verdict()
+    );
+    let html = crate::timeline::render_html(&title, &bars(rec), &windows(&report.faults));
+    std::fs::write(dir.join("timeline.html"), html)
+}
+
+fn windows(faults: &[FaultRecord]) -> Vec<Window> {
+    faults
+        .iter()
+        .map(|f| Window {
+            start_ns: f.start_ns,
+            end_ns: f.end_ns.max(f.start_ns + 50_000_000),
+            label: f.detail.clone(),
+        })
+        .collect()
+}
+
+fn bars(rec: &Recordings<'_>) -> Vec<Bar> {
+    let mut bars = Vec::with_capacity(rec.register.len() + rec.append.len());
+    for op in rec.register {
+        let label = match (&op.kind, &op.outcome) {
+            (OpKind::Read, Outcome::Ok(crate::history::OpResult::Read(v))) => {
+                format!("read {} = {v:?}", op.key)
+            }
+            (OpKind::Read, _) => format!("read {}", op.key),
+            (OpKind::Write(v), _) => format!("write {} {v}", op.key),
+            (OpKind::Cas { expected, new }, _) => {
+                format!("cas {} {expected:?}→{new}", op.key)
+            }
+        };
+        let (outcome, end) = match &op.outcome {
+            _ if rec.flagged.contains(op) => (BarOutcome::Anomaly, Some(op.complete_ns)),
+            Outcome::Ok(_) => (BarOutcome::Ok, Some(op.complete_ns)),
+            Outcome::Fail => (BarOutcome::Fail, Some(op.complete_ns)),
+            Outcome::Unknown => (BarOutcome::Unknown, None),
+        };
+        bars.push(Bar {
+            lane: format!("register client {}", op.client),
+            start_ns: op.invoke_ns,
+            end_ns: end,
+            label,
+            outcome,
+        });
+    }
+    for txn in rec.append {
+        let (outcome, end) = match txn.outcome {
+            TxnOutcome::Committed => (BarOutcome::Ok, Some(txn.complete_ns)),
+            TxnOutcome::Aborted => (BarOutcome::Fail, Some(txn.complete_ns)),
+            TxnOutcome::Unknown => (BarOutcome::Unknown, None),
+        };
+        bars.push(Bar {
+            lane: format!("append client {}", txn.client),
+            start_ns: txn.invoke_ns,
+            end_ns: end,
+            label: format!("{:?}", txn.ops),
+            outcome,
+        });
+    }
+    bars
+}
