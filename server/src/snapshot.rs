@@ -153,11 +153,26 @@ impl Exporter {
     }
 }
 
+/// Whether `id` is a member (voter or learner, either side of a joint configuration)
+/// of `cs`.
+fn includes(cs: &ConfState, id: u64) -> bool {
+    [
+        cs.get_voters(),
+        cs.get_learners(),
+        cs.get_voters_outgoing(),
+        cs.get_learners_next(),
+    ]
+    .iter()
+    .any(|ids| ids.contains(&id))
+}
+
 impl SnapshotSource for Arc<Exporter> {
-    fn snapshot(&self, request_index: u64) -> Option<Snapshot> {
+    fn snapshot(&self, request_index: u64, to: u64) -> Option<Snapshot> {
         let mut st = self.state.lock().expect("exporter lock");
         if let Some(e) = &st.ready {
-            if e.index >= request_index && e.index > 0 {
+            // An export from before `to` was added would be refused by `to`: a member
+            // just added (empty, so in need of a snapshot) needs a newer one.
+            if e.index >= request_index && e.index > 0 && includes(&e.conf_state, to) {
                 let mut s = Snapshot::default();
                 let md = s.mut_metadata();
                 md.index = e.index;
@@ -194,5 +209,59 @@ impl SnapshotSource for Arc<Exporter> {
                 .expect("spawning the snapshot exporter");
         }
         None
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::{Duration, Instant};
+
+    fn set_state(engine: &Engine, index: u64, voters: Vec<u64>) {
+        let mut cs = ConfState::default();
+        cs.set_voters(voters);
+        let mut batch = WriteBatch::default();
+        let meta_cf = engine.cf(Cf::Meta);
+        batch.put_cf(meta_cf, meta::APPLIED_INDEX, index.to_be_bytes());
+        batch.put_cf(meta_cf, meta::APPLIED_TERM, 2u64.to_be_bytes());
+        batch.put_cf(
+            meta_cf,
+            meta::CONF_STATE,
+            cs.write_to_bytes().expect("encoding a ConfState"),
+        );
+        engine.write(batch).unwrap();
+    }
+
+    /// Asks until the background export answers, for up to 10 s.
+    fn wait_for(exporter: &Arc<Exporter>, min: u64, to: u64) -> Snapshot {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            if let Some(s) = exporter.snapshot(min, to) {
+                return s;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "no snapshot for {to} within 10 s"
+            );
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+
+    #[test]
+    fn a_member_added_after_an_export_gets_a_newer_one_that_includes_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let engine = Engine::open(&dir.path().join("db")).unwrap();
+        set_state(&engine, 5, vec![1, 2]);
+        let exporter = Exporter::new(engine.clone(), dir.path().join("snap"));
+        let first = wait_for(&exporter, 1, 2);
+        assert_eq!(first.get_metadata().index, 5);
+        // Member 3 joins at index 6; the ready export (index 5) leaves it out, so it would
+        // refuse it: a new export is made instead of handing out the old one.
+        set_state(&engine, 6, vec![1, 2, 3]);
+        let for_new = wait_for(&exporter, 1, 3);
+        assert_eq!(for_new.get_metadata().index, 6);
+        assert!(for_new.get_metadata().get_conf_state().voters.contains(&3));
+        // Members already in the old configuration can use the newest export too.
+        assert_eq!(wait_for(&exporter, 1, 2).get_metadata().index, 6);
     }
 }

@@ -6,9 +6,10 @@ use raft::{GetEntriesContext, RaftState, StorageError};
 
 /// Produces state snapshots for members that fell behind the log.
 pub trait SnapshotSource: Send {
-    /// A snapshot at an index of at least `min_index`, or `None` while one is being
-    /// prepared (raft asks again later).
-    fn snapshot(&self, min_index: u64) -> Option<Snapshot>;
+    /// A snapshot for member `to` at an index of at least `min_index` whose
+    /// configuration includes `to` (a member refuses a snapshot that leaves it out), or
+    /// `None` while one is being prepared (raft asks again later).
+    fn snapshot(&self, min_index: u64, to: u64) -> Option<Snapshot>;
 }
 
 /// The raft log as raft-rs reads it. Every mutation here is made by the raft loop
@@ -177,11 +178,11 @@ impl raft::Storage for LogStore {
         Ok(self.last())
     }
 
-    fn snapshot(&self, request_index: u64, _to: u64) -> raft::Result<Snapshot> {
+    fn snapshot(&self, request_index: u64, to: u64) -> raft::Result<Snapshot> {
         // The snapshot must reach past the log's start, or the follower could not
         // continue from it with the entries the leader still has.
         let min = request_index.max(self.offset_index);
-        match self.source.as_ref().and_then(|s| s.snapshot(min)) {
+        match self.source.as_ref().and_then(|s| s.snapshot(min, to)) {
             Some(snap) => Ok(snap),
             None => Err(raft::Error::Store(
                 StorageError::SnapshotTemporarilyUnavailable,

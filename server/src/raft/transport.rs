@@ -14,7 +14,8 @@ use std::time::Duration;
 use ectd_proto::peer::peer_client::PeerClient;
 use ectd_proto::peer::peer_server::Peer;
 use ectd_proto::peer::{
-    MembersRequest, MembersResponse, MessageBatch, SnapshotAck, SnapshotChunk, StreamAck,
+    MembersRequest, MembersResponse, MessageBatch, SnapshotAck, SnapshotChunk, SnapshotFile,
+    StreamAck,
 };
 use protobuf::Message as _;
 use raft::prelude::{Message, MessageType};
@@ -276,6 +277,7 @@ async fn stream_snapshot(
         message: m.write_to_bytes().map_err(|e| e.to_string())?,
         file: String::new(),
         data: Vec::new(),
+        files: Vec::new(),
     }];
     let mut files: Vec<_> = std::fs::read_dir(&dir)
         .map_err(|e| format!("{}: {e}", dir.display()))?
@@ -292,6 +294,11 @@ async fn stream_snapshot(
         let data = tokio::fs::read(&path)
             .await
             .map_err(|e| format!("{}: {e}", path.display()))?;
+        chunks[0].files.push(SnapshotFile {
+            name: name.clone(),
+            size: data.len() as u64,
+            crc32: crc32fast::hash(&data),
+        });
         for part in data.chunks(SNAPSHOT_CHUNK) {
             chunks.push(SnapshotChunk {
                 cluster_id,
@@ -300,6 +307,7 @@ async fn stream_snapshot(
                 message: Vec::new(),
                 file: name.clone(),
                 data: part.to_vec(),
+                files: Vec::new(),
             });
         }
     }
@@ -309,6 +317,73 @@ async fn stream_snapshot(
         .await
         .map_err(|e| e.message().to_string())?;
     Ok(())
+}
+
+/// Writes a snapshot stream's files into `dir` (created), then checks every file the
+/// sender listed arrived whole (size and CRC-32) and nothing else did.
+async fn receive_files(
+    stream: &mut Streaming<SnapshotChunk>,
+    dir: &std::path::Path,
+    manifest: &[SnapshotFile],
+) -> Result<(), Status> {
+    use tokio::io::AsyncWriteExt;
+    let io = |e: std::io::Error| Status::internal(format!("{}: {e}", dir.display()));
+    tokio::fs::create_dir_all(dir).await.map_err(io)?;
+    let mut got: HashMap<String, (u64, crc32fast::Hasher)> = HashMap::new();
+    while let Some(chunk) = stream.message().await? {
+        let name = std::path::Path::new(&chunk.file);
+        if chunk.file.is_empty() || name.components().count() != 1 {
+            return Err(Status::invalid_argument("bad snapshot file name"));
+        }
+        if !manifest.iter().any(|f| f.name == chunk.file) {
+            return Err(Status::invalid_argument(format!(
+                "snapshot file {} is not in the snapshot's file list",
+                chunk.file
+            )));
+        }
+        let mut f = tokio::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(dir.join(name))
+            .await
+            .map_err(io)?;
+        f.write_all(&chunk.data).await.map_err(io)?;
+        f.sync_all().await.map_err(io)?;
+        let (size, crc) = got.entry(chunk.file).or_default();
+        *size += chunk.data.len() as u64;
+        crc.update(&chunk.data);
+    }
+    let got = got
+        .into_iter()
+        .map(|(name, (size, crc))| (name, (size, crc.finalize())))
+        .collect();
+    check_manifest(manifest, &got).map_err(Status::data_loss)
+}
+
+/// Whether the files received (name → size, CRC-32) are exactly the ones listed.
+fn check_manifest(
+    manifest: &[SnapshotFile],
+    got: &HashMap<String, (u64, u32)>,
+) -> Result<(), String> {
+    for file in manifest {
+        let (size, crc) = got
+            .get(&file.name)
+            .copied()
+            .unwrap_or((0, crc32fast::hash(&[])));
+        if size != file.size || crc != file.crc32 {
+            return Err(format!(
+                "snapshot file {} arrived with {size} bytes (CRC-32 {crc:08x}); the sender has {} bytes ({:08x})",
+                file.name, file.size, file.crc32
+            ));
+        }
+    }
+    match got
+        .keys()
+        .find(|name| !manifest.iter().any(|f| &f.name == *name))
+    {
+        Some(extra) => Err(format!("snapshot file {extra} is not in the file list")),
+        None => Ok(()),
+    }
 }
 
 /// What the peer service needs to know about the cluster's membership.
@@ -325,6 +400,8 @@ pub struct PeerService {
     raft: Mutex<Sender<RaftRequest>>,
     snap_dir: std::path::PathBuf,
     directory: Box<dyn Directory>,
+    /// Numbers incoming snapshot streams, for their directories.
+    streams: std::sync::atomic::AtomicU64,
 }
 
 impl PeerService {
@@ -341,6 +418,7 @@ impl PeerService {
             raft: Mutex::new(raft),
             snap_dir,
             directory,
+            streams: std::sync::atomic::AtomicU64::new(0),
         }
     }
 
@@ -393,7 +471,6 @@ impl Peer for PeerService {
         &self,
         req: Request<Streaming<SnapshotChunk>>,
     ) -> Result<Response<SnapshotAck>, Status> {
-        use tokio::io::AsyncWriteExt;
         let mut stream = req.into_inner();
         let first = stream
             .message()
@@ -404,23 +481,18 @@ impl Peer for PeerService {
         m.merge_from_bytes(&first.message)
             .map_err(|e| Status::invalid_argument(format!("undecodable snapshot message: {e}")))?;
         let index = m.get_snapshot().get_metadata().index;
-        let dir = self.snap_dir.join(format!("in-{:x}-{index}", first.from));
-        let io = |e: std::io::Error| Status::internal(format!("{}: {e}", dir.display()));
-        let _ = tokio::fs::remove_dir_all(&dir).await;
-        tokio::fs::create_dir_all(&dir).await.map_err(io)?;
-        while let Some(chunk) = stream.message().await? {
-            let name = std::path::Path::new(&chunk.file);
-            if chunk.file.is_empty() || name.components().count() != 1 {
-                return Err(Status::invalid_argument("bad snapshot file name"));
-            }
-            let mut f = tokio::fs::OpenOptions::new()
-                .create(true)
-                .append(true)
-                .open(dir.join(name))
-                .await
-                .map_err(io)?;
-            f.write_all(&chunk.data).await.map_err(io)?;
-            f.sync_all().await.map_err(io)?;
+        // Each stream gets its own directory: a retried send of the same snapshot must
+        // never append into files another stream is still writing.
+        let stream_no = self
+            .streams
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let dir = self
+            .snap_dir
+            .join(format!("in-{:x}-{index}-{stream_no}", first.from));
+        let received = receive_files(&mut stream, &dir, &first.files).await;
+        if let Err(status) = received {
+            let _ = tokio::fs::remove_dir_all(&dir).await;
+            return Err(status);
         }
         m.mut_snapshot().data = dir.to_string_lossy().as_bytes().to_vec().into();
         if self.raft().send(RaftRequest::Step(m)).is_err() {
@@ -437,5 +509,45 @@ impl Peer for PeerService {
             .members(&req.into_inner().cluster_token)
             .map(Response::new)
             .map_err(Status::failed_precondition)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn listed(name: &str, data: &[u8]) -> SnapshotFile {
+        SnapshotFile {
+            name: name.into(),
+            size: data.len() as u64,
+            crc32: crc32fast::hash(data),
+        }
+    }
+
+    fn received(files: &[(&str, &[u8])]) -> HashMap<String, (u64, u32)> {
+        files
+            .iter()
+            .map(|(n, d)| (n.to_string(), (d.len() as u64, crc32fast::hash(d))))
+            .collect()
+    }
+
+    #[test]
+    fn only_whole_snapshots_pass_the_manifest_check() {
+        let manifest = [listed("kv.sst", b"0123456789"), listed("meta.sst", b"abc")];
+        let whole = received(&[("kv.sst", b"0123456789"), ("meta.sst", b"abc")]);
+        assert_eq!(check_manifest(&manifest, &whole), Ok(()));
+        // Truncated, interleaved with another stream's bytes, missing, or unlisted.
+        let truncated = received(&[("kv.sst", b"01234"), ("meta.sst", b"abc")]);
+        assert!(check_manifest(&manifest, &truncated).is_err());
+        let mixed = received(&[("kv.sst", b"0123401234"), ("meta.sst", b"abc")]);
+        assert!(check_manifest(&manifest, &mixed).is_err());
+        let missing = received(&[("kv.sst", b"0123456789")]);
+        assert!(check_manifest(&manifest, &missing).is_err());
+        let extra = received(&[
+            ("kv.sst", b"0123456789"),
+            ("meta.sst", b"abc"),
+            ("lease.sst", b"x"),
+        ]);
+        assert!(check_manifest(&manifest, &extra).is_err());
     }
 }
