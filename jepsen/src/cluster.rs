@@ -30,7 +30,8 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use ectd_client::proto::etcdserverpb::{
-    MemberAddRequest, MemberRemoveRequest, MoveLeaderRequest, StatusResponse,
+    Member as ListedMember, MemberAddRequest, MemberListRequest, MemberRemoveRequest,
+    MoveLeaderRequest, StatusResponse,
 };
 use ectd_client::{Client, ConnectOptions};
 use tokio::task::JoinSet;
@@ -333,8 +334,9 @@ impl Cluster {
     /// (kills it after 10 s), wipes its data, adds it back under the same peer URL and
     /// starts it empty with `--initial-cluster-state existing` (and `FAILPOINTS=spec`, if
     /// given, for that start): it catches up from the leader's log or a snapshot. `i` must
-    /// not be the leader.
-    pub async fn replace_member(&mut self, i: usize, failpoints: Option<&str>) -> io::Result<()> {
+    /// not be the leader. Returns false, having changed nothing, if the cluster keeps
+    /// refusing the removal (`unhealthy cluster`: too few members up to date).
+    pub async fn replace_member(&mut self, i: usize, failpoints: Option<&str>) -> io::Result<bool> {
         let all: Vec<usize> = (0..self.size()).collect();
         let leader = self
             .leader_among(&all)
@@ -345,10 +347,38 @@ impl Cluster {
         }
         let id = self.member_id(i).await?;
         let client = self.client(leader, short_options()).await?;
-        client
-            .member_remove(MemberRemoveRequest { id })
-            .await
-            .map_err(|e| io::Error::other(format!("remove m{i}: {e}")))?;
+        // An answer can be lost (a leader change, a timeout) after the change was made:
+        // what counts is whether the member is gone from the list.
+        let mut removed = false;
+        for _ in 0..20 {
+            match client.member_remove(MemberRemoveRequest { id }).await {
+                Ok(_) => {
+                    removed = true;
+                    break;
+                }
+                Err(e) => {
+                    eprintln!("nemesis: removing m{i} ({id:x}): {e}; checking the member list");
+                    tokio::time::sleep(Duration::from_millis(500)).await;
+                    if !self.listed(leader, |m| m.id == id).await? {
+                        removed = true;
+                        break;
+                    }
+                }
+            }
+        }
+        if !removed {
+            return Ok(false);
+        }
+        // A joining member learns the membership from a peer; make sure none still
+        // lists the removed one, or the newcomer would take its place.
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        for j in (0..self.size()).filter(|&j| j != i) {
+            while self.listed_locally(j, |m| m.id == id).await
+                && std::time::Instant::now() < deadline
+            {
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+        }
         let deadline = std::time::Instant::now() + Duration::from_secs(10);
         while self.is_running(i) && std::time::Instant::now() < deadline {
             tokio::time::sleep(Duration::from_millis(50)).await;
@@ -357,7 +387,8 @@ impl Cluster {
         std::fs::remove_dir_all(&self.members[i].data_dir)?;
         let peer_url = format!("http://{}", self.members[i].proxy.addr());
         let mut last = None;
-        // Adding can be refused while the cluster settles (`unhealthy cluster`).
+        // Adding can be refused while the cluster settles (`unhealthy cluster`), or be
+        // made with its answer lost.
         for _ in 0..50 {
             match client
                 .member_add(MemberAddRequest {
@@ -373,13 +404,59 @@ impl Cluster {
                 Err(e) => last = Some(e),
             }
             tokio::time::sleep(Duration::from_millis(200)).await;
+            if self
+                .listed(leader, |m| m.peer_ur_ls.contains(&peer_url))
+                .await?
+            {
+                last = None;
+                break;
+            }
         }
         if let Some(e) = last {
             return Err(io::Error::other(format!("add m{i} back: {e}")));
         }
         self.members[i].joins_existing = true;
         self.members[i].failpoints = failpoints.map(str::to_string);
-        self.spawn(i)
+        self.spawn(i)?;
+        Ok(true)
+    }
+
+    /// Whether member `j`'s own (serializable) member list has a member matching
+    /// `which`; false if `j` does not answer.
+    async fn listed_locally(&self, j: usize, which: impl Fn(&ListedMember) -> bool) -> bool {
+        let Ok(client) = self.client(j, short_options()).await else {
+            return false;
+        };
+        match client
+            .member_list(MemberListRequest {
+                linearizable: false,
+            })
+            .await
+        {
+            Ok(list) => list.members.iter().any(which),
+            Err(_) => false,
+        }
+    }
+
+    /// Whether some member in member `via`'s list matches `which`.
+    async fn listed(&self, via: usize, which: impl Fn(&ListedMember) -> bool) -> io::Result<bool> {
+        let client = self.client(via, short_options()).await?;
+        let list = client
+            .member_list(MemberListRequest { linearizable: true })
+            .await
+            .map_err(|e| io::Error::other(format!("member list via m{via}: {e}")))?;
+        Ok(list.members.iter().any(which))
+    }
+
+    /// Copies every member's log into `dest` (created if needed), for a report.
+    pub fn save_logs(&self, dest: &Path) -> io::Result<()> {
+        std::fs::create_dir_all(dest)?;
+        for m in &self.members {
+            if m.log.is_file() {
+                std::fs::copy(&m.log, dest.join(format!("{}.log", m.name)))?;
+            }
+        }
+        Ok(())
     }
 
     /// Freezes member `i` with SIGSTOP: sockets stay open, nothing is answered.

@@ -284,7 +284,11 @@ async fn inject(
             } else {
                 member
             };
-            cluster.replace_member(victim, None).await?;
+            if !cluster.replace_member(victim, None).await? {
+                return Ok(Some(format!(
+                    "replace m{victim} refused: unhealthy cluster"
+                )));
+            }
             // Let it catch up before anything else happens to the cluster.
             cluster
                 .wait_for_leader(&all, Duration::from_secs(30))
@@ -308,7 +312,14 @@ async fn inject(
             } else {
                 (victim, Some(format!("{point}={CRASH}")))
             };
-            cluster.replace_member(victim, spec.as_deref()).await?;
+            if !cluster.replace_member(victim, spec.as_deref()).await? {
+                if armed == leader {
+                    let _ = cluster.set_failpoint(armed, point, "off").await;
+                }
+                return Ok(Some(format!(
+                    "replace m{victim} refused: unhealthy cluster"
+                )));
+            }
             tokio::time::sleep(hold).await;
             let crashed = !cluster.is_running(armed);
             if crashed || armed == victim {

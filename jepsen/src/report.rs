@@ -60,6 +60,39 @@ pub struct WatchSummary {
     pub check: Check,
 }
 
+/// Results of the lock workload.
+#[derive(Debug, Clone, Serialize)]
+pub struct LockSummary {
+    /// Times the lock was acquired.
+    pub acquisitions: usize,
+    /// Fenced increments attempted.
+    pub increments: usize,
+    /// Fenced increments acknowledged.
+    pub acknowledged: usize,
+    /// Writes tried after abandoning the lease that the fence refused.
+    pub after_expiry_refused: usize,
+    /// The counter at the end.
+    pub final_counter: u64,
+    /// Fencing, lost updates, counter bounds.
+    pub check: Check,
+}
+
+/// Results of the Kubernetes-style workload (its gets and updates are checked with the
+/// register operations).
+#[derive(Debug, Clone, Serialize)]
+pub struct K8sSummary {
+    /// Gets and optimistic updates.
+    pub ops: usize,
+    /// Paginated lists read.
+    pub lists: usize,
+    /// Lists that could not be compared with a one-shot read (compacted, member cut off).
+    pub lists_unverifiable: usize,
+    /// Compactions done.
+    pub compactions: usize,
+    /// Every verified list matched its snapshot.
+    pub check: Check,
+}
+
 /// Everything a run learned.
 #[derive(Debug, Clone, Serialize)]
 pub struct Report {
@@ -79,6 +112,10 @@ pub struct Report {
     pub append: Option<AppendSummary>,
     /// Watch workload, when it ran.
     pub watch: Option<WatchSummary>,
+    /// Lock workload, when it ran.
+    pub lock: Option<LockSummary>,
+    /// Kubernetes-style workload, when it ran.
+    pub k8s: Option<K8sSummary>,
     /// Human-readable description of every anomaly found, with the smallest offending
     /// sub-history found for it.
     pub anomalies: Vec<String>,
@@ -94,6 +131,8 @@ impl Report {
         }
         all.extend(self.append.as_ref().map(|a| a.check));
         all.extend(self.watch.as_ref().map(|w| w.check));
+        all.extend(self.lock.as_ref().map(|l| l.check));
+        all.extend(self.k8s.as_ref().map(|k| k.check));
         if !self.anomalies.is_empty() || all.contains(&Check::Anomaly) {
             Check::Anomaly
         } else if all.contains(&Check::Unknown) {
@@ -132,6 +171,18 @@ impl Report {
             s.push_str(&format!(
                 "  watch: {} watchers, {} events over {} revisions, members agree: {}: {:?}\n",
                 w.watchers, w.events, w.revisions, w.members_agree, w.check
+            ));
+        }
+        if let Some(l) = &self.lock {
+            s.push_str(&format!(
+                "  lock: {} acquisitions, {} fenced increments ({} acknowledged, {} refused after the lease was abandoned), counter {}: {:?}\n",
+                l.acquisitions, l.increments, l.acknowledged, l.after_expiry_refused, l.final_counter, l.check
+            ));
+        }
+        if let Some(k) = &self.k8s {
+            s.push_str(&format!(
+                "  k8s: {} gets/updates, {} paginated lists ({} unverifiable), {} compactions: {:?}\n",
+                k.ops, k.lists, k.lists_unverifiable, k.compactions, k.check
             ));
         }
         for a in &self.anomalies {

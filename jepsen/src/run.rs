@@ -19,10 +19,15 @@ use crate::history::{Key, OpKind, OpResult, Operation, Outcome};
 use crate::linearizable::{self, Verdict};
 use crate::lost_writes::{self, AckedWrite, FinalValue, PossibleWrite};
 use crate::nemesis::{self, Schedule};
-use crate::report::{self, AppendSummary, Check, Recordings, RegisterReport, Report, WatchSummary};
+use crate::report::{
+    self, AppendSummary, Check, K8sSummary, LockSummary, Recordings, RegisterReport, Report,
+    WatchSummary,
+};
 use crate::workload::append::{self as append_workload, AppendConfig};
+use crate::workload::k8s::{self, K8sConfig};
+use crate::workload::lock;
 use crate::workload::register::{self, RegisterConfig};
-use crate::workload::watch::{self as watch_workload, Recorded};
+use crate::workload::watch::{self as watch_workload, HistoryWindow, Recorded};
 
 /// A workload a run can drive; several run side by side on separate keys.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -33,14 +38,20 @@ pub enum WorkloadKind {
     Append,
     /// Watchers on every member; checked for ordered, complete, exactly-once delivery.
     Watch,
+    /// Lock holders on leases doing fenced increments; checked for fencing and lost updates.
+    Lock,
+    /// Kubernetes-style optimistic updates, paginated lists and periodic compaction.
+    K8s,
 }
 
 impl WorkloadKind {
     /// Every workload, as the CLI names them.
-    pub const ALL: [WorkloadKind; 3] = [
+    pub const ALL: [WorkloadKind; 5] = [
         WorkloadKind::Register,
         WorkloadKind::Append,
         WorkloadKind::Watch,
+        WorkloadKind::Lock,
+        WorkloadKind::K8s,
     ];
 
     /// The name used on the command line.
@@ -49,6 +60,8 @@ impl WorkloadKind {
             WorkloadKind::Register => "register",
             WorkloadKind::Append => "append",
             WorkloadKind::Watch => "watch",
+            WorkloadKind::Lock => "lock",
+            WorkloadKind::K8s => "k8s",
         }
     }
 }
@@ -59,7 +72,9 @@ impl FromStr for WorkloadKind {
         WorkloadKind::ALL
             .into_iter()
             .find(|k| k.name() == s)
-            .ok_or_else(|| format!("unknown workload `{s}` (one of register, append, watch)"))
+            .ok_or_else(|| {
+                format!("unknown workload `{s}` (one of register, append, watch, lock, k8s)")
+            })
     }
 }
 
@@ -159,12 +174,42 @@ pub async fn run(config: RunConfig) -> io::Result<Report> {
         None
     };
 
+    let locks = if config.runs(WorkloadKind::Lock) {
+        let w = lock::Workload::start(3, &urls, 200, config.seed, epoch)
+            .await
+            .map_err(client_error("lock clients"))?;
+        Some(w)
+    } else {
+        None
+    };
+    let k8s_config = K8sConfig::new(3, config.seed);
+    let k8s_clients = if config.runs(WorkloadKind::K8s) {
+        let w = k8s::Workload::start(&k8s_config, &urls, 300, epoch)
+            .await
+            .map_err(client_error("k8s clients"))?;
+        Some(w)
+    } else {
+        None
+    };
+
     let mut rng = StdRng::seed_from_u64(config.seed);
     let deadline = epoch + config.duration;
-    let faults = nemesis::run(&mut cluster, &config.nemesis, &mut rng, epoch, deadline).await?;
-    let history = match registers {
+    let faults = nemesis::run(&mut cluster, &config.nemesis, &mut rng, epoch, deadline).await;
+    if let (Err(_), Some(out)) = (&faults, &config.out) {
+        let _ = cluster.save_logs(&out.join("logs"));
+    }
+    let faults = faults?;
+    let mut history = match registers {
         Some(w) => w.stop().await,
         None => Vec::new(),
+    };
+    let lock_history = match locks {
+        Some(w) => Some(w.stop().await),
+        None => None,
+    };
+    let mut k8s_history = match k8s_clients {
+        Some(w) => Some(w.stop().await),
+        None => None,
     };
     let (txns, malformed) = match appends {
         Some(w) => w.stop().await,
@@ -183,7 +228,18 @@ pub async fn run(config: RunConfig) -> io::Result<Report> {
         .wait_for_leader(&all, Duration::from_secs(30))
         .await?;
     let leader_client = final_client(&cluster, leader).await?;
-    let final_registers = read_final_registers(&leader_client, &register_config.keys).await?;
+    let mut register_keys = register_config.keys.clone();
+    if k8s_history.is_some() {
+        register_keys.extend(k8s_config.objects.iter().cloned());
+    }
+    if lock_history.is_some() {
+        register_keys.push(lock::COUNTER.to_string());
+    }
+    let final_registers = read_final_registers(&leader_client, &register_keys).await?;
+    let final_counter = match &final_registers.get(lock::COUNTER) {
+        Some(v) => v.value.parse().unwrap_or(0),
+        None => 0,
+    };
     let final_lists = append_workload::final_lists(&leader_client, &append_config.keys)
         .await
         .map_err(io::Error::other)?;
@@ -205,16 +261,69 @@ pub async fn run(config: RunConfig) -> io::Result<Report> {
     let (recorded, watch) = match watchers {
         Some(w) => {
             let recorded = w.finish(final_revision, Duration::from_secs(30)).await;
-            let (summary, found) = check_watch(&cluster, recorded.clone(), final_revision).await?;
+            let windows = k8s_history
+                .as_mut()
+                .map(|h| std::mem::take(&mut h.windows))
+                .unwrap_or_default();
+            let (summary, found) =
+                check_watch(&cluster, recorded.clone(), windows, final_revision).await?;
             anomalies.extend(found);
             (recorded, Some(summary))
         }
         None => (Vec::new(), None),
     };
+    if let Some(out) = &config.out {
+        let _ = cluster.save_logs(&out.join("logs"));
+    }
     drop(cluster);
 
+    let lock_ops = lock_history.as_ref().map_or(0, |h| h.increments.len());
+    let lock = lock_history.map(|h| {
+        let found = lock::check(&h, final_counter);
+        let summary = LockSummary {
+            acquisitions: h.acquisitions,
+            increments: h.increments.len(),
+            acknowledged: h
+                .increments
+                .iter()
+                .filter(|i| i.outcome == lock::Outcome::Ok)
+                .count(),
+            after_expiry_refused: h
+                .increments
+                .iter()
+                .filter(|i| i.after_expiry && i.outcome == lock::Outcome::Refused)
+                .count(),
+            final_counter,
+            check: if found.is_empty() {
+                Check::Valid
+            } else {
+                Check::Anomaly
+            },
+        };
+        anomalies.extend(found.into_iter().map(|a| format!("lock: {a}")));
+        summary
+    });
+    let k8s = k8s_history.map(|h| {
+        let summary = K8sSummary {
+            ops: h.ops.len(),
+            lists: h.lists,
+            lists_unverifiable: h.lists_unverifiable,
+            compactions: h.compactions,
+            check: if h.anomalies.is_empty() {
+                Check::Valid
+            } else {
+                Check::Anomaly
+            },
+        };
+        anomalies.extend(h.anomalies.into_iter().map(|a| format!("k8s: {a}")));
+        // Gets and updates join the register history: same checkers, other keys.
+        history.extend(h.ops);
+        history.sort_by_key(|op| (op.invoke_ns, op.client));
+        summary
+    });
+
     let mut flagged = Vec::new();
-    let register = config.runs(WorkloadKind::Register).then(|| {
+    let register = (config.runs(WorkloadKind::Register) || k8s.is_some()).then(|| {
         check_registers(
             &history,
             &final_registers,
@@ -231,11 +340,13 @@ pub async fn run(config: RunConfig) -> io::Result<Report> {
         seed: config.seed,
         nodes,
         seconds: config.duration.as_secs(),
-        total_ops: history.len() + txns.len(),
+        total_ops: history.len() + txns.len() + lock_ops,
         faults,
         register,
         append,
         watch,
+        lock,
+        k8s,
         anomalies,
     };
     if let Some(out) = &config.out {
@@ -424,19 +535,25 @@ fn check_appends(
     }
 }
 
-/// Reads every member's history of the workloads' keys, checks they agree, and checks
-/// every watcher against it.
+/// Reads every member's history of the workloads' keys since the last window saved before
+/// a compaction, checks the members agree on every window, and checks every watcher
+/// against the history. Watchers are checked from the start of the newest stretch of
+/// windows without a gap.
 async fn check_watch(
     cluster: &Cluster,
     mut recorded: Vec<Recorded>,
+    mut windows: Vec<HistoryWindow>,
     final_revision: i64,
 ) -> io::Result<(WatchSummary, Vec<String>)> {
     let mut anomalies = Vec::new();
-    let from = recorded
-        .iter()
-        .map(|r| r.watcher.start_revision)
-        .min()
-        .unwrap_or(1);
+    let from = match windows.last() {
+        Some(w) => w.until + 1,
+        None => recorded
+            .iter()
+            .map(|r| r.watcher.start_revision)
+            .min()
+            .unwrap_or(1),
+    };
     let mut histories = Vec::new();
     for i in 0..cluster.size() {
         let client = final_client(cluster, i).await?;
@@ -447,29 +564,43 @@ async fn check_watch(
         histories.push((i, start, history));
     }
     let start = histories.iter().map(|(_, s, _)| *s).max().unwrap_or(from);
-    let reference: Vec<_> = histories[0]
-        .2
-        .iter()
-        .filter(|r| r.revision >= start)
-        .cloned()
-        .collect();
+    windows.push(HistoryWindow {
+        from: start,
+        until: final_revision,
+        members: histories
+            .into_iter()
+            .map(|(i, _, h)| (i, h.into_iter().filter(|r| r.revision >= start).collect()))
+            .collect(),
+    });
+    let mut first = windows.len() - 1;
+    while first > 0 && windows[first - 1].until + 1 == windows[first].from {
+        first -= 1;
+    }
+    let windows = &windows[first..];
+    let start = windows[0].from;
     let mut members_agree = true;
-    for (i, _, history) in &histories[1..] {
-        let mine: Vec<_> = history.iter().filter(|r| r.revision >= start).collect();
-        let first_difference = reference
-            .iter()
-            .zip(&mine)
-            .find(|(a, b)| a != *b)
-            .map(|(a, _)| a.revision);
-        if first_difference.is_some() || mine.len() != reference.len() {
-            members_agree = false;
-            anomalies.push(format!(
-                "m0 and m{i} disagree on the history from revision {start}: first difference at {:?} ({} vs {} revisions)",
-                first_difference,
-                reference.len(),
-                mine.len()
-            ));
+    let mut reference = Vec::new();
+    for window in windows {
+        let (m0, first_history) = &window.members[0];
+        for (i, history) in &window.members[1..] {
+            let first_difference = first_history
+                .iter()
+                .zip(history)
+                .find(|(a, b)| a != b)
+                .map(|(a, _)| a.revision);
+            if first_difference.is_some() || history.len() != first_history.len() {
+                members_agree = false;
+                anomalies.push(format!(
+                    "m{m0} and m{i} disagree on revisions {}..={}: first difference at {:?} ({} vs {} revisions)",
+                    window.from,
+                    window.until,
+                    first_difference,
+                    first_history.len(),
+                    history.len()
+                ));
+            }
         }
+        reference.extend(first_history.iter().cloned());
     }
     for r in &mut recorded {
         watch_workload::clip(&mut r.watcher, start);

@@ -251,7 +251,13 @@ fn check_one(store: &BTreeMap<i64, &[Event]>, w: &Watcher) -> Vec<WatchAnomaly> 
         .until_revision
         .or_else(|| store.keys().next_back().copied())
         .unwrap_or(i64::MIN);
-    for (&revision, events) in store.range(w.start_revision..=end.max(w.start_revision - 1)) {
+    // A watcher that ended before its (possibly moved) start owes nothing.
+    let owed = if end >= w.start_revision {
+        store.range(w.start_revision..=end)
+    } else {
+        store.range(w.start_revision..w.start_revision)
+    };
+    for (&revision, events) in owed {
         if excused
             .iter()
             .any(|&(lo, hi)| lo <= revision && revision <= hi)

@@ -262,3 +262,20 @@ fn key_ranges() {
     assert!(open.contains("zzz") && !open.contains("a"));
     assert!(KeyRange::Prefix(String::new()).contains("anything"));
 }
+
+#[test]
+fn a_watcher_that_ended_before_its_start_owes_nothing() {
+    // Canceled (e.g. compacted) at revision 3, then clipped to a history starting at 5.
+    let w = Watcher {
+        start_revision: 5,
+        until_revision: Some(3),
+        ..watcher(false, vec![])
+    };
+    assert_eq!(anomalies(w), vec![]);
+    let w = Watcher {
+        start_revision: 4,
+        until_revision: Some(4),
+        ..watcher(false, vec![])
+    };
+    assert_eq!(anomalies(w), vec![(4, AnomalyKind::Missing)]);
+}

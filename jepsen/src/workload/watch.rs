@@ -315,6 +315,41 @@ async fn read_history(
         .collect())
 }
 
+/// The members' histories of one window of revisions, read before the window is compacted
+/// away (the reference the watchers are checked against must outlive compaction).
+#[derive(Debug, Clone)]
+pub struct HistoryWindow {
+    /// First revision of the window.
+    pub from: i64,
+    /// Last revision of the window.
+    pub until: i64,
+    /// Each member that served the whole window in time, with its history of it.
+    pub members: Vec<(usize, Vec<RevisionEvents>)>,
+}
+
+/// Reads `from..=until` from every member in `clients` (index = member) that serves the
+/// whole window within `timeout`; members cut off or behind are left out.
+pub async fn record_window(
+    clients: &[Client],
+    from: i64,
+    until: i64,
+    timeout: Duration,
+) -> HistoryWindow {
+    let mut members = Vec::new();
+    for (i, client) in clients.iter().enumerate() {
+        if let Ok((start, history)) = member_history(client, from, until, timeout).await {
+            if start == from {
+                members.push((i, history));
+            }
+        }
+    }
+    HistoryWindow {
+        from,
+        until,
+        members,
+    }
+}
+
 /// Drops what a watcher received before `start` (history no longer available to check
 /// against) and moves its start there.
 pub fn clip(watcher: &mut Watcher, start: i64) {
