@@ -28,11 +28,14 @@ fn main() {
         builder.init();
     }
     // A member that lost its raft or apply thread must not go on answering: any panic
-    // ends the process, as a Go panic ends etcd's.
-    let report = std::panic::take_hook();
-    std::panic::set_hook(Box::new(move |info| {
-        report(info);
-        tracing::error!(%info, "ectd panicked; exiting");
+    // ends the process, as a Go panic ends etcd's. Only the message and location are
+    // written: symbolizing a backtrace can stall for minutes on a loaded machine, and a
+    // member half-dead for that long (serving requests nothing will answer) is worse
+    // than one without a backtrace.
+    std::panic::set_hook(Box::new(|info| {
+        let thread = std::thread::current();
+        let name = thread.name().unwrap_or("unnamed");
+        eprintln!("ectd: thread '{name}' {info}");
         std::process::abort();
     }));
     let _failpoints = match ectd_server::failpoints::setup() {
