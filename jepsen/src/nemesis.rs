@@ -96,6 +96,9 @@ pub const CRASH_POINTS: &[&str] = &[
     "raft_after_apply_snapshot",
 ];
 
+/// Longest time one fault (inject, hold, undo, wait for recovery) may take.
+const STEP_LIMIT: Duration = Duration::from_secs(120);
+
 /// The action the failpoint nemesis arms: crash the first time the point is reached.
 const CRASH: &str = "1*panic(failpoint nemesis)";
 
@@ -160,7 +163,17 @@ pub async fn run(
         tokio::time::sleep(quiet).await;
         let kind = *schedule.kinds.choose(rng).expect("kinds is not empty");
         let start = Instant::now();
-        if let Some(detail) = inject(cluster, kind, hold, rng).await? {
+        // Every step is bounded: a fault the cluster never recovers from ends the run
+        // with an error instead of hanging it.
+        let step = tokio::time::timeout(STEP_LIMIT, inject(cluster, kind, hold, rng))
+            .await
+            .map_err(|_| {
+                io::Error::other(format!(
+                    "a {} fault did not finish within {STEP_LIMIT:?}",
+                    kind.name()
+                ))
+            })?;
+        if let Some(detail) = step? {
             faults.push(FaultRecord {
                 kind,
                 detail,

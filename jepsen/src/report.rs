@@ -71,6 +71,9 @@ pub struct LockSummary {
     pub acknowledged: usize,
     /// Writes tried after abandoning the lease that the fence refused.
     pub after_expiry_refused: usize,
+    /// Writes tried after abandoning the lease that were applied anyway (the lease had not
+    /// expired yet, e.g. after a leader change extended it; fencing still checked).
+    pub after_expiry_applied: usize,
     /// The counter at the end.
     pub final_counter: u64,
     /// Fencing, lost updates, counter bounds.
@@ -175,8 +178,8 @@ impl Report {
         }
         if let Some(l) = &self.lock {
             s.push_str(&format!(
-                "  lock: {} acquisitions, {} fenced increments ({} acknowledged, {} refused after the lease was abandoned), counter {}: {:?}\n",
-                l.acquisitions, l.increments, l.acknowledged, l.after_expiry_refused, l.final_counter, l.check
+                "  lock: {} acquisitions, {} fenced increments ({} acknowledged; after abandoning the lease {} refused, {} applied), counter {}: {:?}\n",
+                l.acquisitions, l.increments, l.acknowledged, l.after_expiry_refused, l.after_expiry_applied, l.final_counter, l.check
             ));
         }
         if let Some(k) = &self.k8s {

@@ -293,6 +293,11 @@ pub async fn run(config: RunConfig) -> io::Result<Report> {
                 .iter()
                 .filter(|i| i.after_expiry && i.outcome == lock::Outcome::Refused)
                 .count(),
+            after_expiry_applied: h
+                .increments
+                .iter()
+                .filter(|i| i.after_expiry && i.outcome == lock::Outcome::Ok)
+                .count(),
             final_counter,
             check: if found.is_empty() {
                 Check::Valid

@@ -132,3 +132,45 @@ fn missing_binary_is_reported_by_path() {
     let err = ClusterConfig::with_binary("/nonexistent/ectd".into(), 3).unwrap_err();
     assert!(err.to_string().contains("/nonexistent/ectd"), "{err}");
 }
+
+/// A failpoint crash in the raft or apply thread must end the member's process at once,
+/// whatever else is running: a member whose raft loop died but whose APIs still answer
+/// would hold its ports and hang every request sent to it. Needs the `failpoints` build.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_panicking_member_exits_at_once() {
+    use ectd_client::proto::etcdserverpb::PutRequest;
+    let config = ClusterConfig::from_env(3).expect("ectd binary");
+    let mut cluster = Cluster::start(config).await.expect("cluster starts");
+    let all = [0, 1, 2];
+    let leader = cluster
+        .wait_for_leader(&all, Duration::from_secs(30))
+        .await
+        .unwrap();
+    for (i, point) in [
+        ((leader + 1) % 3, "apply_after_entry"),
+        ((leader + 2) % 3, "raft_after_save"),
+    ] {
+        cluster.set_failpoint(i, point, "1*panic").await.unwrap();
+        let client = cluster.client(leader, options()).await.unwrap();
+        let put = PutRequest {
+            key: KEY.into(),
+            value: point.into(),
+            ..Default::default()
+        };
+        client
+            .put(put)
+            .await
+            .expect("the leader commits with a majority");
+        let deadline = std::time::Instant::now() + Duration::from_secs(5);
+        while cluster.is_running(i) {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "m{i} still runs 5 s after panicking at {point}:\n{}",
+                cluster.log_tail(i, 20)
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        cluster.restart(i).unwrap();
+        wait_for_value(&cluster, i, point).await;
+    }
+}
