@@ -289,13 +289,8 @@ async fn inject(
             }
         }
         Kind::Member => {
-            let Some(leader) = cluster.leader_among(&all).await else {
+            let Some((_, victim)) = follower(cluster, member).await else {
                 return Ok(None);
-            };
-            let victim = if member == leader {
-                (member + 1) % n
-            } else {
-                member
             };
             if !cluster.replace_member(victim, None).await? {
                 return Ok(Some(format!(
@@ -311,13 +306,8 @@ async fn inject(
         Kind::Failpoint if point.contains("apply_snapshot") || point == "snapshot_before_send" => {
             // Snapshots go to members far behind the leader's log: make one by replacing a
             // follower with an empty member, and arm the point on the side that reaches it.
-            let Some(leader) = cluster.leader_among(&all).await else {
+            let Some((leader, victim)) = follower(cluster, member).await else {
                 return Ok(None);
-            };
-            let victim = if member == leader {
-                (member + 1) % n
-            } else {
-                member
             };
             let (armed, spec) = if point == "snapshot_before_send" {
                 cluster.set_failpoint(leader, point, CRASH).await?;
@@ -367,6 +357,18 @@ async fn inject(
         }
     };
     Ok(Some(detail))
+}
+
+/// The agreed leader and a follower: `member`, or the next one if `member` leads.
+async fn follower(cluster: &Cluster, member: usize) -> Option<(usize, usize)> {
+    let all: Vec<usize> = (0..cluster.size()).collect();
+    let leader = cluster.leader_among(&all).await?;
+    let victim = if member == leader {
+        (member + 1) % cluster.size()
+    } else {
+        member
+    };
+    Some((leader, victim))
 }
 
 fn shuffled(items: &[usize], rng: &mut StdRng) -> Vec<usize> {

@@ -19,7 +19,7 @@ use ectd_client::proto::etcdserverpb::{
     CompactionRequest, Compare, PutRequest, RangeRequest, RequestOp, TxnRequest,
 };
 use ectd_client::proto::mvccpb::KeyValue;
-use ectd_client::{Client, ConnectOptions};
+use ectd_client::{prefix_range_end, Client, ConnectOptions};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use tokio::sync::watch;
@@ -297,7 +297,7 @@ impl Worker {
     /// Lists the prefix in pages pinned to the first page's revision, then checks the
     /// pages against a one-shot read of that revision on another member.
     async fn list(&mut self, history: &mut K8sHistory) -> bool {
-        let end = prefix_end(PREFIX.as_bytes());
+        let end = prefix_range_end(PREFIX.as_bytes());
         let mut items: Vec<KeyValue> = Vec::new();
         let mut revision = 0;
         let mut from = PREFIX.as_bytes().to_vec();
@@ -364,12 +364,4 @@ impl Worker {
 
 fn text(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()
-}
-
-fn prefix_end(prefix: &[u8]) -> Vec<u8> {
-    let mut end = prefix.to_vec();
-    if let Some(last) = end.last_mut() {
-        *last += 1;
-    }
-    end
 }

@@ -14,7 +14,7 @@ use std::time::Duration;
 use ectd_client::proto::etcdserverpb::WatchCreateRequest;
 use ectd_client::proto::mvccpb::event::EventType as WireEventType;
 use ectd_client::proto::mvccpb::KeyValue;
-use ectd_client::{Client, ConnectOptions, Error};
+use ectd_client::{prefix_range_end, Client, ConnectOptions, Error};
 use tokio::sync::watch;
 use tokio::task::JoinSet;
 
@@ -104,7 +104,7 @@ impl Workload {
 fn create_request(range: &KeyRange, start_revision: i64, prev_kv: bool) -> WatchCreateRequest {
     let (key, range_end) = match range {
         KeyRange::Key(k) => (k.clone().into_bytes(), Vec::new()),
-        KeyRange::Prefix(p) => (p.clone().into_bytes(), prefix_end(p.as_bytes())),
+        KeyRange::Prefix(p) => (p.clone().into_bytes(), prefix_range_end(p.as_bytes())),
         KeyRange::Range { start, end } => (
             start.clone().into_bytes(),
             end.clone().map_or(vec![0], String::into_bytes),
@@ -117,17 +117,6 @@ fn create_request(range: &KeyRange, start_revision: i64, prev_kv: bool) -> Watch
         prev_kv,
         ..Default::default()
     }
-}
-
-fn prefix_end(prefix: &[u8]) -> Vec<u8> {
-    let mut end = prefix.to_vec();
-    while let Some(last) = end.pop() {
-        if last < 0xff {
-            end.push(last + 1);
-            return end;
-        }
-    }
-    vec![0]
 }
 
 fn to_event(kind: i32, kv: &KeyValue, prev: Option<&KeyValue>) -> WatchEvent {
