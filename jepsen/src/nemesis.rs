@@ -94,6 +94,7 @@ pub const CRASH_POINTS: &[&str] = &[
     "snapshot_before_send",
     "raft_before_apply_snapshot",
     "raft_after_apply_snapshot",
+    "snapshot_install_midway",
 ];
 
 /// Longest time one fault (inject, hold, undo, wait for recovery) may take.
@@ -303,7 +304,7 @@ async fn inject(
                 .await?;
             format!("replace m{victim}")
         }
-        Kind::Failpoint if point.contains("apply_snapshot") || point == "snapshot_before_send" => {
+        Kind::Failpoint if point.contains("snapshot") => {
             // Snapshots go to members far behind the leader's log: make one by replacing a
             // follower with an empty member, and arm the point on the side that reaches it.
             let Some((leader, victim)) = follower(cluster, member).await else {

@@ -174,3 +174,71 @@ async fn a_panicking_member_exits_at_once() {
         wait_for_value(&cluster, i, point).await;
     }
 }
+
+/// A member that crashes while installing a state snapshot — after deleting its old state,
+/// or after installing but before its WAL records it — must come back on restart and
+/// catch up. Writes past the leader's in-memory log first, so a replaced (empty) member
+/// needs a snapshot. Needs the `failpoints` build.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_crash_during_a_snapshot_install_is_recovered() {
+    use ectd_client::proto::etcdserverpb::PutRequest;
+    let mut config = ClusterConfig::from_env(3).expect("ectd binary");
+    config.snapshot_count = Some(1000);
+    let mut cluster = Cluster::start(config).await.expect("cluster starts");
+    let all = [0, 1, 2];
+    for (round, point) in ["snapshot_install_midway", "raft_after_apply_snapshot"]
+        .into_iter()
+        .enumerate()
+    {
+        let leader = cluster
+            .wait_for_leader(&all, Duration::from_secs(30))
+            .await
+            .unwrap();
+        let client = cluster.client(leader, options()).await.unwrap();
+        // Past the 10,000 entries the leader keeps in memory.
+        let mut writers = tokio::task::JoinSet::new();
+        for w in 0..32 {
+            let client = client.clone();
+            writers.spawn(async move {
+                for i in 0..330 {
+                    let put = PutRequest {
+                        key: format!("jepsen/fill/{w}/{i}").into_bytes(),
+                        value: b"x".to_vec(),
+                        ..Default::default()
+                    };
+                    while client.put(put.clone()).await.is_err() {}
+                }
+            });
+        }
+        while writers.join_next().await.is_some() {}
+        let victim = (leader + 1) % 3;
+        let spec = format!("{point}=1*panic");
+        assert!(
+            cluster.replace_member(victim, Some(&spec)).await.unwrap(),
+            "replacing m{victim} was refused"
+        );
+        let deadline = std::time::Instant::now() + Duration::from_secs(30);
+        while cluster.is_running(victim) {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "round {round}: m{victim} never reached {point}:\n{}",
+                cluster.log_tail(victim, 20)
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        cluster.restart(victim).unwrap();
+        let value = format!("after-{point}");
+        let put = PutRequest {
+            key: KEY.into(),
+            value: value.clone().into_bytes(),
+            ..Default::default()
+        };
+        client.put(put).await.expect("the leader commits");
+        wait_for_value(&cluster, victim, &value).await;
+        assert!(
+            cluster.is_running(victim),
+            "{}",
+            cluster.log_tail(victim, 20)
+        );
+    }
+}

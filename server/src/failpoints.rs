@@ -52,6 +52,10 @@ pub const ALL: &[(&str, &str)] = &[
         "storage: after an apply batch is written to RocksDB",
     ),
     (
+        "snapshot_install_midway",
+        "apply: old state deleted for a received snapshot, before its files are ingested",
+    ),
+    (
         "snapshot_before_send",
         "transport: before a state snapshot is streamed to a follower",
     ),

@@ -18,7 +18,7 @@ use crate::engine::{Cf, Engine};
 use crate::raft::SnapshotSource;
 
 /// Meta keys that describe this member rather than the replicated state.
-const LOCAL_KEYS: [&[u8]; 2] = [meta::MEMBER_ID, meta::CLUSTER_ID];
+const LOCAL_KEYS: [&[u8]; 3] = [meta::MEMBER_ID, meta::CLUSTER_ID, meta::INSTALLING];
 
 fn u64_at(
     snap: &rocksdb::SnapshotWithThreadMode<'_, rocksdb::DB>,
@@ -96,6 +96,11 @@ pub fn export(engine: &Engine, dir: &Path) -> Result<Exported, String> {
 
 /// Replaces the state machine's contents with the snapshot in `dir`, keeping this
 /// member's identity. The ingested files are durable once this returns.
+///
+/// Crash-safe: the old state is deleted together with an `installing` marker naming
+/// `dir`, the files are copied in (so `dir` stays whole), and only then is the marker
+/// removed. A member stopped in between finds the marker on restart and runs the
+/// install again from `dir` ([`resume_install`]).
 pub fn install(engine: &Engine, dir: &Path) -> Result<(), String> {
     let db = engine.db();
     let mut batch = WriteBatch::default();
@@ -110,20 +115,46 @@ pub fn install(engine: &Engine, dir: &Path) -> Result<(), String> {
             it.next();
         }
     }
+    let path = dir.to_str().ok_or("snapshot directory is not UTF-8")?;
+    batch.put_cf(engine.cf(Cf::Meta), meta::INSTALLING, path.as_bytes());
     engine.write(batch).map_err(|e| e.to_string())?;
     engine.flush().map_err(|e| e.to_string())?;
+    fail::fail_point!("snapshot_install_midway");
     for cf in schema::ALL {
         let path = dir.join(format!("{}.sst", cf.name()));
         if !path.exists() {
             continue;
         }
         let mut opts = IngestExternalFileOptions::default();
-        opts.set_move_files(true);
+        opts.set_move_files(false);
         db.ingest_external_file_cf_opts(engine.cf(cf), &opts, vec![path])
             .map_err(|e| format!("ingesting {} snapshot: {e}", cf.name()))?;
     }
+    let mut done = WriteBatch::default();
+    done.delete_cf(engine.cf(Cf::Meta), meta::INSTALLING);
+    engine.write(done).map_err(|e| e.to_string())?;
     engine.flush().map_err(|e| e.to_string())?;
     Ok(())
+}
+
+/// Finishes a snapshot install that was interrupted (see [`install`]); does nothing if
+/// none was. Returns the directory installed from, if any.
+pub fn resume_install(engine: &Engine) -> Result<Option<PathBuf>, String> {
+    let Some(raw) = engine
+        .get(Cf::Meta, meta::INSTALLING)
+        .map_err(|e| e.to_string())?
+    else {
+        return Ok(None);
+    };
+    let dir = PathBuf::from(String::from_utf8_lossy(&raw).into_owned());
+    if !dir.is_dir() {
+        return Err(format!(
+            "an interrupted snapshot install needs {}, which is gone",
+            dir.display()
+        ));
+    }
+    install(engine, &dir)?;
+    Ok(Some(dir))
 }
 
 /// Prepares snapshots for raft in the background: the first request starts an
@@ -245,6 +276,50 @@ mod tests {
             );
             std::thread::sleep(Duration::from_millis(10));
         }
+    }
+
+    fn meta_u64(engine: &Engine, key: &[u8]) -> Option<u64> {
+        engine
+            .get(Cf::Meta, key)
+            .unwrap()
+            .map(|v| u64::from_be_bytes(v.as_slice().try_into().unwrap()))
+    }
+
+    #[test]
+    fn an_install_interrupted_midway_is_finished_on_restart() {
+        let dir = tempfile::tempdir().unwrap();
+        // The leader's state at index 9, exported.
+        let leader = Engine::open(&dir.path().join("leader")).unwrap();
+        set_state(&leader, 9, vec![1, 2, 3]);
+        let exported = export(&leader, &dir.path().join("export")).unwrap();
+        // A member with its identity and older state, stopped right after the old state
+        // was deleted together with the marker (the first durable step of `install`).
+        let member = Engine::open(&dir.path().join("member")).unwrap();
+        set_state(&member, 4, vec![1, 2]);
+        let mut batch = WriteBatch::default();
+        batch.put_cf(member.cf(Cf::Meta), meta::MEMBER_ID, 3u64.to_be_bytes());
+        member.write(batch).unwrap();
+        let mut crashed = WriteBatch::default();
+        for key in [meta::APPLIED_INDEX, meta::APPLIED_TERM, meta::CONF_STATE] {
+            crashed.delete_cf(member.cf(Cf::Meta), key);
+        }
+        let marker = exported.dir.to_str().unwrap().as_bytes();
+        crashed.put_cf(member.cf(Cf::Meta), meta::INSTALLING, marker);
+        member.write(crashed).unwrap();
+
+        let resumed = resume_install(&member).unwrap();
+        assert_eq!(resumed.as_deref(), Some(exported.dir.as_path()));
+        assert_eq!(meta_u64(&member, meta::APPLIED_INDEX), Some(9));
+        assert_eq!(meta_u64(&member, meta::MEMBER_ID), Some(3), "identity kept");
+        assert!(member.get(Cf::Meta, meta::CONF_STATE).unwrap().is_some());
+        assert!(member.get(Cf::Meta, meta::INSTALLING).unwrap().is_none());
+        // The files were copied, not moved: a second interruption could redo it again.
+        assert!(exported.dir.join("meta.sst").is_file());
+        assert_eq!(
+            resume_install(&member).unwrap(),
+            None,
+            "nothing left to finish"
+        );
     }
 
     #[test]

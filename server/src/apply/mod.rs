@@ -83,6 +83,16 @@ impl Applier {
         Applier { store, lessor }
     }
 
+    /// The term of the applied entry recorded in the store (0 for a new store).
+    pub fn persisted_applied_term(&self) -> u64 {
+        self.store
+            .engine()
+            .get(Cf::Meta, meta::APPLIED_TERM)
+            .unwrap_or_else(|err| panic!("reading the applied term: {err}"))
+            .map(|v| u64::from_be_bytes(v.as_slice().try_into().expect("u64 applied term")))
+            .unwrap_or(0)
+    }
+
     /// The applied index recorded in the store (0 for a new store).
     pub fn persisted_applied_index(&self) -> u64 {
         self.store

@@ -29,6 +29,9 @@ pub enum BootstrapError {
     /// Raft refused its configuration.
     #[error("raft: {0}")]
     Raft(#[from] raft::Error),
+    /// A snapshot install interrupted by the last stop could not be finished.
+    #[error("state snapshot: {0}")]
+    Snapshot(String),
     /// Joining an existing cluster failed.
     #[error("joining the cluster: {0}")]
     Join(String),
@@ -101,6 +104,14 @@ pub async fn open(cfg: &Config) -> Result<Opened, BootstrapError> {
         source,
     })?;
     let engine = Engine::open(&member_dir.join("db"))?;
+    match crate::snapshot::resume_install(&engine) {
+        Ok(None) => {}
+        Ok(Some(dir)) => tracing::warn!(
+            snapshot = %dir.display(),
+            "finished installing a state snapshot interrupted by the last stop"
+        ),
+        Err(e) => return Err(BootstrapError::Snapshot(e)),
+    }
     let (mut wal, mut replay) = Wal::open(&member_dir.join("wal"))?;
 
     let (member_id, cluster_id, conf_state) = match get_u64(&engine, meta::MEMBER_ID)? {

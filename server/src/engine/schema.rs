@@ -46,6 +46,9 @@ pub mod meta {
     pub const MEMBER_ID: &[u8] = b"member_id";
     /// The cluster's id, fixed when the cluster was bootstrapped (u64 big-endian).
     pub const CLUSTER_ID: &[u8] = b"cluster_id";
+    /// Present only while a received state snapshot is being installed: the path of
+    /// its directory (UTF-8), so a member stopped mid-install finishes it on restart.
+    pub const INSTALLING: &[u8] = b"installing_snapshot";
 }
 
 /// Keys of the `lease` column family.

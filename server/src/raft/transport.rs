@@ -328,6 +328,7 @@ async fn receive_files(
 ) -> Result<(), Status> {
     use tokio::io::AsyncWriteExt;
     let io = |e: std::io::Error| Status::internal(format!("{}: {e}", dir.display()));
+    let _ = tokio::fs::remove_dir_all(dir).await;
     tokio::fs::create_dir_all(dir).await.map_err(io)?;
     let mut got: HashMap<String, (u64, crc32fast::Hasher)> = HashMap::new();
     while let Some(chunk) = stream.message().await? {
@@ -357,7 +358,21 @@ async fn receive_files(
         .into_iter()
         .map(|(name, (size, crc))| (name, (size, crc.finalize())))
         .collect();
-    check_manifest(manifest, &got).map_err(Status::data_loss)
+    check_manifest(manifest, &got).map_err(Status::data_loss)?;
+    // What is on disk must be exactly what arrived.
+    for file in manifest.iter().filter(|f| f.size > 0) {
+        let on_disk = tokio::fs::metadata(dir.join(&file.name))
+            .await
+            .map_err(io)?
+            .len();
+        if on_disk != file.size {
+            return Err(Status::data_loss(format!(
+                "snapshot file {} holds {on_disk} bytes on disk, {} arrived",
+                file.name, file.size
+            )));
+        }
+    }
+    Ok(())
 }
 
 /// Whether the files received (name → size, CRC-32) are exactly the ones listed.
@@ -482,13 +497,16 @@ impl Peer for PeerService {
             .map_err(|e| Status::invalid_argument(format!("undecodable snapshot message: {e}")))?;
         let index = m.get_snapshot().get_metadata().index;
         // Each stream gets its own directory: a retried send of the same snapshot must
-        // never append into files another stream is still writing.
+        // never append into files another stream (or an earlier run of this member,
+        // stopped mid-install) left there.
         let stream_no = self
             .streams
             .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        let dir = self
-            .snap_dir
-            .join(format!("in-{:x}-{index}-{stream_no}", first.from));
+        let nonce: u32 = rand::random();
+        let dir = self.snap_dir.join(format!(
+            "in-{:x}-{index}-{stream_no}-{nonce:08x}",
+            first.from
+        ));
         let received = receive_files(&mut stream, &dir, &first.files).await;
         if let Err(status) = received {
             let _ = tokio::fs::remove_dir_all(&dir).await;

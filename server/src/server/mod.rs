@@ -85,7 +85,7 @@ impl Server {
     pub fn start(cfg: &Config, opened: Opened) -> Result<Arc<Server>, BootstrapError> {
         let Opened {
             engine,
-            wal,
+            mut wal,
             replay,
             conf_state,
             member_id,
@@ -101,8 +101,28 @@ impl Server {
             // Everything applied was committed; the lazily written commit index lags.
             hs.commit = applied_index;
         }
-        let offset = replay.snapshot.unwrap_or((0, 0));
-        let mut log = LogStore::new(hs, conf_state, offset, replay.entries);
+        let mut offset = replay.snapshot.unwrap_or((0, 0));
+        let mut entries = replay.entries;
+        let last = entries.last().map_or(offset.0, |e| e.index);
+        if applied_index > last {
+            // A state snapshot was installed but the member stopped before the WAL
+            // recorded it: the state is the snapshot's, so the log starts after it.
+            let term = applier.persisted_applied_term();
+            tracing::warn!(
+                index = applied_index,
+                term,
+                wal_last_index = last,
+                "the state is ahead of the WAL (a snapshot install the WAL had not recorded); the log restarts after it"
+            );
+            entries.clear();
+            offset = (applied_index, term);
+            wal.mark_snapshot(applied_index, term);
+            wal.set_hard_state(&hs);
+            wal.sync().map_err(|e| {
+                BootstrapError::Snapshot(format!("recording the snapshot in the WAL: {e}"))
+            })?;
+        }
+        let mut log = LogStore::new(hs, conf_state, offset, entries);
         let snap_dir = cfg.data_dir().join("member").join("snap");
         log.set_snapshot_source(Box::new(Exporter::new(
             store.engine().clone(),
