@@ -265,8 +265,11 @@ pub async fn run(config: RunConfig) -> io::Result<Report> {
                 .as_mut()
                 .map(|h| std::mem::take(&mut h.windows))
                 .unwrap_or_default();
-            let (summary, found) =
-                check_watch(&cluster, recorded.clone(), windows, final_revision).await?;
+            let checked = check_watch(&cluster, recorded.clone(), windows, final_revision).await;
+            if let (Err(_), Some(out)) = (&checked, &config.out) {
+                let _ = cluster.save_logs(&out.join("logs"));
+            }
+            let (summary, found) = checked?;
             anomalies.extend(found);
             (recorded, Some(summary))
         }
@@ -540,6 +543,31 @@ fn check_appends(
     }
 }
 
+/// Waits until the member has applied `revision` (its own serializable view); on
+/// timeout returns the revision it had reached.
+async fn caught_up(client: &Client, revision: i64, timeout: Duration) -> Result<(), i64> {
+    let deadline = Instant::now() + timeout;
+    let mut reached = 0;
+    loop {
+        let probe = RangeRequest {
+            key: b"jepsen/".to_vec(),
+            limit: 1,
+            serializable: true,
+            ..Default::default()
+        };
+        if let Ok(r) = client.range(probe).await {
+            reached = r.header.map_or(0, |h| h.revision);
+            if reached >= revision {
+                return Ok(());
+            }
+        }
+        if Instant::now() > deadline {
+            return Err(reached);
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
 /// Reads every member's history of the workloads' keys since the last window saved before
 /// a compaction, checks the members agree on every window, and checks every watcher
 /// against the history. Watchers are checked from the start of the newest stretch of
@@ -562,11 +590,24 @@ async fn check_watch(
     let mut histories = Vec::new();
     for i in 0..cluster.size() {
         let client = final_client(cluster, i).await?;
+        // A member still behind after the heal gets time to catch up; one that never
+        // does is a liveness failure, reported as an anomaly.
+        if let Err(reached) = caught_up(&client, final_revision, Duration::from_secs(90)).await {
+            anomalies.push(format!(
+                "m{i} had applied only revision {reached} of {final_revision} 90 s after the faults ended"
+            ));
+            continue;
+        }
         let (start, history) =
             watch_workload::member_history(&client, from, final_revision, Duration::from_secs(60))
                 .await
                 .map_err(|e| io::Error::other(format!("m{i}: {e}")))?;
         histories.push((i, start, history));
+    }
+    if histories.is_empty() {
+        return Err(io::Error::other(
+            "no member caught up to the final revision",
+        ));
     }
     let start = histories.iter().map(|(_, s, _)| *s).max().unwrap_or(from);
     windows.push(HistoryWindow {

@@ -23,10 +23,27 @@ async fn every_workload_under_every_fault_is_correct() {
         hold_ms: 1000..2500,
     };
     config.out = Some(out.path().to_path_buf());
-    let report = run(config).await.expect("run completes");
+    let report = run(config).await;
+    let kept = |why: &str| {
+        // Keep the report and member logs of a failed run for a person to look at.
+        let path = out.path().to_path_buf();
+        format!("{why} (report and logs kept in {})", path.display())
+    };
+    let report = match report {
+        Ok(r) => r,
+        Err(e) => {
+            let message = kept(&format!("run failed: {e}"));
+            std::mem::forget(out);
+            panic!("{message}");
+        }
+    };
     let summary = report.summary();
     println!("{summary}");
-    assert!(report.anomalies.is_empty(), "{summary}");
+    if !report.anomalies.is_empty() {
+        let message = kept(&summary);
+        std::mem::forget(out);
+        panic!("{message}");
+    }
     assert_eq!(report.verdict(), Check::Valid, "{summary}");
     assert!(report.faults.len() >= 5, "too few faults: {summary}");
     assert!(report.total_ops > 500, "too few operations: {summary}");
