@@ -19,7 +19,8 @@ pub enum Verdict {
     Linearizable,
     /// No such order exists; the counterexample shows where the search got stuck.
     NotLinearizable(Box<Counterexample>),
-    /// The time budget ran out before the search finished; nothing is claimed.
+    /// The time budget or the memory bound ran out before the search finished; nothing is
+    /// claimed.
     Unknown,
 }
 
@@ -44,7 +45,7 @@ pub const PREFIX_TAIL: usize = 4;
 /// [`crate::history::validate`]) starting from register value `initial`. Returns
 /// [`Verdict::Unknown`] if the search has not finished within `budget`.
 pub fn check(ops: &[Operation], initial: Option<&Value>, budget: Duration) -> Verdict {
-    check_until(ops, initial, Instant::now() + budget)
+    check_until(ops, initial, Instant::now() + budget, MEMO_BYTES)
 }
 
 /// Checks every key of a multi-key history independently (a register per key, each starting
@@ -58,7 +59,7 @@ pub fn check_keys(history: &[Operation], budget: Duration) -> BTreeMap<Key, Verd
     by_key
         .into_iter()
         .map(|(key, ops)| {
-            let verdict = check_until(&ops, None, deadline);
+            let verdict = check_until(&ops, None, deadline, MEMO_BYTES);
             (key, verdict)
         })
         .collect()
@@ -83,6 +84,13 @@ const HEAD: usize = 0;
 const NIL: usize = usize::MAX;
 /// Steps between reads of the clock.
 const CLOCK_EVERY: u64 = 64;
+
+/// Most bytes the memo of visited (linearized set, state) pairs may hold for one key; a
+/// search that needs more gives up with [`Verdict::Unknown`] rather than exhaust memory.
+const MEMO_BYTES: usize = 2 << 30;
+/// What one memo entry costs besides its bitset: the set's slot, the vector's header and
+/// the allocator's rounding.
+const MEMO_ENTRY_OVERHEAD: usize = 64;
 
 /// Register state with values interned to small integers, so cache keys stay cheap.
 type State = Option<u32>;
@@ -131,7 +139,12 @@ struct Entry {
     next: usize,
 }
 
-fn check_until(ops: &[Operation], initial: Option<&Value>, deadline: Instant) -> Verdict {
+fn check_until(
+    ops: &[Operation],
+    initial: Option<&Value>,
+    deadline: Instant,
+    memo_bytes: usize,
+) -> Verdict {
     let mut ids: HashMap<Value, u32> = HashMap::new();
     let mut names: Vec<Value> = Vec::new();
     let mut intern = |v: &Value| -> u32 {
@@ -179,6 +192,7 @@ fn check_until(ops: &[Operation], initial: Option<&Value>, deadline: Instant) ->
     let mut entries = build_entries(ops, &search_ops);
     let mut linearized = vec![0u64; search_ops.len().div_ceil(64)];
     let mut cache: HashSet<(Vec<u64>, State)> = HashSet::new();
+    let memo_entries = memo_bytes / (linearized.len() * 8 + MEMO_ENTRY_OVERHEAD);
     // Linearized calls, innermost last, with the state before each.
     let mut calls: Vec<(usize, State)> = Vec::new();
     let mut state = initial_state;
@@ -191,7 +205,7 @@ fn check_until(ops: &[Operation], initial: Option<&Value>, deadline: Instant) ->
             return Verdict::Linearizable;
         }
         if until_clock == 0 {
-            if Instant::now() >= deadline {
+            if Instant::now() >= deadline || cache.len() >= memo_entries {
                 return Verdict::Unknown;
             }
             until_clock = CLOCK_EVERY;

@@ -72,6 +72,10 @@ struct RunArgs {
     /// `FAILPOINTS` for every member, e.g. `unsafe_read_without_read_index=return`.
     #[arg(long)]
     failpoints: Option<String>,
+    /// Register, list-append and k8s clients move to fresh keys every this many seconds
+    /// (0: never).
+    #[arg(long, default_value_t = 30)]
+    key_period: u64,
     /// Seconds the linearizability search may take over all register keys.
     #[arg(long, default_value_t = 60)]
     check_budget: u64,
@@ -133,6 +137,7 @@ fn config(args: RunArgs) -> Result<RunConfig, String> {
     config.append_clients = args.append_clients;
     config.watchers_per_member = args.watchers;
     config.check_budget = Duration::from_secs(args.check_budget);
+    config.key_period = (args.key_period > 0).then(|| Duration::from_secs(args.key_period));
     config.out = args.out;
     Ok(config)
 }

@@ -164,7 +164,17 @@ impl Report {
             for (kind, outcomes) in &r.ops {
                 s.push_str(&format!("  register {kind:<5} {outcomes:?}\n"));
             }
-            s.push_str(&format!("  register linearizable: {:?}\n", r.linearizable));
+            // Keys by verdict; only the keys that are not valid are named.
+            let mut counts: BTreeMap<String, usize> = BTreeMap::new();
+            for check in r.linearizable.values() {
+                *counts.entry(format!("{check:?}")).or_default() += 1;
+            }
+            s.push_str(&format!("  register linearizable: keys {counts:?}\n"));
+            for (key, check) in &r.linearizable {
+                if *check != Check::Valid {
+                    s.push_str(&format!("    {key}: {check:?}\n"));
+                }
+            }
             s.push_str(&format!("  register lost writes:  {:?}\n", r.lost_writes));
         }
         if let Some(a) = &self.append {

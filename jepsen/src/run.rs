@@ -2,7 +2,7 @@
 //! [nemesis](crate::nemesis) injects faults, heal, read the final state, check every
 //! history, and write the [report](crate::report).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::io;
 use std::path::PathBuf;
 use std::str::FromStr;
@@ -101,6 +101,9 @@ pub struct RunConfig {
     pub append_keys: usize,
     /// Watchers per member.
     pub watchers_per_member: usize,
+    /// Register, list-append and k8s clients move to fresh keys this often (`None`: never),
+    /// keeping each key's history, and each list, short in a long run.
+    pub key_period: Option<Duration>,
     /// Time allowed for the linearizability search over all keys.
     pub check_budget: Duration,
     /// Where the report files are written; nothing is written if `None`.
@@ -125,6 +128,7 @@ impl RunConfig {
             append_clients: 4,
             append_keys: 8,
             watchers_per_member: 2,
+            key_period: Some(Duration::from_secs(30)),
             check_budget: Duration::from_secs(60),
             out: None,
         }
@@ -155,7 +159,8 @@ pub async fn run(config: RunConfig) -> io::Result<Report> {
     } else {
         None
     };
-    let register_config = RegisterConfig::new(config.clients, config.keys, config.seed);
+    let mut register_config = RegisterConfig::new(config.clients, config.keys, config.seed);
+    register_config.key_period = config.key_period;
     let registers = if config.runs(WorkloadKind::Register) {
         let w = register::Workload::start(&register_config, &urls, epoch)
             .await
@@ -164,7 +169,9 @@ pub async fn run(config: RunConfig) -> io::Result<Report> {
     } else {
         None
     };
-    let append_config = AppendConfig::new(config.append_clients, config.append_keys, config.seed);
+    let mut append_config =
+        AppendConfig::new(config.append_clients, config.append_keys, config.seed);
+    append_config.key_period = config.key_period;
     let appends = if config.runs(WorkloadKind::Append) {
         let w = append_workload::Workload::start(&append_config, &urls, 100, epoch)
             .await
@@ -182,7 +189,8 @@ pub async fn run(config: RunConfig) -> io::Result<Report> {
     } else {
         None
     };
-    let k8s_config = K8sConfig::new(3, config.seed);
+    let mut k8s_config = K8sConfig::new(3, config.seed);
+    k8s_config.key_period = config.key_period;
     let k8s_clients = if config.runs(WorkloadKind::K8s) {
         let w = k8s::Workload::start(&k8s_config, &urls, 300, epoch)
             .await
@@ -228,10 +236,14 @@ pub async fn run(config: RunConfig) -> io::Result<Report> {
         .wait_for_leader(&all, Duration::from_secs(30))
         .await?;
     let leader_client = final_client(&cluster, leader).await?;
-    let mut register_keys = register_config.keys.clone();
-    if k8s_history.is_some() {
-        register_keys.extend(k8s_config.objects.iter().cloned());
-    }
+    // Every key the register-style clients used, in whichever generation.
+    let mut register_keys: Vec<Key> = history
+        .iter()
+        .chain(k8s_history.iter().flat_map(|h| &h.ops))
+        .map(|op| op.key.clone())
+        .collect::<BTreeSet<_>>()
+        .into_iter()
+        .collect();
     if lock_history.is_some() {
         register_keys.push(lock::COUNTER.to_string());
     }
@@ -240,7 +252,18 @@ pub async fn run(config: RunConfig) -> io::Result<Report> {
         Some(v) => v.value.parse().unwrap_or(0),
         None => 0,
     };
-    let final_lists = append_workload::final_lists(&leader_client, &append_config.keys)
+    // Every list key the transactions used, in whichever generation.
+    let append_keys: Vec<String> = txns
+        .iter()
+        .flat_map(|t| {
+            t.ops
+                .iter()
+                .map(|op| append_workload::micro_key(op).to_string())
+        })
+        .collect::<BTreeSet<_>>()
+        .into_iter()
+        .collect();
+    let final_lists = append_workload::final_lists(&leader_client, &append_keys)
         .await
         .map_err(io::Error::other)?;
     let final_revision = leader_client

@@ -214,6 +214,27 @@ fn exceeding_the_budget_is_unknown() {
 }
 
 #[test]
+fn exceeding_the_memory_bound_is_unknown() {
+    // The same search with all the time in the world but room for a few thousand memo
+    // entries must give up rather than grow without bound.
+    let mut history: Vec<Operation> = (0..40)
+        .map(|i| write(i, 0, 1000, &format!("v{i}")))
+        .collect();
+    history.push(read(99, 2000, 2001, Some("never")));
+    let far = Instant::now() + Duration::from_secs(3600);
+    assert_eq!(
+        check_until(&history, None, far, 256 << 10),
+        Verdict::Unknown
+    );
+    // A bound that small still lets an easy history through.
+    let easy = [write(0, 0, 10, "a"), read(1, 20, 30, Some("a"))];
+    assert_eq!(
+        check_until(&easy, None, far, 256 << 10),
+        Verdict::Linearizable
+    );
+}
+
+#[test]
 fn check_keys_partitions_by_key() {
     let mut good = write(1, 0, 1, "a");
     good.key = "good".into();

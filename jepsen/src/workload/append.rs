@@ -26,6 +26,7 @@ use tokio::sync::watch;
 use tokio::task::JoinSet;
 
 use crate::append::{decode_list, encode_list, MicroOp, Txn, TxnOutcome};
+use crate::workload::{generation, key_in};
 
 /// How the workload runs.
 #[derive(Debug, Clone)]
@@ -34,6 +35,9 @@ pub struct AppendConfig {
     pub clients: usize,
     /// Keys transactions choose from (`jepsen/a0..`).
     pub keys: Vec<String>,
+    /// Move to fresh keys (`jepsen/a0.1`, ...) this often, so lists, and the values every
+    /// transaction and watch event carries, stay short in a long run; `None`: never.
+    pub key_period: Option<Duration>,
     /// Most micro-operations in one transaction (each on a different key).
     pub max_ops: usize,
     /// Bound on each request.
@@ -48,6 +52,7 @@ impl AppendConfig {
         AppendConfig {
             clients,
             keys: (0..keys).map(|k| format!("jepsen/a{k}")).collect(),
+            key_period: None,
             max_ops: 4,
             command_timeout: Duration::from_secs(1),
             seed,
@@ -157,11 +162,12 @@ impl Worker {
     /// 1..=max_ops micro-operations on distinct keys, about half appends.
     fn generate(&mut self) -> Vec<MicroOp> {
         let count = self.rng.gen_range(1..=self.config.max_ops);
+        let g = generation(self.epoch.elapsed(), self.config.key_period);
         let keys: Vec<String> = self
             .config
             .keys
             .choose_multiple(&mut self.rng, count)
-            .cloned()
+            .map(|k| key_in(k, g))
             .collect();
         keys.into_iter()
             .map(|key| {
@@ -280,7 +286,8 @@ impl Worker {
     }
 }
 
-fn micro_key(op: &MicroOp) -> &str {
+/// The key `op` addresses.
+pub fn micro_key(op: &MicroOp) -> &str {
     match op {
         MicroOp::Append { key, .. } | MicroOp::Read { key, .. } => key,
     }

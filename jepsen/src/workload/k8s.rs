@@ -4,6 +4,10 @@
 //! to the revision it saw one interval earlier. Watches on the prefix come from the watch
 //! workload, which covers every key the workloads write.
 //!
+//! Objects live in a namespace, `jepsen/k8s/g<N>/`; with a key period set the clients move to
+//! a fresh namespace every period (lists read the current one), so that each object's
+//! history stays checkable in a long run.
+//!
 //! Every get and update is recorded as a register [`Operation`] (an update is a
 //! compare-and-set whose expected value is the one read: values are unique, so the mod
 //! revision matches exactly when the value does), so the linearizability and lost-write
@@ -26,6 +30,7 @@ use tokio::sync::watch;
 use tokio::task::JoinSet;
 
 use crate::history::{Key, OpKind, OpResult, Operation, Outcome, Value};
+use crate::workload::generation;
 use crate::workload::watch::{record_window, HistoryWindow};
 
 /// Prefix of the objects.
@@ -36,8 +41,10 @@ pub const PREFIX: &str = "jepsen/k8s/";
 pub struct K8sConfig {
     /// Concurrent clients.
     pub clients: usize,
-    /// Objects (`jepsen/k8s/o0..`).
+    /// Object names within a namespace (`o00`, `o01`, ...).
     pub objects: Vec<Key>,
+    /// Move to a fresh namespace this often; `None` keeps one namespace throughout.
+    pub key_period: Option<Duration>,
     /// Objects per list page.
     pub page: i64,
     /// How often the compactor runs.
@@ -51,7 +58,8 @@ impl K8sConfig {
     pub fn new(clients: usize, seed: u64) -> K8sConfig {
         K8sConfig {
             clients,
-            objects: (0..20).map(|i| format!("{PREFIX}o{i:02}")).collect(),
+            objects: (0..20).map(|i| format!("o{i:02}")).collect(),
+            key_period: None,
             page: 5,
             compact_every: Duration::from_secs(10),
             seed,
@@ -202,7 +210,7 @@ impl Worker {
                 self.list(&mut history).await
             } else {
                 let i = self.rng.gen_range(0..self.config.objects.len());
-                let key = self.config.objects[i].clone();
+                let key = format!("{}{}", self.namespace(), self.config.objects[i]);
                 self.update(&key, &mut history.ops).await
             };
             let pause = if healthy {
@@ -217,6 +225,12 @@ impl Worker {
 
     fn now_ns(&self) -> u64 {
         self.epoch.elapsed().as_nanos() as u64
+    }
+
+    /// The namespace the clients use now.
+    fn namespace(&self) -> String {
+        let g = generation(self.epoch.elapsed(), self.config.key_period);
+        format!("{PREFIX}g{g}/")
     }
 
     fn record(&self, key: &Key, kind: OpKind, invoke_ns: u64) -> Operation {
@@ -294,13 +308,14 @@ impl Worker {
         ok
     }
 
-    /// Lists the prefix in pages pinned to the first page's revision, then checks the
-    /// pages against a one-shot read of that revision on another member.
+    /// Lists the current namespace in pages pinned to the first page's revision, then
+    /// checks the pages against a one-shot read of that revision on another member.
     async fn list(&mut self, history: &mut K8sHistory) -> bool {
-        let end = prefix_range_end(PREFIX.as_bytes());
+        let namespace = self.namespace();
+        let end = prefix_range_end(namespace.as_bytes());
         let mut items: Vec<KeyValue> = Vec::new();
         let mut revision = 0;
-        let mut from = PREFIX.as_bytes().to_vec();
+        let mut from = namespace.as_bytes().to_vec();
         loop {
             let page = self
                 .client
@@ -332,7 +347,7 @@ impl Worker {
         let whole = self
             .verifier
             .range(RangeRequest {
-                key: PREFIX.as_bytes().to_vec(),
+                key: namespace.into_bytes(),
                 range_end: end,
                 revision,
                 serializable: false,

@@ -7,6 +7,7 @@
 //! comparison failed is an `Ok` CAS with result `false`); a timeout or any error is
 //! `Unknown`, because a request that reached the leader may still be applied.
 
+use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
 use ectd_client::proto::etcdserverpb::compare::{CompareResult, CompareTarget, TargetUnion};
@@ -21,6 +22,7 @@ use tokio::sync::watch;
 use tokio::task::JoinSet;
 
 use crate::history::{ClientId, Key, OpKind, OpResult, Operation, Outcome, Value};
+use crate::workload::{generation, key_in};
 
 /// How the workload runs.
 #[derive(Debug, Clone)]
@@ -29,6 +31,9 @@ pub struct RegisterConfig {
     pub clients: usize,
     /// Keys operated on, each an independent register (never deleted).
     pub keys: Vec<Key>,
+    /// Move to fresh keys (`key.1`, `key.2`, ...) this often, so each key's history stays
+    /// checkable in a long run; `None` keeps the same keys throughout.
+    pub key_period: Option<Duration>,
     /// Bound on each request; a request still unanswered is recorded `Unknown`.
     pub command_timeout: Duration,
     /// Seed for the clients' choices (client `c` uses `seed + c`).
@@ -41,6 +46,7 @@ impl RegisterConfig {
         RegisterConfig {
             clients,
             keys: (0..keys).map(|k| format!("jepsen/r{k}")).collect(),
+            key_period: None,
             command_timeout: Duration::from_secs(1),
             seed,
         }
@@ -74,6 +80,7 @@ impl Workload {
                 id: c as ClientId,
                 client,
                 keys: config.keys.clone(),
+                key_period: config.key_period,
                 rng: StdRng::seed_from_u64(config.seed.wrapping_add(c as u64)),
                 epoch,
                 next_value: 0,
@@ -101,6 +108,7 @@ struct Worker {
     id: ClientId,
     client: Client,
     keys: Vec<Key>,
+    key_period: Option<Duration>,
     rng: StdRng,
     epoch: Instant,
     next_value: u64,
@@ -110,25 +118,32 @@ impl Worker {
     async fn run(mut self, stopped: watch::Receiver<bool>) -> Vec<Operation> {
         let mut ops = Vec::new();
         // The last value this client saw per key, so CAS often has a chance to succeed.
-        let mut seen: Vec<Option<Value>> = vec![None; self.keys.len()];
+        let mut seen: HashMap<Key, Option<Value>> = HashMap::new();
         while !*stopped.borrow() {
             let k = self.rng.gen_range(0..self.keys.len());
+            let key = key_in(
+                &self.keys[k],
+                generation(self.epoch.elapsed(), self.key_period),
+            );
             let kind = match self.rng.gen_range(0..3) {
                 0 => OpKind::Read,
                 1 => OpKind::Write(self.unique_value()),
                 _ => OpKind::Cas {
-                    expected: seen[k].clone(),
+                    expected: seen.get(&key).cloned().flatten(),
                     new: self.unique_value(),
                 },
             };
-            let op = self.invoke(self.keys[k].clone(), kind).await;
-            match (&op.kind, &op.outcome) {
-                (_, Outcome::Ok(OpResult::Read(v))) => seen[k] = v.clone(),
-                (OpKind::Write(v), Outcome::Ok(_)) => seen[k] = Some(v.clone()),
+            let op = self.invoke(key, kind).await;
+            let saw = match (&op.kind, &op.outcome) {
+                (_, Outcome::Ok(OpResult::Read(v))) => Some(v.clone()),
+                (OpKind::Write(v), Outcome::Ok(_)) => Some(Some(v.clone())),
                 (OpKind::Cas { new, .. }, Outcome::Ok(OpResult::Cas(true))) => {
-                    seen[k] = Some(new.clone())
+                    Some(Some(new.clone()))
                 }
-                _ => {}
+                _ => None,
+            };
+            if let Some(v) = saw {
+                seen.insert(op.key.clone(), v);
             }
             // Back off after a failure so an unavailable member does not pile up
             // unknown writes, each of which widens the checker's search.

@@ -119,6 +119,24 @@ fn create_request(range: &KeyRange, start_revision: i64, prev_kv: bool) -> Watch
     }
 }
 
+/// Values longer than this are recorded as a digest (see [`recorded_value`]).
+const VALUE_KEPT: usize = 48;
+
+/// A value as recorded for the watch checker: itself if short, else its first bytes, its
+/// length and a 64-bit hash. Equal values give equal records and different ones differ
+/// (but for a hash collision), which is all the checker compares; recording whole values
+/// of every event of every watcher over a long run took gigabytes.
+fn recorded_value(b: &[u8]) -> String {
+    use std::hash::{Hash, Hasher};
+    if b.len() <= VALUE_KEPT {
+        return String::from_utf8_lossy(b).into_owned();
+    }
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    b.hash(&mut h);
+    let head = String::from_utf8_lossy(&b[..VALUE_KEPT / 2]);
+    format!("{head}… ({} bytes, #{:016x})", b.len(), h.finish())
+}
+
 fn to_event(kind: i32, kv: &KeyValue, prev: Option<&KeyValue>) -> WatchEvent {
     let text = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
     let event_type = if kind == WireEventType::Delete as i32 {
@@ -131,8 +149,8 @@ fn to_event(kind: i32, kv: &KeyValue, prev: Option<&KeyValue>) -> WatchEvent {
         event: Event {
             key: text(&kv.key),
             event_type,
-            value: (event_type == EventType::Put).then(|| text(&kv.value)),
-            prev_value: prev.map(|p| text(&p.value)),
+            value: (event_type == EventType::Put).then(|| recorded_value(&kv.value)),
+            prev_value: prev.map(|p| recorded_value(&p.value)),
         },
     }
 }
@@ -350,4 +368,22 @@ pub fn clip(watcher: &mut Watcher, start: i64) {
         response.retain(|e| e.revision >= start);
     }
     watcher.responses.retain(|r| !r.is_empty());
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn long_values_are_recorded_as_digests_that_still_tell_values_apart() {
+        assert_eq!(recorded_value(b"c1-17"), "c1-17");
+        let long = vec![b'7'; 5000];
+        let mut other = long.clone();
+        other[4999] = b'8';
+        let a = recorded_value(&long);
+        assert!(a.len() < 100, "{a}");
+        assert_eq!(a, recorded_value(&long.clone()));
+        assert_ne!(a, recorded_value(&other));
+        assert_ne!(a, recorded_value(&long[..4999]));
+    }
 }

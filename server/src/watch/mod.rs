@@ -285,7 +285,7 @@ impl Hub {
             let pushed = w.stream.outbox.try_push(msgs);
             match pushed {
                 Ok(()) => s.quiet = false,
-                Err(Refused::Full) => {
+                Err(Refused::Full(_)) => {
                     let mut w = st.remove(r).expect("watcher just found");
                     w.next_rev = rev;
                     w.stream.clone().fall_behind(w);

@@ -18,10 +18,17 @@ const MAX_BYTES: usize = 8 << 20;
 
 /// Why responses were not queued.
 pub(super) enum Refused {
-    /// The queue is full.
-    Full,
+    /// The queue has no room for them now; what they need.
+    Full(Room),
     /// The stream is gone.
     Closed,
+}
+
+/// Room asked of the queue: a number of responses and their bytes.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(super) struct Room {
+    pub(super) messages: usize,
+    pub(super) bytes: usize,
 }
 
 #[derive(Default)]
@@ -29,6 +36,16 @@ struct Queue {
     items: VecDeque<(WatchResponse, usize)>,
     bytes: usize,
     closed: bool,
+}
+
+impl Queue {
+    /// Whether responses needing `room` may be queued: always into an empty queue
+    /// (a single large response is sent alone), else within both bounds.
+    fn has_room(&self, room: Room) -> bool {
+        self.items.is_empty()
+            || (self.items.len() + room.messages <= MAX_MESSAGES
+                && self.bytes + room.bytes <= MAX_BYTES)
+    }
 }
 
 /// The queue; one consumer (the stream's sender), several producers.
@@ -52,9 +69,12 @@ impl Outbox {
         if q.closed {
             return Err(Refused::Closed);
         }
-        let empty = q.items.is_empty();
-        if !empty && (q.items.len() + msgs.len() > MAX_MESSAGES || q.bytes + total > MAX_BYTES) {
-            return Err(Refused::Full);
+        let room = Room {
+            messages: msgs.len(),
+            bytes: total,
+        };
+        if !q.has_room(room) {
+            return Err(Refused::Full(room));
         }
         q.bytes += total;
         q.items.extend(msgs.into_iter().zip(sizes));
@@ -78,17 +98,29 @@ impl Outbox {
         self.readable.notify_one();
     }
 
-    /// Waits until the queue is at most half full (or the stream is closed), so a
-    /// producer that was refused finds room for a whole response when it retries
-    /// rather than spinning on the last free slot.
+    /// Waits until the queue is at most half full (or the stream is closed), so the
+    /// requests taken meanwhile add only bounded control responses.
     pub(super) async fn writable(&self) {
+        self.wait_for(Room::default()).await
+    }
+
+    /// Waits until the queue would take responses needing `room` (what it refused),
+    /// and is at most half full besides, so a refused producer retries with success
+    /// rather than spinning on the last free slot or on a response that cannot fit
+    /// yet. Also returns once the stream is closed.
+    pub(super) async fn room_for(&self, room: Room) {
+        self.wait_for(room).await
+    }
+
+    async fn wait_for(&self, room: Room) {
         loop {
             let notified = self.writable.notified();
             tokio::pin!(notified);
             notified.as_mut().enable();
             {
                 let q = self.lock();
-                if q.closed || (q.items.len() <= MAX_MESSAGES / 2 && q.bytes <= MAX_BYTES / 2) {
+                let half_empty = q.items.len() <= MAX_MESSAGES / 2 && q.bytes <= MAX_BYTES / 2;
+                if q.closed || q.items.is_empty() || (half_empty && q.has_room(room)) {
                     return;
                 }
             }
@@ -151,7 +183,7 @@ mod tests {
             assert!(ob.try_push(vec![msg(i)]).is_ok());
         }
         assert!(
-            matches!(ob.try_push(vec![msg(-1), msg(-2)]), Err(Refused::Full)),
+            matches!(ob.try_push(vec![msg(-1), msg(-2)]), Err(Refused::Full(_))),
             "a full outbox must refuse"
         );
         assert_eq!(ob.pop().await.unwrap().watch_id, 0);
@@ -160,5 +192,39 @@ mod tests {
         ob.close();
         assert!(ob.pop().await.is_none());
         assert!(matches!(ob.try_push(vec![msg(1)]), Err(Refused::Closed)));
+    }
+
+    fn big(bytes: usize) -> WatchResponse {
+        WatchResponse {
+            cancel_reason: "x".repeat(bytes),
+            ..Default::default()
+        }
+    }
+
+    /// A producer refused a response that cannot fit beside what is queued must wait
+    /// until it can, even when the queue is less than half full: returning at once
+    /// made the watch catch-up retry in a loop that never yielded.
+    #[tokio::test]
+    async fn waiting_for_room_covers_the_refused_response() {
+        use std::future::Future as _;
+        use std::task::{Context, Poll};
+        let ob = Outbox::default();
+        assert!(ob.try_push(vec![big(3 << 20)]).is_ok());
+        let Err(Refused::Full(room)) = ob.try_push(vec![big(6 << 20)]) else {
+            panic!("3 MiB queued and 6 MiB more must be refused");
+        };
+        let waker = futures::task::noop_waker();
+        let mut cx = Context::from_waker(&waker);
+        let mut wait = Box::pin(ob.room_for(room));
+        assert!(
+            wait.as_mut().poll(&mut cx).is_pending(),
+            "no room for 6 MiB beside 3 MiB"
+        );
+        ob.pop().await.unwrap();
+        assert_eq!(wait.as_mut().poll(&mut cx), Poll::Ready(()));
+        assert!(
+            ob.try_push(vec![big(6 << 20)]).is_ok(),
+            "fits an empty queue"
+        );
     }
 }

@@ -8,7 +8,7 @@ use ectd_proto::etcdserverpb::{WatchCreateRequest, WatchResponse};
 use ectd_proto::mvccpb::{event::EventType, Event};
 use tokio::sync::Notify;
 
-use super::outbox::{Outbox, Refused};
+use super::outbox::{Outbox, Refused, Room};
 use super::{fragment, Hub, Spec};
 use crate::mvcc::KvRead as _;
 
@@ -275,21 +275,24 @@ async fn catch_up(hub: Arc<Hub>, shared: Arc<StreamShared>) {
         let taken = work.len();
         let (rest, blocked) = catch_up_round(&hub, &shared, work);
         resync(&hub, &shared, rest, taken);
-        if blocked {
-            shared.outbox.writable().await;
+        match blocked {
+            Some(room) => shared.outbox.room_for(room).await,
+            // A round is synchronous work; let the stream's sender and other tasks run
+            // between rounds of a long catch-up.
+            None => tokio::task::yield_now().await,
         }
     }
 }
 
 /// One round: cancels watchers whose next revision was compacted, then sends each
 /// of the others the next stretch of history it has not seen. Returns the watchers
-/// still running and whether the outbox filled up. Never waits, so no RocksDB
-/// snapshot is held while the client is slow.
+/// still running and, if the outbox refused a response, the room it needed. Never
+/// waits, so no RocksDB snapshot is held while the client is slow.
 fn catch_up_round(
     hub: &Hub,
     shared: &Arc<StreamShared>,
     work: Vec<Watcher>,
-) -> (Vec<Watcher>, bool) {
+) -> (Vec<Watcher>, Option<Room>) {
     let view = hub.store.read_view();
     let target = view.rev();
     let compact = view.compact_rev();
@@ -317,16 +320,16 @@ fn catch_up_round(
         }
     }
     let Some(from) = running.iter().map(|w| w.next_rev).min() else {
-        return (running, false);
+        return (running, None);
     };
     if from > target {
-        return (running, false);
+        return (running, None);
     }
     let (events, covered) = view.history(from.max(1), target, CATCH_UP_EVENTS, CATCH_UP_BYTES);
     let mut out = Vec::with_capacity(running.len());
-    let mut blocked = false;
+    let mut blocked = None;
     for mut w in running {
-        if blocked || w.next_rev > covered {
+        if blocked.is_some() || w.next_rev > covered {
             out.push(w);
             continue;
         }
@@ -368,8 +371,8 @@ fn catch_up_round(
                 w.next_rev = covered + 1;
                 out.push(w);
             }
-            Err(Refused::Full) => {
-                blocked = true;
+            Err(Refused::Full(room)) => {
+                blocked = Some(room);
                 out.push(w);
             }
             Err(Refused::Closed) => {}

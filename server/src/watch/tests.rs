@@ -230,3 +230,45 @@ async fn ids_filters_cancel_and_progress() {
 }
 
 const DUP_REASON: &str = "mvcc: duplicate watch ID provided on the WatchStream";
+
+/// A catch-up whose next response cannot fit beside what is already queued must wait
+/// for the client to read rather than retry at once: retrying in a loop that never
+/// yielded froze every other task on the runtime (here, the reader itself).
+#[test]
+fn catch_up_waits_for_room_for_a_large_response() {
+    let (done, finished) = std::sync::mpsc::channel();
+    let run = std::thread::spawn(move || {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        rt.block_on(async {
+            let t = open();
+            let big = "x".repeat(5 << 19);
+            // 2.5 MiB in one revision, then 7.5 MiB in the next: the first round sends
+            // the first alone; the second does not fit beside it.
+            let first = t.write(&[("a", Some(&big))]);
+            let second = t.write(&[("b", Some(&big)), ("c", Some(&big)), ("d", Some(&big))]);
+            let s = t.hub.open_stream();
+            s.create(&create("a", "e", first, false));
+            assert!(next(&s).await.created);
+            let mut got = Vec::new();
+            while got.len() < 4 {
+                got.extend(evs(&next(&s).await).into_iter().map(|(r, k, _)| (r, k)));
+            }
+            let want = [(first, "a"), (second, "b"), (second, "c"), (second, "d")];
+            let want: Vec<_> = want.iter().map(|(r, k)| (*r, k.to_string())).collect();
+            assert_eq!(got, want);
+        });
+        let _ = done.send(());
+    });
+    match finished.recv_timeout(Duration::from_secs(60)) {
+        Ok(()) => run.join().unwrap(),
+        Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => {
+            std::panic::resume_unwind(run.join().unwrap_err())
+        }
+        Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {
+            panic!("the catch-up never let the reader run")
+        }
+    }
+}
