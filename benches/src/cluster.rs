@@ -8,7 +8,8 @@ use std::time::{Duration, Instant};
 use ectd_proto::etcdserverpb::kv_client::KvClient;
 use ectd_proto::etcdserverpb::RangeRequest;
 
-use crate::put::{self, Load};
+use crate::load::{self, Load};
+use crate::workloads;
 
 /// A server process that is killed when dropped.
 struct Proc {
@@ -150,7 +151,8 @@ pub async fn compare(
     for (name, bin) in [("ectd", ectd), ("etcd", etcd)] {
         let dir = tmp.path().join(name);
         let cluster = start(bin, &dir, members).await?;
-        let report = put::run(&cluster.endpoints(), load).await?;
+        let channels = load::connect(&cluster.endpoints(), load).await?;
+        let report = workloads::put(&channels, load).await?;
         let rss: u64 = cluster.members.iter().map(|m| rss_kib(m.child.id())).sum();
         let disk: u64 = cluster.members.iter().map(|m| dir_bytes(&m.dir)).sum();
         eprintln!(

@@ -3,11 +3,15 @@
 //! machines are noisy; the ratio is what to read).
 
 mod cluster;
-mod put;
+mod load;
+mod watch;
+mod workloads;
 
 use std::path::PathBuf;
 
 use clap::{Parser, Subcommand};
+
+use load::{Load, Report};
 
 #[derive(Parser)]
 #[command(
@@ -15,25 +19,61 @@ use clap::{Parser, Subcommand};
     about = "Benchmarks ectd (and etcd) over the v3 gRPC API"
 )]
 struct Cli {
+    /// Client endpoints, comma-separated.
+    #[arg(
+        long,
+        global = true,
+        default_value = "127.0.0.1:2379",
+        value_delimiter = ','
+    )]
+    endpoints: Vec<String>,
+    /// Print the result as JSON.
+    #[arg(long, global = true)]
+    json: bool,
     #[command(subcommand)]
     cmd: Cmd,
 }
 
 #[derive(Subcommand)]
 enum Cmd {
-    /// Put keys into a running server and report throughput and latency.
+    /// Puts over the key space.
     Put {
-        /// Client endpoints, comma-separated.
-        #[arg(long, default_value = "127.0.0.1:2379", value_delimiter = ',')]
-        endpoints: Vec<String>,
         #[command(flatten)]
-        load: put::Load,
+        load: Load,
+    },
+    /// Single-key ranges over the key space (written first, untimed).
+    Range {
+        #[command(flatten)]
+        load: Load,
+        /// Serializable reads (served locally) instead of linearizable ones.
+        #[arg(long)]
+        serializable: bool,
+        /// Do not write the key space first.
+        #[arg(long)]
+        no_preload: bool,
+    },
+    /// kube-apiserver's optimistic update: Range, then Txn If(mod == seen) Then Put Else Get.
+    TxnCas {
+        #[command(flatten)]
+        load: Load,
+    },
+    /// Watchers on a prefix, then puts under it: events/s and delivery latency.
+    Watch {
+        #[command(flatten)]
+        load: Load,
+        #[command(flatten)]
+        watch: watch::WatchLoad,
+    },
+    /// Lease renewals, one lease and keep-alive stream per client.
+    LeaseKeepalive {
+        #[command(flatten)]
+        load: Load,
     },
     /// Start an ectd and an etcd cluster side by side, put the same keys into
     /// each, print both.
     PutCompare {
         #[command(flatten)]
-        load: put::Load,
+        load: Load,
         /// The ectd binary (default: next to this one).
         #[arg(long)]
         ectd: Option<PathBuf>,
@@ -43,31 +83,84 @@ enum Cmd {
         /// Members per cluster (1 or 3, or any odd number).
         #[arg(long, default_value_t = 1)]
         members: usize,
-        /// Print the report as JSON.
-        #[arg(long)]
-        json: bool,
     },
+}
+
+fn print(report: &Report, what: &str, json: bool) {
+    if json {
+        println!(
+            "{}",
+            serde_json::json!({"workload": what, "report": report})
+        );
+    } else {
+        println!("{}", report.summary(what));
+    }
 }
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    match Cli::parse().cmd {
-        Cmd::Put { endpoints, load } => {
-            let report = put::run(&endpoints, &load).await?;
-            println!("{}", report.summary("server"));
+    let cli = Cli::parse();
+    let eps = &cli.endpoints;
+    match cli.cmd {
+        Cmd::Put { load } => {
+            let ch = load::connect(eps, &load).await?;
+            print(&workloads::put(&ch, &load).await?, "put", cli.json);
+        }
+        Cmd::Range {
+            load,
+            serializable,
+            no_preload,
+        } => {
+            let ch = load::connect(eps, &load).await?;
+            if !no_preload {
+                workloads::preload(&ch, &load).await?;
+            }
+            let what = if serializable {
+                "range-serializable"
+            } else {
+                "range-linearizable"
+            };
+            print(
+                &workloads::range(&ch, &load, serializable).await?,
+                what,
+                cli.json,
+            );
+        }
+        Cmd::TxnCas { load } => {
+            let ch = load::connect(eps, &load).await?;
+            print(&workloads::txn_cas(&ch, &load).await?, "txn-cas", cli.json);
+        }
+        Cmd::Watch { load, watch } => {
+            let ch = load::connect(eps, &load).await?;
+            let report = watch::run(&ch, &load, &watch).await?;
+            if cli.json {
+                println!(
+                    "{}",
+                    serde_json::json!({"workload": "watch", "report": report})
+                );
+            } else {
+                println!("{}", report.summary("watch"));
+            }
+        }
+        Cmd::LeaseKeepalive { load } => {
+            let ch = load::connect(eps, &load).await?;
+            print(
+                &workloads::lease_keepalive(&ch, &load).await?,
+                "lease-keepalive",
+                cli.json,
+            );
         }
         Cmd::PutCompare {
             load,
             ectd,
             etcd,
             members,
-            json,
         } => {
             let ectd = match ectd {
                 Some(p) => p,
                 None => std::env::current_exe()?.with_file_name("ectd"),
             };
-            cluster::compare(&load, &ectd, &etcd, members.max(1), json).await?;
+            cluster::compare(&load, &ectd, &etcd, members.max(1), cli.json).await?;
         }
     }
     Ok(())
