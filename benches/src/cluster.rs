@@ -12,20 +12,56 @@ use crate::load::{self, Load};
 use crate::workloads;
 
 /// A server process that is killed when dropped.
-struct Proc {
+pub struct Proc {
     child: Child,
     client: String,
     dir: PathBuf,
+    command: Vec<std::ffi::OsString>,
+    log: PathBuf,
 }
 
 /// Members of one cluster, killed when dropped.
-struct Cluster {
+pub struct Cluster {
     members: Vec<Proc>,
 }
 
 impl Cluster {
-    fn endpoints(&self) -> Vec<String> {
+    /// Every member's client URL.
+    pub fn endpoints(&self) -> Vec<String> {
         self.members.iter().map(|m| m.client.clone()).collect()
+    }
+
+    /// Resident memory of all members together, KiB.
+    pub fn rss_kib(&self) -> u64 {
+        self.members.iter().map(|m| rss_kib(m.child.id())).sum()
+    }
+
+    /// Bytes in all members' data directories.
+    pub fn disk_bytes(&self) -> u64 {
+        self.members.iter().map(|m| dir_bytes(&m.dir)).sum()
+    }
+
+    /// Stops every member (SIGTERM, then waits), starts them again on the same data and
+    /// returns how long it took until every member served a linearizable read.
+    pub async fn restart(&mut self) -> anyhow::Result<Duration> {
+        for m in &mut self.members {
+            // SIGTERM through kill(1): both servers shut down cleanly on it.
+            let _ = Command::new("kill").arg(m.child.id().to_string()).status();
+        }
+        for m in &mut self.members {
+            let _ = m.child.wait();
+        }
+        let started = Instant::now();
+        for m in &mut self.members {
+            let log = std::fs::OpenOptions::new().append(true).open(&m.log)?;
+            m.child = Command::new(&m.command[0])
+                .args(&m.command[1..])
+                .stdout(Stdio::null())
+                .stderr(log)
+                .spawn()?;
+        }
+        wait_ready(self, Duration::from_secs(600)).await?;
+        Ok(started.elapsed())
     }
 }
 
@@ -42,7 +78,7 @@ fn free_port() -> anyhow::Result<u16> {
 
 /// Starts an `n`-member cluster of `bin` (etcd's flags; ectd takes the same ones)
 /// on fresh loopback ports under `dir`, and waits until every member serves.
-async fn start(bin: &Path, dir: &Path, n: usize) -> anyhow::Result<Cluster> {
+pub async fn start(bin: &Path, dir: &Path, n: usize) -> anyhow::Result<Cluster> {
     let ports: Vec<(u16, u16)> = (0..n)
         .map(|_| Ok((free_port()?, free_port()?)))
         .collect::<anyhow::Result<_>>()?;
@@ -58,28 +94,33 @@ async fn start(bin: &Path, dir: &Path, n: usize) -> anyhow::Result<Cluster> {
         let peer = format!("http://127.0.0.1:{p}");
         let mdir = dir.join(format!("m{i}"));
         std::fs::create_dir_all(dir)?;
-        let log = std::fs::File::create(dir.join(format!("m{i}.log")))?;
-        let child = Command::new(bin)
-            .args(["--name", &format!("m{i}"), "--data-dir"])
-            .arg(&mdir)
-            .args([
-                "--listen-client-urls",
-                &client,
-                "--advertise-client-urls",
-                &client,
-            ])
-            .args([
-                "--listen-peer-urls",
-                &peer,
-                "--initial-advertise-peer-urls",
-                &peer,
-            ])
-            .args([
-                "--initial-cluster",
-                &initial,
-                "--initial-cluster-token",
-                "bench",
-            ])
+        let log_path = dir.join(format!("m{i}.log"));
+        let log = std::fs::File::create(&log_path)?;
+        let name = format!("m{i}");
+        let command: Vec<std::ffi::OsString> = [
+            bin.as_os_str(),
+            "--name".as_ref(),
+            name.as_ref(),
+            "--data-dir".as_ref(),
+            mdir.as_os_str(),
+            "--listen-client-urls".as_ref(),
+            client.as_ref(),
+            "--advertise-client-urls".as_ref(),
+            client.as_ref(),
+            "--listen-peer-urls".as_ref(),
+            peer.as_ref(),
+            "--initial-advertise-peer-urls".as_ref(),
+            peer.as_ref(),
+            "--initial-cluster".as_ref(),
+            initial.as_ref(),
+            "--initial-cluster-token".as_ref(),
+            "bench".as_ref(),
+        ]
+        .iter()
+        .map(|s| s.to_os_string())
+        .collect();
+        let child = Command::new(&command[0])
+            .args(&command[1..])
             .stdout(Stdio::null())
             .stderr(log)
             .spawn()?;
@@ -87,10 +128,18 @@ async fn start(bin: &Path, dir: &Path, n: usize) -> anyhow::Result<Cluster> {
             child,
             client,
             dir: mdir,
+            command,
+            log: log_path,
         });
     }
     let cluster = Cluster { members };
-    let deadline = Instant::now() + Duration::from_secs(30);
+    wait_ready(&cluster, Duration::from_secs(30)).await?;
+    Ok(cluster)
+}
+
+/// Waits until every member answers a linearizable read.
+async fn wait_ready(cluster: &Cluster, limit: Duration) -> anyhow::Result<()> {
+    let deadline = Instant::now() + limit;
     for m in &cluster.members {
         loop {
             if let Ok(mut kv) = KvClient::connect(m.client.clone()).await {
@@ -105,12 +154,12 @@ async fn start(bin: &Path, dir: &Path, n: usize) -> anyhow::Result<Cluster> {
                 }
             }
             if Instant::now() > deadline {
-                anyhow::bail!("{} did not become ready within 30s", bin.display());
+                anyhow::bail!("{} did not become ready within {limit:?}", m.client);
             }
-            tokio::time::sleep(Duration::from_millis(100)).await;
+            tokio::time::sleep(Duration::from_millis(20)).await;
         }
     }
-    Ok(cluster)
+    Ok(())
 }
 
 fn rss_kib(pid: u32) -> u64 {
@@ -153,8 +202,8 @@ pub async fn compare(
         let cluster = start(bin, &dir, members).await?;
         let channels = load::connect(&cluster.endpoints(), load).await?;
         let report = workloads::put(&channels, load).await?;
-        let rss: u64 = cluster.members.iter().map(|m| rss_kib(m.child.id())).sum();
-        let disk: u64 = cluster.members.iter().map(|m| dir_bytes(&m.dir)).sum();
+        let rss = cluster.rss_kib();
+        let disk = cluster.disk_bytes();
         eprintln!(
             "{}  rss {} MiB, data dirs {} MiB (all {members} members)",
             report.summary(name),

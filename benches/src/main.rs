@@ -3,6 +3,7 @@
 //! machines are noisy; the ratio is what to read).
 
 mod cluster;
+mod compare;
 mod load;
 mod watch;
 mod workloads;
@@ -68,6 +69,12 @@ enum Cmd {
     LeaseKeepalive {
         #[command(flatten)]
         load: Load,
+    },
+    /// Start an ectd and an etcd cluster, run every workload against each, and print
+    /// the ratios (ectd / etcd); results.json and chart.svg go to `--out`.
+    Compare {
+        #[command(flatten)]
+        opts: compare::CompareOptions,
     },
     /// Start an ectd and an etcd cluster side by side, put the same keys into
     /// each, print both.
@@ -149,6 +156,19 @@ async fn main() -> anyhow::Result<()> {
                 "lease-keepalive",
                 cli.json,
             );
+        }
+        Cmd::Compare { opts } => {
+            let rows = compare::run(&opts).await?;
+            if cli.json {
+                println!("{}", serde_json::to_string_pretty(&rows)?);
+            } else {
+                print!("{}", compare::table(&rows));
+                println!(
+                    "results: {}, chart: {}",
+                    opts.out.join("results.json").display(),
+                    opts.out.join("chart.svg").display()
+                );
+            }
         }
         Cmd::PutCompare {
             load,

@@ -1,0 +1,456 @@
+//! `ectd-bench compare`: a fresh ectd cluster and a fresh etcd cluster on loopback, the
+//! same workloads against each in one run, and the ratios (ectd / etcd) as a table, a
+//! JSON file and an SVG chart.
+
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::Serialize;
+
+use crate::cluster;
+use crate::load::{self, Load, Target};
+use crate::watch::{self, WatchLoad};
+use crate::workloads;
+
+/// Options of a comparison.
+#[derive(clap::Args, Debug, Clone)]
+pub struct CompareOptions {
+    /// The ectd binary (default: next to this one).
+    #[arg(long)]
+    pub ectd: Option<PathBuf>,
+    /// The etcd binary.
+    #[arg(long, default_value = "/usr/bin/etcd")]
+    pub etcd: PathBuf,
+    /// Members per cluster.
+    #[arg(long, default_value_t = 3)]
+    pub members: usize,
+    /// Seconds each request workload runs.
+    #[arg(long, default_value_t = 10.0)]
+    pub seconds: f64,
+    /// Keys loaded before measuring memory, disk and restart time.
+    #[arg(long, default_value_t = 1_000_000)]
+    pub keys: u64,
+    /// Watchers of the watch workload.
+    #[arg(long, default_value_t = 10_000)]
+    pub watchers: usize,
+    /// Puts of the watch workload.
+    #[arg(long, default_value_t = 1_000)]
+    pub watch_puts: u64,
+    /// Where results.json and chart.svg go.
+    #[arg(long, default_value = "bench-results")]
+    pub out: PathBuf,
+}
+
+/// One measured quantity for both servers.
+#[derive(Debug, Clone, Serialize)]
+pub struct Row {
+    /// What was measured.
+    pub name: String,
+    /// The unit of `ectd` and `etcd`.
+    pub unit: String,
+    /// ectd's value.
+    pub ectd: f64,
+    /// etcd's value.
+    pub etcd: f64,
+    /// ectd / etcd.
+    pub ratio: f64,
+    /// Whether more is better (throughput) or less (memory, time).
+    pub higher_is_better: bool,
+    /// The target ratio, if the issue sets one.
+    pub target: Option<f64>,
+    /// p99 latency of each, ms, for request workloads.
+    pub p99_ms: Option<(f64, f64)>,
+}
+
+impl Row {
+    fn met(&self) -> Option<bool> {
+        let t = self.target?;
+        Some(if self.higher_is_better {
+            self.ratio >= t
+        } else {
+            self.ratio <= t
+        })
+    }
+}
+
+/// A request workload of the comparison.
+#[derive(Clone, Copy)]
+enum Kind {
+    Put,
+    RangeLinearizable,
+    RangeSerializable,
+    TxnCas,
+    LeaseKeepalive,
+}
+
+struct Case {
+    name: &'static str,
+    kind: Kind,
+    clients: usize,
+    conns: usize,
+    target: Option<f64>,
+}
+
+const CASES: &[Case] = &[
+    Case {
+        name: "put, 256 clients / 16 conns",
+        kind: Kind::Put,
+        clients: 256,
+        conns: 16,
+        target: Some(2.0),
+    },
+    Case {
+        name: "put, 1 client",
+        kind: Kind::Put,
+        clients: 1,
+        conns: 1,
+        target: Some(1.3),
+    },
+    Case {
+        name: "range linearizable, 256 clients",
+        kind: Kind::RangeLinearizable,
+        clients: 256,
+        conns: 16,
+        target: Some(1.5),
+    },
+    Case {
+        name: "range serializable, 256 clients",
+        kind: Kind::RangeSerializable,
+        clients: 256,
+        conns: 16,
+        target: Some(1.5),
+    },
+    Case {
+        name: "txn-cas, 64 clients",
+        kind: Kind::TxnCas,
+        clients: 64,
+        conns: 16,
+        target: Some(2.0),
+    },
+    Case {
+        name: "lease keep-alive, 64 clients",
+        kind: Kind::LeaseKeepalive,
+        clients: 64,
+        conns: 16,
+        target: None,
+    },
+];
+
+/// What one server measured.
+#[derive(Debug, Default, Clone, Serialize)]
+struct Measured {
+    /// (throughput/s, p99 ms) per case, in [`CASES`] order.
+    cases: Vec<(f64, f64)>,
+    watch_events_per_sec: f64,
+    watch_p99_ms: f64,
+    rss_mib: f64,
+    disk_mib: f64,
+    restart_s: f64,
+}
+
+async fn measure(bin: &Path, dir: &Path, opts: &CompareOptions) -> anyhow::Result<Measured> {
+    let mut cluster = cluster::start(bin, dir, opts.members.max(1)).await?;
+    let endpoints = cluster.endpoints();
+    let mut m = Measured::default();
+    let mut preloaded = false;
+    for case in CASES {
+        let load = Load {
+            clients: case.clients,
+            conns: case.conns,
+            total: u64::MAX,
+            duration: Some(opts.seconds),
+            key_size: 8,
+            val_size: 256,
+            key_space: 100_000,
+            target: Target::All,
+            quiet: true,
+        };
+        let ch = load::connect(&endpoints, &load).await?;
+        let report = match case.kind {
+            Kind::Put => workloads::put(&ch, &load).await?,
+            Kind::RangeLinearizable | Kind::RangeSerializable => {
+                if !preloaded {
+                    workloads::preload(&ch, &load).await?;
+                    preloaded = true;
+                }
+                let serializable = matches!(case.kind, Kind::RangeSerializable);
+                workloads::range(&ch, &load, serializable).await?
+            }
+            Kind::TxnCas => workloads::txn_cas(&ch, &load).await?,
+            Kind::LeaseKeepalive => workloads::lease_keepalive(&ch, &load).await?,
+        };
+        eprintln!("  {}", report.summary(case.name));
+        m.cases.push((report.throughput, report.p99_ms));
+    }
+    let load = Load {
+        clients: 1,
+        conns: 16,
+        total: 0,
+        duration: None,
+        key_size: 8,
+        val_size: 256,
+        key_space: 100_000,
+        target: Target::All,
+        quiet: true,
+    };
+    let ch = load::connect(&endpoints, &load).await?;
+    let w = WatchLoad {
+        watchers: opts.watchers,
+        streams: 100,
+        puts: opts.watch_puts,
+        put_clients: 1,
+    };
+    let report = watch::run(&ch, &load, &w).await?;
+    eprintln!("  {}", report.summary("watch"));
+    m.watch_events_per_sec = report.events_per_sec;
+    m.watch_p99_ms = report.p99_ms;
+
+    let fill = Load {
+        clients: 256,
+        conns: 16,
+        total: opts.keys,
+        duration: None,
+        key_size: 8,
+        val_size: 256,
+        key_space: opts.keys,
+        target: Target::All,
+        quiet: false,
+    };
+    let ch = load::connect(&endpoints, &fill).await?;
+    let report = workloads::put(&ch, &fill).await?;
+    anyhow::ensure!(
+        report.errors == 0,
+        "{} of the key load failed",
+        report.errors
+    );
+    drop(ch);
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    m.rss_mib = cluster.rss_kib() as f64 / 1024.0;
+    m.disk_mib = cluster.disk_bytes() as f64 / (1 << 20) as f64;
+    m.restart_s = cluster.restart().await?.as_secs_f64();
+    eprintln!(
+        "  after {} keys: RSS {:.0} MiB, disk {:.0} MiB, restart {:.2}s",
+        opts.keys, m.rss_mib, m.disk_mib, m.restart_s
+    );
+    Ok(m)
+}
+
+/// Runs the comparison and writes `results.json` and `chart.svg` under `opts.out`.
+pub async fn run(opts: &CompareOptions) -> anyhow::Result<Vec<Row>> {
+    let ectd = match &opts.ectd {
+        Some(p) => p.clone(),
+        None => std::env::current_exe()?.with_file_name("ectd"),
+    };
+    let tmp = tempfile::tempdir()?;
+    eprintln!("ectd ({}):", ectd.display());
+    let a = measure(&ectd, &tmp.path().join("ectd"), opts).await?;
+    eprintln!("etcd ({}):", opts.etcd.display());
+    let b = measure(&opts.etcd, &tmp.path().join("etcd"), opts).await?;
+    let mut rows = Vec::new();
+    for (i, case) in CASES.iter().enumerate() {
+        rows.push(Row {
+            name: case.name.to_string(),
+            unit: "ops/s".into(),
+            ectd: a.cases[i].0,
+            etcd: b.cases[i].0,
+            ratio: a.cases[i].0 / b.cases[i].0.max(1e-9),
+            higher_is_better: true,
+            target: case.target,
+            p99_ms: Some((a.cases[i].1, b.cases[i].1)),
+        });
+    }
+    let mut row = |name: &str, unit: &str, x: f64, y: f64, higher: bool, target: Option<f64>| {
+        rows.push(Row {
+            name: name.into(),
+            unit: unit.into(),
+            ectd: x,
+            etcd: y,
+            ratio: x / y.max(1e-9),
+            higher_is_better: higher,
+            target,
+            p99_ms: None,
+        })
+    };
+    let watch_name = format!(
+        "watch, {} watchers, {} puts",
+        opts.watchers, opts.watch_puts
+    );
+    row(
+        &watch_name,
+        "events/s",
+        a.watch_events_per_sec,
+        b.watch_events_per_sec,
+        true,
+        Some(2.0),
+    );
+    row(
+        "watch delivery p99",
+        "ms",
+        a.watch_p99_ms,
+        b.watch_p99_ms,
+        false,
+        Some(1.0),
+    );
+    let keys = opts.keys;
+    row(
+        &format!("RSS after {keys} keys"),
+        "MiB",
+        a.rss_mib,
+        b.rss_mib,
+        false,
+        Some(0.5),
+    );
+    row(
+        &format!("disk after {keys} keys"),
+        "MiB",
+        a.disk_mib,
+        b.disk_mib,
+        false,
+        None,
+    );
+    row(
+        &format!("restart with {keys} keys"),
+        "s",
+        a.restart_s,
+        b.restart_s,
+        false,
+        Some(0.5),
+    );
+    std::fs::create_dir_all(&opts.out)?;
+    let json = serde_json::json!({
+        "members": opts.members,
+        "seconds_per_workload": opts.seconds,
+        "keys": opts.keys,
+        "rows": rows,
+    });
+    std::fs::write(
+        opts.out.join("results.json"),
+        serde_json::to_string_pretty(&json)?,
+    )?;
+    std::fs::write(opts.out.join("chart.svg"), chart(&rows))?;
+    Ok(rows)
+}
+
+/// The rows as a Markdown table.
+pub fn table(rows: &[Row]) -> String {
+    let mut s = String::from(
+        "| measure | ectd | etcd | ectd/etcd | target | met | p99 ms ectd / etcd |\n|---|---|---|---|---|---|---|\n",
+    );
+    for r in rows {
+        let target = match r.target {
+            Some(t) if r.higher_is_better => format!(">= {t}x"),
+            Some(t) => format!("<= {t}x"),
+            None => "-".into(),
+        };
+        let met = match r.met() {
+            Some(true) => "yes",
+            Some(false) => "no",
+            None => "-",
+        };
+        let p99 = r
+            .p99_ms
+            .map_or("-".into(), |(a, b)| format!("{a:.2} / {b:.2}"));
+        let _ = writeln!(
+            s,
+            "| {} | {:.1} {} | {:.1} {} | {:.2} | {target} | {met} | {p99} |",
+            r.name, r.ectd, r.unit, r.etcd, r.unit, r.ratio
+        );
+    }
+    s
+}
+
+/// A horizontal bar per row: the ratio ectd / etcd on a log scale, the 1.0 line, and
+/// the target as a tick; green where the target is met, red where not.
+pub fn chart(rows: &[Row]) -> String {
+    let (label_w, bar_w, row_h) = (300.0, 420.0, 26.0);
+    let height = 50.0 + row_h * rows.len() as f64;
+    // log2 scale from 1/8x to 8x.
+    let x = |ratio: f64| label_w + (ratio.clamp(0.125, 8.0).log2() + 3.0) / 6.0 * bar_w;
+    let mut s = format!(
+        "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{}\" height=\"{height}\" font-family=\"sans-serif\" font-size=\"12\">\n",
+        label_w + bar_w + 80.0
+    );
+    let _ = writeln!(
+        s,
+        "<text x=\"10\" y=\"18\" font-weight=\"bold\">ectd / etcd (log scale, 1/8x to 8x; tick = target)</text>"
+    );
+    for (i, r) in rows.iter().enumerate() {
+        let y = 34.0 + row_h * i as f64;
+        let color = match r.met() {
+            Some(true) => "#3a3",
+            Some(false) => "#c33",
+            None => "#888",
+        };
+        let (x0, x1) = (x(1.0), x(r.ratio));
+        let (left, width) = if x1 >= x0 {
+            (x0, x1 - x0)
+        } else {
+            (x1, x0 - x1)
+        };
+        let _ = writeln!(
+            s,
+            "<text x=\"10\" y=\"{}\">{}</text><rect x=\"{left:.1}\" y=\"{y}\" width=\"{width:.1}\" height=\"{}\" fill=\"{color}\"/><text x=\"{:.1}\" y=\"{}\">{:.2}x</text>",
+            y + 14.0,
+            r.name,
+            row_h - 8.0,
+            label_w + bar_w + 8.0,
+            y + 14.0,
+            r.ratio
+        );
+        if let Some(t) = r.target {
+            let tx = x(t);
+            let _ = writeln!(
+                s,
+                "<line x1=\"{tx:.1}\" x2=\"{tx:.1}\" y1=\"{}\" y2=\"{}\" stroke=\"#000\" stroke-width=\"2\"/>",
+                y - 2.0,
+                y + row_h - 6.0
+            );
+        }
+    }
+    let _ = writeln!(
+        s,
+        "<line x1=\"{0:.1}\" x2=\"{0:.1}\" y1=\"28\" y2=\"{1}\" stroke=\"#555\" stroke-dasharray=\"3,3\"/>\n</svg>",
+        x(1.0),
+        height - 10.0
+    );
+    s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn row(ratio: f64, higher: bool, target: Option<f64>) -> Row {
+        Row {
+            name: "r".into(),
+            unit: "u".into(),
+            ectd: ratio,
+            etcd: 1.0,
+            ratio,
+            higher_is_better: higher,
+            target,
+            p99_ms: None,
+        }
+    }
+
+    #[test]
+    fn targets_are_met_in_the_right_direction() {
+        assert_eq!(row(2.1, true, Some(2.0)).met(), Some(true));
+        assert_eq!(row(1.9, true, Some(2.0)).met(), Some(false));
+        assert_eq!(row(0.4, false, Some(0.5)).met(), Some(true));
+        assert_eq!(row(0.6, false, Some(0.5)).met(), Some(false));
+        assert_eq!(row(0.6, false, None).met(), None);
+    }
+
+    #[test]
+    fn table_and_chart_have_a_line_per_row() {
+        let rows = vec![row(2.5, true, Some(2.0)), row(0.7, false, Some(0.5))];
+        let t = table(&rows);
+        assert_eq!(t.lines().count(), 4);
+        assert!(t.contains("| yes |") && t.contains("| no |"), "{t}");
+        let svg = chart(&rows);
+        assert_eq!(svg.matches("<rect").count(), 2);
+        assert!(svg.contains("#3a3") && svg.contains("#c33"));
+    }
+}
