@@ -149,23 +149,30 @@ struct Measured {
     restart_s: f64,
 }
 
+/// A load of the shape (8-byte keys, 256-byte values, every member), quiet,
+/// with no total yet.
+fn table_load(clients: usize, conns: usize, key_space: u64) -> Load {
+    Load {
+        clients,
+        conns,
+        total: 0,
+        duration: None,
+        key_size: 8,
+        val_size: 256,
+        key_space,
+        target: Target::All,
+        quiet: true,
+    }
+}
+
 async fn measure(bin: &Path, dir: &Path, opts: &CompareOptions) -> anyhow::Result<Measured> {
     let mut cluster = cluster::start(bin, dir, opts.members.max(1)).await?;
     let endpoints = cluster.endpoints();
     let mut m = Measured::default();
     let mut preloaded = false;
     for case in CASES {
-        let load = Load {
-            clients: case.clients,
-            conns: case.conns,
-            total: u64::MAX,
-            duration: Some(opts.seconds),
-            key_size: 8,
-            val_size: 256,
-            key_space: 100_000,
-            target: Target::All,
-            quiet: true,
-        };
+        let mut load = table_load(case.clients, case.conns, 100_000);
+        load.duration = Some(opts.seconds);
         let ch = load::connect(&endpoints, &load).await?;
         let report = match case.kind {
             Kind::Put => workloads::put(&ch, &load).await?,
@@ -183,17 +190,7 @@ async fn measure(bin: &Path, dir: &Path, opts: &CompareOptions) -> anyhow::Resul
         eprintln!("  {}", report.summary(case.name));
         m.cases.push((report.throughput, report.p99_ms));
     }
-    let load = Load {
-        clients: 1,
-        conns: 16,
-        total: 0,
-        duration: None,
-        key_size: 8,
-        val_size: 256,
-        key_space: 100_000,
-        target: Target::All,
-        quiet: true,
-    };
+    let load = table_load(1, 16, 100_000);
     let ch = load::connect(&endpoints, &load).await?;
     let w = WatchLoad {
         watchers: opts.watchers,
@@ -206,17 +203,9 @@ async fn measure(bin: &Path, dir: &Path, opts: &CompareOptions) -> anyhow::Resul
     m.watch_events_per_sec = report.events_per_sec;
     m.watch_p99_ms = report.p99_ms;
 
-    let fill = Load {
-        clients: 256,
-        conns: 16,
-        total: opts.keys,
-        duration: None,
-        key_size: 8,
-        val_size: 256,
-        key_space: opts.keys,
-        target: Target::All,
-        quiet: false,
-    };
+    let mut fill = table_load(256, 16, opts.keys);
+    fill.total = opts.keys;
+    fill.quiet = false;
     let ch = load::connect(&endpoints, &fill).await?;
     let report = workloads::put(&ch, &fill).await?;
     anyhow::ensure!(
