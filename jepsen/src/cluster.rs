@@ -278,6 +278,19 @@ impl Cluster {
         !exited
     }
 
+    /// Waits up to `limit` for member `i`'s process to exit (after a failpoint panic, for
+    /// instance); whether it did.
+    pub async fn wait_exited(&mut self, i: usize, limit: Duration) -> bool {
+        let deadline = std::time::Instant::now() + limit;
+        while self.is_running(i) {
+            if std::time::Instant::now() >= deadline {
+                return false;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        true
+    }
+
     /// Restarts member `i` with `FAILPOINTS=spec` in its environment (this start only).
     pub fn restart_with_failpoints(&mut self, i: usize, spec: &str) -> io::Result<()> {
         self.kill(i)?;

@@ -161,15 +161,11 @@ async fn a_panicking_member_exits_at_once() {
             .put(put)
             .await
             .expect("the leader commits with a majority");
-        let deadline = std::time::Instant::now() + Duration::from_secs(5);
-        while cluster.is_running(i) {
-            assert!(
-                std::time::Instant::now() < deadline,
-                "m{i} still runs 5 s after panicking at {point}:\n{}",
-                cluster.log_tail(i, 20)
-            );
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
+        assert!(
+            cluster.wait_exited(i, Duration::from_secs(5)).await,
+            "m{i} still runs 5 s after panicking at {point}:\n{}",
+            cluster.log_tail(i, 20)
+        );
         cluster.restart(i).unwrap();
         wait_for_value(&cluster, i, point).await;
     }

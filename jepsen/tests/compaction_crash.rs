@@ -83,15 +83,11 @@ async fn a_crash_during_a_compaction_leaves_history_watchable() {
         })
         .await
         .expect("the leader compacts");
-    let deadline = std::time::Instant::now() + Duration::from_secs(10);
-    while cluster.is_running(victim) {
-        assert!(
-            std::time::Instant::now() < deadline,
-            "m{victim} did not reach the failpoint:\n{}",
-            cluster.log_tail(victim, 20)
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    assert!(
+        cluster.wait_exited(victim, Duration::from_secs(10)).await,
+        "m{victim} did not reach the failpoint:\n{}",
+        cluster.log_tail(victim, 20)
+    );
     cluster.restart(victim).unwrap();
 
     let second = fill(&client, 1, 1500).await;
