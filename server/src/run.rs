@@ -78,6 +78,7 @@ pub async fn run(
         let app = peer_router.clone();
         serving.push(tokio::spawn(async move {
             let res = axum::serve(listener, app)
+                .tcp_nodelay(true)
                 .with_graceful_shutdown(async move {
                     let _ = stop.recv().await;
                 })

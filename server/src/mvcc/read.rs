@@ -30,6 +30,13 @@ pub struct RangeResult {
     pub rev: i64,
 }
 
+/// Decodes the stored form (kind byte, then the key-value) of the version at `rev`.
+fn decode_kv(stored: Option<&[u8]>, rev: &Revision) -> KeyValue {
+    let v =
+        stored.unwrap_or_else(|| panic!("index names revision {rev:?} missing from kv history"));
+    KeyValue::decode(&v[1..]).unwrap_or_else(|err| panic!("undecodable kv at {rev:?}: {err}"))
+}
+
 /// Something the keyspace can be read through: a consistent snapshot, or a write
 /// transaction that also sees its own writes.
 pub trait KvRead {
@@ -64,6 +71,16 @@ impl Source<'_> {
             Source::Db(_) => e.db().raw_iterator_cf(e.cf(cf)),
             Source::Snapshot(_, s) => s.raw_iterator_cf(e.cf(cf)),
         }
+    }
+
+    fn get(&self, cf: Cf, key: &[u8]) -> Option<rocksdb::DBPinnableSlice<'_>> {
+        let e = self.engine();
+        let handle = e.cf(cf);
+        let res = match self {
+            Source::Db(_) => e.db().get_pinned_cf(handle, key),
+            Source::Snapshot(_, s) => s.get_pinned_cf(handle, key),
+        };
+        res.unwrap_or_else(|err| panic!("rocksdb read of kv history failed: {err}"))
     }
 
     fn multi_get(&self, cf: Cf, keys: &[[u8; REV_LEN]]) -> Vec<Option<Vec<u8>>> {
@@ -125,6 +142,10 @@ impl Source<'_> {
                     revs.push(rev);
                 }
             }
+            if end == RangeEnd::Single {
+                // The newest version at or below `at` decides; older ones never do.
+                break;
+            }
             // Skip this key's older versions.
             let mut s = enc.to_vec();
             s.extend_from_slice(&[0xFF; REV_LEN]);
@@ -141,17 +162,15 @@ impl Source<'_> {
         if revs.is_empty() {
             return Vec::new();
         }
+        if let [rev] = revs {
+            let v = self.get(Cf::Kv, &rev.encode());
+            return vec![decode_kv(v.as_deref(), rev)];
+        }
         let keys: Vec<[u8; REV_LEN]> = revs.iter().map(|r| r.encode()).collect();
         self.multi_get(Cf::Kv, &keys)
             .into_iter()
             .zip(revs)
-            .map(|(v, rev)| {
-                let v = v.unwrap_or_else(|| {
-                    panic!("index names revision {rev:?} missing from kv history")
-                });
-                KeyValue::decode(&v[1..])
-                    .unwrap_or_else(|err| panic!("undecodable kv at {rev:?}: {err}"))
-            })
+            .map(|(v, rev)| decode_kv(v.as_deref(), rev))
             .collect()
     }
 

@@ -13,8 +13,9 @@ mod fragment;
 mod outbox;
 mod stream;
 
-use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
+
+use rustc_hash::{FxHashMap, FxHashSet};
 
 use ectd_proto::etcdserverpb::{watch_create_request::FilterType, WatchCreateRequest};
 use ectd_proto::etcdserverpb::{ResponseHeader, WatchResponse};
@@ -46,7 +47,7 @@ pub struct Spec {
 }
 
 /// The end of a watched range.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum End {
     /// Only the key itself.
     Single,
@@ -88,11 +89,7 @@ impl Spec {
 
     /// Whether `key` is watched.
     pub fn matches(&self, key: &[u8]) -> bool {
-        match &self.end {
-            End::Single => key == self.key.as_slice(),
-            End::Unbounded => key >= self.key.as_slice(),
-            End::Before(e) => key >= self.key.as_slice() && key < e.as_slice(),
-        }
+        in_range(&self.key, &self.end, key)
     }
 
     /// Whether the watcher is told of `ev` (its key and the event filters).
@@ -105,8 +102,20 @@ impl Spec {
     }
 }
 
+/// Whether `k` lies in the range from `key` to `end`.
+fn in_range(key: &[u8], end: &End, k: &[u8]) -> bool {
+    match end {
+        End::Single => k == key,
+        End::Unbounded => k >= key,
+        End::Before(e) => k >= key && k < e.as_slice(),
+    }
+}
+
 /// A synced watcher's place in the hub: its stream and its watch id.
 type WatcherRef = (u64, i64);
+
+/// A watched range: its first key and its end.
+type Range = (Vec<u8>, End);
 
 struct Synced {
     watcher: Watcher,
@@ -118,9 +127,12 @@ struct Synced {
 struct HubState {
     /// Every change up to this revision has been handed to the synced watchers.
     rev: i64,
-    synced: HashMap<WatcherRef, Synced>,
-    by_key: HashMap<Vec<u8>, HashSet<WatcherRef>>,
-    ranged: HashSet<WatcherRef>,
+    synced: FxHashMap<WatcherRef, Synced>,
+    /// Single-key watchers by key.
+    by_key: FxHashMap<Vec<u8>, FxHashSet<WatcherRef>>,
+    /// Range watchers by range: a change is matched once against each distinct
+    /// range, however many watchers share it.
+    ranged: FxHashMap<Range, FxHashSet<WatcherRef>>,
     next_stream: u64,
 }
 
@@ -133,7 +145,10 @@ impl HubState {
                 .or_default()
                 .insert(r);
         } else {
-            self.ranged.insert(r);
+            self.ranged
+                .entry((watcher.spec.key.clone(), watcher.spec.end.clone()))
+                .or_default()
+                .insert(r);
         }
         self.synced.insert(
             r,
@@ -146,15 +161,22 @@ impl HubState {
 
     fn remove(&mut self, r: WatcherRef) -> Option<Watcher> {
         let s = self.synced.remove(&r)?;
-        if s.watcher.spec.end == End::Single {
-            if let Some(set) = self.by_key.get_mut(&s.watcher.spec.key) {
+        let spec = &s.watcher.spec;
+        if spec.end == End::Single {
+            if let Some(set) = self.by_key.get_mut(&spec.key) {
                 set.remove(&r);
                 if set.is_empty() {
-                    self.by_key.remove(&s.watcher.spec.key);
+                    self.by_key.remove(&spec.key);
                 }
             }
         } else {
-            self.ranged.remove(&r);
+            let range = (spec.key.clone(), spec.end.clone());
+            if let Some(set) = self.ranged.get_mut(&range) {
+                set.remove(&r);
+                if set.is_empty() {
+                    self.ranged.remove(&range);
+                }
+            }
         }
         Some(s.watcher)
     }
@@ -238,14 +260,15 @@ impl Hub {
 
     /// Hands the changes of revision `rev`, just committed, to the synced watchers.
     /// Never waits: a watcher whose stream cannot take its response now falls
-    /// behind and catches up from history.
+    /// behind and catches up from history. Each stream's outbox is locked and woken
+    /// once per revision, however many of its watchers the revision concerns.
     pub fn notify(&self, rev: i64, changes: &[Event]) {
         let mut st = self.lock();
         st.rev = rev;
         if st.synced.is_empty() {
             return;
         }
-        let mut matched: HashMap<WatcherRef, Vec<&Event>> = HashMap::new();
+        let mut matched: FxHashMap<WatcherRef, Vec<&Event>> = FxHashMap::default();
         for ev in changes {
             let Some(kv) = &ev.kv else { continue };
             if let Some(set) = st.by_key.get(&kv.key) {
@@ -253,14 +276,23 @@ impl Hub {
                     matched.entry(*r).or_default().push(ev);
                 }
             }
-            for r in &st.ranged {
-                if st.synced[r].watcher.spec.matches(&kv.key) {
-                    matched.entry(*r).or_default().push(ev);
+            for ((key, end), set) in &st.ranged {
+                if in_range(key, end, &kv.key) {
+                    for r in set {
+                        matched.entry(*r).or_default().push(ev);
+                    }
                 }
             }
         }
+        // Per stream: the watchers concerned and the responses of each.
+        type Batch = (
+            Arc<stream::StreamShared>,
+            Vec<WatcherRef>,
+            Vec<Vec<WatchResponse>>,
+        );
+        let mut batches: FxHashMap<u64, Batch> = FxHashMap::default();
         for (r, evs) in matched {
-            let Some(s) = st.synced.get_mut(&r) else {
+            let Some(s) = st.synced.get(&r) else {
                 continue;
             };
             let w = &s.watcher;
@@ -282,16 +314,29 @@ impl Hub {
                 ..Default::default()
             };
             let msgs = fragment::split(resp, w.spec.fragment, self.max_response_bytes);
-            let pushed = w.stream.outbox.try_push(msgs);
-            match pushed {
-                Ok(()) => s.quiet = false,
-                Err(Refused::Full(_)) => {
-                    let mut w = st.remove(r).expect("watcher just found");
-                    w.next_rev = rev;
-                    w.stream.clone().fall_behind(w);
-                }
-                Err(Refused::Closed) => {
-                    st.remove(r);
+            let batch = batches
+                .entry(w.stream.id)
+                .or_insert_with(|| (w.stream.clone(), Vec::new(), Vec::new()));
+            batch.1.push(r);
+            batch.2.push(msgs);
+        }
+        for (stream, refs, msgs) in batches.into_values() {
+            let results = stream.outbox.try_push_each(msgs);
+            for (r, pushed) in refs.into_iter().zip(results) {
+                match pushed {
+                    Ok(()) => {
+                        if let Some(s) = st.synced.get_mut(&r) {
+                            s.quiet = false;
+                        }
+                    }
+                    Err(Refused::Full(_)) => {
+                        let mut w = st.remove(r).expect("watcher just found");
+                        w.next_rev = rev;
+                        w.stream.clone().fall_behind(w);
+                    }
+                    Err(Refused::Closed) => {
+                        st.remove(r);
+                    }
                 }
             }
         }

@@ -83,6 +83,51 @@ impl Outbox {
         Ok(())
     }
 
+    /// Queues each group of responses whole or not at all, in order, under one lock
+    /// and with one wake-up of the consumer; says for each group whether it was queued.
+    pub(super) fn try_push_each(
+        &self,
+        groups: Vec<Vec<WatchResponse>>,
+    ) -> Vec<Result<(), Refused>> {
+        let sized: Vec<Vec<(WatchResponse, usize)>> = groups
+            .into_iter()
+            .map(|g| {
+                g.into_iter()
+                    .map(|m| {
+                        let n = m.encoded_len();
+                        (m, n)
+                    })
+                    .collect()
+            })
+            .collect();
+        let mut q = self.lock();
+        let mut queued = false;
+        let results = sized
+            .into_iter()
+            .map(|group| {
+                if q.closed {
+                    return Err(Refused::Closed);
+                }
+                let room = Room {
+                    messages: group.len(),
+                    bytes: group.iter().map(|(_, n)| n).sum(),
+                };
+                if !q.has_room(room) {
+                    return Err(Refused::Full(room));
+                }
+                q.bytes += room.bytes;
+                q.items.extend(group);
+                queued = true;
+                Ok(())
+            })
+            .collect();
+        drop(q);
+        if queued {
+            self.readable.notify_one();
+        }
+        results
+    }
+
     /// Queues a small control response (created, canceled, progress) regardless of
     /// the bounds; callers that take requests from the client first wait for
     /// [`Outbox::writable`], which keeps these bounded too.
@@ -192,6 +237,36 @@ mod tests {
         ob.close();
         assert!(ob.pop().await.is_none());
         assert!(matches!(ob.try_push(vec![msg(1)]), Err(Refused::Closed)));
+    }
+
+    /// Each group is admitted or refused on its own, in order: a group that does not
+    /// fit is refused while a later, smaller one is still queued behind the earlier.
+    #[tokio::test]
+    async fn groups_are_admitted_each_on_its_own() {
+        let ob = Outbox::default();
+        for i in 0..(MAX_MESSAGES - 3) as i64 {
+            assert!(ob.try_push(vec![msg(i)]).is_ok());
+        }
+        let results = ob.try_push_each(vec![
+            vec![msg(100)],
+            vec![msg(200), msg(201), msg(202)],
+            vec![msg(300), msg(301)],
+        ]);
+        assert!(results[0].is_ok());
+        assert!(matches!(
+            results[1],
+            Err(Refused::Full(Room { messages: 3, .. }))
+        ));
+        assert!(results[2].is_ok());
+        assert_eq!(ob.len(), MAX_MESSAGES);
+        let mut tail = Vec::new();
+        for _ in 0..MAX_MESSAGES {
+            tail.push(ob.pop().await.unwrap().watch_id);
+        }
+        assert_eq!(tail[MAX_MESSAGES - 3..], [100, 300, 301]);
+        ob.close();
+        let closed = ob.try_push_each(vec![vec![msg(1)]]);
+        assert!(matches!(closed[0], Err(Refused::Closed)));
     }
 
     fn big(bytes: usize) -> WatchResponse {

@@ -272,3 +272,70 @@ fn catch_up_waits_for_room_for_a_large_response() {
         }
     }
 }
+
+/// Watchers sharing a range are matched together but each gets its own response;
+/// cancelling one leaves the others (and the single-key and other-range ones) intact.
+#[tokio::test]
+async fn watchers_sharing_a_range_each_get_the_change() {
+    let t = open();
+    let a = t.hub.open_stream();
+    let b = t.hub.open_stream();
+    for _ in 0..3 {
+        a.create(&create("a", "c", 0, false));
+    }
+    a.create(&create("b", "", 0, false));
+    a.create(&create("x", "z", 0, false));
+    b.create(&create("a", "c", 0, true));
+    let mut ids = Vec::new();
+    for _ in 0..5 {
+        let r = next(&a).await;
+        assert!(r.created);
+        ids.push(r.watch_id);
+    }
+    assert!(next(&b).await.created);
+    a.cancel(ids[1]);
+    assert!(next(&a).await.canceled);
+    assert_eq!(t.hub.synced_count(), 5);
+
+    let first = t.write(&[("b", Some("1"))]);
+    let second = t.write(&[("b", Some("2")), ("y", Some("3"))]);
+    let mut got = Vec::new();
+    for _ in 0..3 {
+        let r = next(&a).await;
+        got.push((r.watch_id, evs(&r)));
+    }
+    for _ in 0..4 {
+        let r = next(&a).await;
+        got.push((r.watch_id, evs(&r)));
+    }
+    got.sort();
+    let b1 = (first, "b".to_string(), Some("1".to_string()));
+    let b2 = (second, "b".to_string(), Some("2".to_string()));
+    let y = (second, "y".to_string(), Some("3".to_string()));
+    let mut want = vec![
+        (ids[0], vec![b1.clone()]),
+        (ids[0], vec![b2.clone()]),
+        (ids[2], vec![b1.clone()]),
+        (ids[2], vec![b2.clone()]),
+        (ids[3], vec![b1.clone()]),
+        (ids[3], vec![b2.clone()]),
+        (ids[4], vec![y]),
+    ];
+    want.sort();
+    assert_eq!(got, want);
+    assert!(
+        tokio::time::timeout(Duration::from_millis(200), a.next())
+            .await
+            .is_err(),
+        "nothing more for stream a"
+    );
+    let r = next(&b).await;
+    assert_eq!(evs(&r), vec![b1]);
+    let r = next(&b).await;
+    assert_eq!(evs(&r), vec![b2]);
+    assert_eq!(
+        r.events[0].prev_kv.as_ref().map(|kv| kv.value.clone()),
+        Some(b"1".to_vec()),
+        "prev_kv only for the watcher that asked for it"
+    );
+}
