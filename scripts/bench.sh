@@ -6,8 +6,8 @@
 #
 # Installs what is missing from Debian (etcd-server among it), builds ectd and
 # ectd-bench with the release profile, then runs `ectd-bench compare`: a 3-member
-# ectd cluster and a 3-member etcd cluster on loopback, one after the other, the same
-# workloads against each, and the ratios ectd / etcd as a table. results.json and
+# ectd cluster and a 3-member etcd cluster on loopback, the same workloads against
+# each, the two taking turns over two rounds, and the ratios ectd / etcd as a table. results.json and
 # chart.svg go to ./bench-results (BENCH_OUT to move them). Builds go to
 # $CARGO_TARGET_DIR (default /var/tmp/ectd-target).
 set -euo pipefail

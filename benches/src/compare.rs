@@ -1,14 +1,14 @@
 //! `ectd-bench compare`: a fresh ectd cluster and a fresh etcd cluster on loopback, the
-//! same workloads against each in one run, and the ratios (ectd / etcd) as a table, a
-//! JSON file and an SVG chart.
+//! same workloads against each in one run, taking turns, and the ratios (ectd / etcd)
+//! as a table, a JSON file and an SVG chart.
 
 use std::fmt::Write as _;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::time::Duration;
 
 use serde::Serialize;
 
-use crate::cluster;
+use crate::cluster::{self, Cluster};
 use crate::load::{self, Load, Target};
 use crate::watch::{self, WatchLoad};
 use crate::workloads;
@@ -25,9 +25,13 @@ pub struct CompareOptions {
     /// Members per cluster.
     #[arg(long, default_value_t = 3)]
     pub members: usize,
-    /// Seconds each request workload runs.
+    /// Seconds each request workload runs, per round.
     #[arg(long, default_value_t = 10.0)]
     pub seconds: f64,
+    /// Times each request and watch workload runs on each server; the servers take
+    /// turns (ectd, etcd, then etcd, ectd, ...) and the table shows the means.
+    #[arg(long, default_value_t = 2)]
+    pub rounds: usize,
     /// Keys loaded before measuring memory, disk and restart time.
     #[arg(long, default_value_t = 1_000_000)]
     pub keys: u64,
@@ -61,6 +65,8 @@ pub struct Row {
     pub target: Option<f64>,
     /// p99 latency of each, ms, for request workloads.
     pub p99_ms: Option<(f64, f64)>,
+    /// The ratio measured in each round (one entry per round).
+    pub round_ratios: Vec<f64>,
 }
 
 impl Row {
@@ -137,16 +143,43 @@ const CASES: &[Case] = &[
     },
 ];
 
-/// What one server measured.
-#[derive(Debug, Default, Clone, Serialize)]
-struct Measured {
-    /// (throughput/s, p99 ms) per case, in [`CASES`] order.
-    cases: Vec<(f64, f64)>,
-    watch_events_per_sec: f64,
-    watch_p99_ms: f64,
-    rss_mib: f64,
-    disk_mib: f64,
-    restart_s: f64,
+/// One quantity measured on both servers, once per round.
+#[derive(Debug, Default, Clone)]
+struct Rounds {
+    /// (value, p99 ms) per round: index 0 is ectd, 1 is etcd.
+    sides: [Vec<(f64, f64)>; 2],
+}
+
+impl Rounds {
+    fn mean(&self, side: usize, f: impl Fn(&(f64, f64)) -> f64) -> f64 {
+        let v = &self.sides[side];
+        v.iter().map(f).sum::<f64>() / v.len().max(1) as f64
+    }
+
+    /// The ratio ectd / etcd of each round's values.
+    fn round_ratios(&self) -> Vec<f64> {
+        self.sides[0]
+            .iter()
+            .zip(&self.sides[1])
+            .map(|(a, b)| a.0 / b.0.max(1e-9))
+            .collect()
+    }
+
+    /// A row of the mean values; `p99` says whether the row shows latencies.
+    fn row(&self, name: &str, unit: &str, higher: bool, target: Option<f64>, p99: bool) -> Row {
+        let (a, b) = (self.mean(0, |r| r.0), self.mean(1, |r| r.0));
+        Row {
+            name: name.into(),
+            unit: unit.into(),
+            ectd: a,
+            etcd: b,
+            ratio: a / b.max(1e-9),
+            higher_is_better: higher,
+            target,
+            p99_ms: p99.then(|| (self.mean(0, |r| r.1), self.mean(1, |r| r.1))),
+            round_ratios: self.round_ratios(),
+        }
+    }
 }
 
 /// A load of the shape (8-byte keys, 256-byte values, every member), quiet,
@@ -165,39 +198,49 @@ fn table_load(clients: usize, conns: usize, key_space: u64) -> Load {
     }
 }
 
-async fn measure(bin: &Path, dir: &Path, opts: &CompareOptions) -> anyhow::Result<Measured> {
-    let mut cluster = cluster::start(bin, dir, opts.members.max(1)).await?;
-    let endpoints = cluster.endpoints();
-    let mut m = Measured::default();
-    let mut preloaded = false;
-    for case in CASES {
-        let mut load = table_load(case.clients, case.conns, 100_000);
-        load.duration = Some(opts.seconds);
-        if case.conns == 1 {
-            // One connection goes to one member: to the leader on both sides, so
-            // neither is measured through an extra forwarding hop by the luck of
-            // the election.
-            load.target = Target::Leader;
-        }
-        let ch = load::connect(&endpoints, &load).await?;
-        let report = match case.kind {
-            Kind::Put => workloads::put(&ch, &load).await?,
-            Kind::RangeLinearizable | Kind::RangeSerializable => {
-                if !preloaded {
-                    workloads::preload(&ch, &load).await?;
-                    preloaded = true;
-                }
-                let serializable = matches!(case.kind, Kind::RangeSerializable);
-                workloads::range(&ch, &load, serializable).await?
-            }
-            Kind::TxnCas => workloads::txn_cas(&ch, &load).await?,
-            Kind::LeaseKeepalive => workloads::lease_keepalive(&ch, &load).await?,
-        };
-        eprintln!("  {}", report.summary(case.name));
-        m.cases.push((report.throughput, report.p99_ms));
+/// A server under test: its cluster and whether the range workloads' keys are in.
+struct Side {
+    name: &'static str,
+    cluster: Cluster,
+    preloaded: bool,
+}
+
+/// Runs one request workload against `side`: (throughput/s, p99 ms).
+async fn run_case(
+    case: &Case,
+    side: &mut Side,
+    opts: &CompareOptions,
+) -> anyhow::Result<(f64, f64)> {
+    let mut load = table_load(case.clients, case.conns, 100_000);
+    load.duration = Some(opts.seconds);
+    if case.conns == 1 {
+        // One connection goes to one member: to the leader on both sides, so
+        // neither is measured through an extra forwarding hop by the luck of the
+        // election.
+        load.target = Target::Leader;
     }
+    let ch = load::connect(&side.cluster.endpoints(), &load).await?;
+    let report = match case.kind {
+        Kind::Put => workloads::put(&ch, &load).await?,
+        Kind::RangeLinearizable | Kind::RangeSerializable => {
+            if !side.preloaded {
+                workloads::preload(&ch, &load).await?;
+                side.preloaded = true;
+            }
+            let serializable = matches!(case.kind, Kind::RangeSerializable);
+            workloads::range(&ch, &load, serializable).await?
+        }
+        Kind::TxnCas => workloads::txn_cas(&ch, &load).await?,
+        Kind::LeaseKeepalive => workloads::lease_keepalive(&ch, &load).await?,
+    };
+    eprintln!("  {}: {}", side.name, report.summary(case.name));
+    Ok((report.throughput, report.p99_ms))
+}
+
+/// Runs the watch workload against `side`: (events/s, delivery p99 ms).
+async fn run_watch(side: &mut Side, opts: &CompareOptions) -> anyhow::Result<(f64, f64)> {
     let load = table_load(1, 16, 100_000);
-    let ch = load::connect(&endpoints, &load).await?;
+    let ch = load::connect(&side.cluster.endpoints(), &load).await?;
     let w = WatchLoad {
         watchers: opts.watchers,
         streams: 100,
@@ -205,117 +248,139 @@ async fn measure(bin: &Path, dir: &Path, opts: &CompareOptions) -> anyhow::Resul
         put_clients: 1,
     };
     let report = watch::run(&ch, &load, &w).await?;
-    eprintln!("  {}", report.summary("watch"));
-    m.watch_events_per_sec = report.events_per_sec;
-    m.watch_p99_ms = report.p99_ms;
+    eprintln!("  {}: {}", side.name, report.summary("watch"));
+    Ok((report.events_per_sec, report.p99_ms))
+}
 
+/// What the key load left: (RSS MiB, disk MiB, restart seconds).
+async fn fill_and_restart(
+    side: &mut Side,
+    opts: &CompareOptions,
+) -> anyhow::Result<(f64, f64, f64)> {
     let mut fill = table_load(256, 16, opts.keys);
     fill.total = opts.keys;
     fill.quiet = false;
-    let ch = load::connect(&endpoints, &fill).await?;
+    let ch = load::connect(&side.cluster.endpoints(), &fill).await?;
     let report = workloads::put(&ch, &fill).await?;
     anyhow::ensure!(
         report.errors == 0,
-        "{} of the key load failed",
+        "{}: {} of the key load failed",
+        side.name,
         report.errors
     );
     drop(ch);
     tokio::time::sleep(Duration::from_secs(2)).await;
-    m.rss_mib = cluster.rss_kib() as f64 / 1024.0;
-    m.disk_mib = cluster.disk_bytes() as f64 / (1 << 20) as f64;
-    m.restart_s = cluster.restart().await?.as_secs_f64();
+    let rss = side.cluster.rss_kib() as f64 / 1024.0;
+    let disk = side.cluster.disk_bytes() as f64 / (1 << 20) as f64;
+    let restart = side.cluster.restart().await?.as_secs_f64();
     eprintln!(
-        "  after {} keys: RSS {:.0} MiB, disk {:.0} MiB, restart {:.2}s",
-        opts.keys, m.rss_mib, m.disk_mib, m.restart_s
+        "  {}: after {} keys: RSS {rss:.0} MiB, disk {disk:.0} MiB, restart {restart:.2}s",
+        side.name, opts.keys
     );
-    Ok(m)
+    Ok((rss, disk, restart))
+}
+
+/// Which side goes first in round `round`: ectd, etcd, then etcd, ectd, and so on,
+/// so that a machine getting slower or faster during the run favours neither.
+fn order(round: usize) -> [usize; 2] {
+    if round.is_multiple_of(2) {
+        [0, 1]
+    } else {
+        [1, 0]
+    }
 }
 
 /// Runs the comparison and writes `results.json` and `chart.svg` under `opts.out`.
+///
+/// Both clusters run for the whole comparison. Every workload runs `--rounds` times
+/// on each, the two servers taking turns, and the table shows the means.
 pub async fn run(opts: &CompareOptions) -> anyhow::Result<Vec<Row>> {
     let ectd = match &opts.ectd {
         Some(p) => p.clone(),
         None => std::env::current_exe()?.with_file_name("ectd"),
     };
     let tmp = tempfile::tempdir()?;
-    eprintln!("ectd ({}):", ectd.display());
-    let a = measure(&ectd, &tmp.path().join("ectd"), opts).await?;
-    eprintln!("etcd ({}):", opts.etcd.display());
-    let b = measure(&opts.etcd, &tmp.path().join("etcd"), opts).await?;
+    let rounds = opts.rounds.max(1);
+    eprintln!("ectd: {}\netcd: {}", ectd.display(), opts.etcd.display());
+    let mut sides = [
+        Side {
+            name: "ectd",
+            cluster: cluster::start(&ectd, &tmp.path().join("ectd"), opts.members.max(1)).await?,
+            preloaded: false,
+        },
+        Side {
+            name: "etcd",
+            cluster: cluster::start(&opts.etcd, &tmp.path().join("etcd"), opts.members.max(1))
+                .await?,
+            preloaded: false,
+        },
+    ];
     let mut rows = Vec::new();
-    for (i, case) in CASES.iter().enumerate() {
-        rows.push(Row {
-            name: case.name.to_string(),
-            unit: "ops/s".into(),
-            ectd: a.cases[i].0,
-            etcd: b.cases[i].0,
-            ratio: a.cases[i].0 / b.cases[i].0.max(1e-9),
-            higher_is_better: true,
-            target: case.target,
-            p99_ms: Some((a.cases[i].1, b.cases[i].1)),
-        });
+    for case in CASES {
+        let mut m = Rounds::default();
+        for round in 0..rounds {
+            for s in order(round) {
+                let r = run_case(case, &mut sides[s], opts).await?;
+                m.sides[s].push(r);
+            }
+        }
+        rows.push(m.row(case.name, "ops/s", true, case.target, true));
     }
-    let mut row = |name: &str, unit: &str, x: f64, y: f64, higher: bool, target: Option<f64>| {
-        rows.push(Row {
-            name: name.into(),
-            unit: unit.into(),
-            ectd: x,
-            etcd: y,
-            ratio: x / y.max(1e-9),
-            higher_is_better: higher,
-            target,
-            p99_ms: None,
-        })
-    };
+    let mut watch = Rounds::default();
+    for round in 0..rounds {
+        for s in order(round) {
+            let r = run_watch(&mut sides[s], opts).await?;
+            watch.sides[s].push(r);
+        }
+    }
     let watch_name = format!(
         "watch, {} watchers, {} puts",
         opts.watchers, opts.watch_puts
     );
-    row(
-        &watch_name,
-        "events/s",
-        a.watch_events_per_sec,
-        b.watch_events_per_sec,
-        true,
-        Some(2.0),
-    );
-    row(
-        "watch delivery p99",
-        "ms",
-        a.watch_p99_ms,
-        b.watch_p99_ms,
-        false,
-        Some(1.0),
-    );
+    rows.push(watch.row(&watch_name, "events/s", true, Some(2.0), false));
+    let latency = Rounds {
+        sides: watch
+            .sides
+            .clone()
+            .map(|v| v.into_iter().map(|(_, p99)| (p99, 0.0)).collect()),
+    };
+    rows.push(latency.row("watch delivery p99", "ms", false, Some(1.0), false));
+
+    let mut after: [Rounds; 3] = Default::default();
+    for (s, side) in sides.iter_mut().enumerate() {
+        let (rss, disk, restart) = fill_and_restart(side, opts).await?;
+        after[0].sides[s].push((rss, 0.0));
+        after[1].sides[s].push((disk, 0.0));
+        after[2].sides[s].push((restart, 0.0));
+    }
     let keys = opts.keys;
-    row(
+    rows.push(after[0].row(
         &format!("RSS after {keys} keys"),
         "MiB",
-        a.rss_mib,
-        b.rss_mib,
         false,
         Some(0.5),
-    );
-    row(
+        false,
+    ));
+    rows.push(after[1].row(
         &format!("disk after {keys} keys"),
         "MiB",
-        a.disk_mib,
-        b.disk_mib,
         false,
         None,
-    );
-    row(
+        false,
+    ));
+    rows.push(after[2].row(
         &format!("restart with {keys} keys"),
         "s",
-        a.restart_s,
-        b.restart_s,
         false,
         Some(0.5),
-    );
+        false,
+    ));
+
     std::fs::create_dir_all(&opts.out)?;
     let json = serde_json::json!({
         "members": opts.members,
         "seconds_per_workload": opts.seconds,
+        "rounds": rounds,
         "keys": opts.keys,
         "rows": rows,
     });
@@ -330,7 +395,7 @@ pub async fn run(opts: &CompareOptions) -> anyhow::Result<Vec<Row>> {
 /// The rows as a Markdown table.
 pub fn table(rows: &[Row]) -> String {
     let mut s = String::from(
-        "| measure | ectd | etcd | ectd/etcd | target | met | p99 ms ectd / etcd |\n|---|---|---|---|---|---|---|\n",
+        "| measure | ectd | etcd | ectd/etcd | per round | target | met | p99 ms ectd / etcd |\n|---|---|---|---|---|---|---|---|\n",
     );
     for r in rows {
         let target = match r.target {
@@ -346,10 +411,17 @@ pub fn table(rows: &[Row]) -> String {
         let p99 = r
             .p99_ms
             .map_or("-".into(), |(a, b)| format!("{a:.2} / {b:.2}"));
+        let rounds: Vec<String> = r.round_ratios.iter().map(|x| format!("{x:.2}")).collect();
         let _ = writeln!(
             s,
-            "| {} | {:.1} {} | {:.1} {} | {:.2} | {target} | {met} | {p99} |",
-            r.name, r.ectd, r.unit, r.etcd, r.unit, r.ratio
+            "| {} | {:.1} {} | {:.1} {} | {:.2} | {} | {target} | {met} | {p99} |",
+            r.name,
+            r.ectd,
+            r.unit,
+            r.etcd,
+            r.unit,
+            r.ratio,
+            rounds.join(" ")
         );
     }
     s
@@ -426,7 +498,27 @@ mod tests {
             higher_is_better: higher,
             target,
             p99_ms: None,
+            round_ratios: vec![ratio],
         }
+    }
+
+    #[test]
+    fn rounds_alternate_and_average() {
+        assert_eq!(order(0), [0, 1]);
+        assert_eq!(order(1), [1, 0]);
+        let m = Rounds {
+            sides: [
+                vec![(300.0, 2.0), (100.0, 4.0)],
+                vec![(100.0, 1.0), (100.0, 3.0)],
+            ],
+        };
+        let r = m.row("put", "ops/s", true, Some(2.0), true);
+        assert_eq!((r.ectd, r.etcd, r.ratio), (200.0, 100.0, 2.0));
+        assert_eq!(r.round_ratios, vec![3.0, 1.0]);
+        assert_eq!(r.p99_ms, Some((3.0, 2.0)));
+        assert_eq!(r.met(), Some(true));
+        let t = table(&[r]);
+        assert!(t.contains("| 2.00 | 3.00 1.00 |"), "{t}");
     }
 
     #[test]

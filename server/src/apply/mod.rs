@@ -122,9 +122,9 @@ impl Applier {
     }
 
     /// Records that everything up to `index` (of `term`) is applied — entries without
-    /// a command change nothing but still count — and makes it durable without the
-    /// raft WAL.
-    pub fn make_durable(&self, index: u64, term: u64) -> Result<(), crate::engine::EngineError> {
+    /// a command change nothing but still count. Not durable by itself: a later
+    /// [`Engine::flush`](crate::engine::Engine::flush) makes it so, without the raft WAL.
+    pub fn record_applied(&self, index: u64, term: u64) -> Result<(), crate::engine::EngineError> {
         let engine = self.store.engine();
         let mut batch = WriteBatch::default();
         batch.put_cf(
@@ -133,8 +133,12 @@ impl Applier {
             index.to_be_bytes(),
         );
         batch.put_cf(engine.cf(Cf::Meta), meta::APPLIED_TERM, term.to_be_bytes());
-        engine.write(batch)?;
-        engine.flush()
+        engine.write(batch)
+    }
+
+    /// The storage engine, for flushing it off the apply thread.
+    pub fn engine(&self) -> crate::engine::Engine {
+        self.store.engine().clone()
     }
 
     /// Applies a raft membership change: records the member (from the change's

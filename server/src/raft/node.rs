@@ -164,6 +164,9 @@ struct Loop {
     /// instead of after an election timeout.
     campaign_pending: bool,
     durable: Receiver<Durable>,
+    /// The index of the last state snapshot installed from the leader: a durable
+    /// point below it, reported by a flush that began before the install, is stale.
+    installed: u64,
     transport: Arc<Transport>,
 }
 
@@ -202,6 +205,7 @@ pub fn spawn(
         reads: Vec::new(),
         campaign_pending: single,
         durable,
+        installed: 0,
         transport,
     };
     let tick = settings.tick;
@@ -250,7 +254,9 @@ impl Loop {
                 break;
             }
             if let Some(d) = self.durable.try_iter().last() {
-                self.release_log(d);
+                if d.index > self.installed {
+                    self.release_log(d);
+                }
             }
             if self.campaign_pending {
                 let log = &self.node.raft.raft_log;
@@ -419,6 +425,7 @@ impl Loop {
         self.node
             .mut_store()
             .apply_snapshot(index, term, md.get_conf_state().clone());
+        self.installed = index;
         self.wal.mark_snapshot(index, term);
         let hs = self.node.store().hard_state().clone();
         self.wal.set_hard_state(&hs);

@@ -12,6 +12,7 @@ use tokio::sync::{mpsc, watch};
 
 use super::Waiters;
 use crate::apply::{Applier, Output};
+use crate::engine::Engine;
 use crate::raft::{Durable, ToApply, Transport};
 use crate::watch::Hub;
 
@@ -30,8 +31,9 @@ pub(super) struct ApplyTask {
 }
 
 /// The apply task: applies committed entries in order, answers waiters, publishes
-/// the applied index. Every `--snapshot-count` entries it makes the state machine
-/// durable and lets the raft loop drop the WAL it no longer needs.
+/// the applied index. Every `--snapshot-count` entries it has the state machine
+/// made durable (off this thread) and lets the raft loop drop the WAL it no longer
+/// needs.
 pub(super) fn spawn_apply(
     task: ApplyTask,
     mut committed: mpsc::Receiver<ToApply>,
@@ -57,6 +59,7 @@ pub(super) fn spawn_apply(
     std::thread::Builder::new()
         .name("apply".into())
         .spawn(move || {
+            let (flush_tx, flusher) = spawn_flusher(applier.engine(), durable);
             let mut last_durable = persisted;
             while let Some(item) = committed.blocking_recv() {
                 let entries = match item {
@@ -128,21 +131,58 @@ pub(super) fn spawn_apply(
                 }
                 applied.send_replace(last);
                 if last >= last_durable + snapshot_count {
-                    match applier.make_durable(last, last_term) {
+                    // The flush runs on its own thread, so applying goes on meanwhile;
+                    // while one is under way, the next waits for a later batch.
+                    match applier.record_applied(last, last_term) {
                         Ok(()) => {
-                            last_durable = last;
-                            let _ = durable.send(Durable {
+                            let d = Durable {
                                 index: last,
                                 term: last_term,
-                            });
+                            };
+                            if flush_tx.try_send(d).is_ok() {
+                                last_durable = last;
+                            }
                         }
-                        Err(e) => tracing::warn!(error = %e, "flushing the state machine failed"),
+                        Err(e) => tracing::warn!(error = %e, "recording the applied index failed"),
                     }
                 }
             }
+            drop(flush_tx);
+            let _ = flusher.join();
             tracing::info!("apply task stopped");
         })
         .expect("spawning the apply thread")
+}
+
+/// The thread that makes the state machine durable: it flushes every memtable for
+/// each [`Durable`] it receives, then passes it on to the raft loop, which may then
+/// drop the WAL it covers. Everything written before the flush began is in it, and
+/// the applied index was written before it was sent here.
+fn spawn_flusher(
+    engine: Engine,
+    durable: std::sync::mpsc::Sender<Durable>,
+) -> (std::sync::mpsc::SyncSender<Durable>, JoinHandle<()>) {
+    let (tx, rx) = std::sync::mpsc::sync_channel::<Durable>(1);
+    let thread = std::thread::Builder::new()
+        .name("flush".into())
+        .spawn(move || {
+            for d in rx {
+                let started = std::time::Instant::now();
+                match engine.flush() {
+                    Ok(()) => {
+                        tracing::info!(
+                            index = d.index,
+                            elapsed_ms = started.elapsed().as_millis() as u64,
+                            "state machine flushed"
+                        );
+                        let _ = durable.send(d);
+                    }
+                    Err(e) => tracing::warn!(error = %e, "flushing the state machine failed"),
+                }
+            }
+        })
+        .expect("spawning the flush thread");
+    (tx, thread)
 }
 
 /// Every member's id and peer URLs, for the transport.

@@ -1,11 +1,14 @@
-//! The raft write-ahead log: append-only segment files under `<data-dir>/member/wal`.
+//! The raft write-ahead log: segment files under `<data-dir>/member/wal`, each
+//! preallocated to its full size and filled front to back.
 //!
 //! Every record is framed as `magic u32 | length u32 | type u8 | crc32 u32 | payload`
 //! (little-endian; the CRC covers type and payload). Writes are buffered per Ready and
-//! made durable by one `fdatasync` in [`Wal::sync`] (group commit).
+//! made durable by one `fdatasync` in [`Wal::sync`] (group commit). Because the space is
+//! reserved up front, a sync never has to record a new file size; the zeros after the
+//! last record mark the end of the data.
 //!
 //! On open, a damaged record at the very end of the newest segment (a write torn by a
-//! crash) is truncated away with a warning. A damaged record anywhere else, or one
+//! crash) is cut away with a warning. A damaged record anywhere else, or one
 //! followed by a valid record, refuses startup with [`WalError::Corrupt`] naming the file
 //! and offset: acknowledged entries are never dropped silently.
 
@@ -13,7 +16,7 @@ mod record;
 mod segment;
 
 use std::fs::{self, File, OpenOptions};
-use std::io::Write;
+use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 
 use protobuf::Message as _;
@@ -23,7 +26,8 @@ use record::encode_record;
 pub use record::RecordType;
 use segment::{list_segments, read_segment, segment_name, SegmentEnd};
 
-/// A new segment is started once the current one grows past this size.
+/// A segment's preallocated size; a new segment is started once the current one's
+/// records pass it.
 const SEGMENT_BYTES: u64 = 64 * 1024 * 1024;
 
 /// Errors of the write-ahead log.
@@ -73,6 +77,7 @@ pub struct Wal {
     file: File,
     path: PathBuf,
     seq: u64,
+    /// Where the next record goes: the end of the data in the current segment.
     size: u64,
     buf: Vec<u8>,
     /// `(seq, first index, path)` of every segment, oldest first.
@@ -88,46 +93,56 @@ impl Wal {
         let mut segments = list_segments(dir).map_err(io_err(dir))?;
         let mut replay = Replay::default();
         let count = segments.len();
+        let mut data_end = 0;
         for (i, (_, _, path)) in segments.iter().enumerate() {
             let is_last = i + 1 == count;
             let end = read_segment(path, is_last, &mut |ty, payload| {
                 apply_record(&mut replay, ty, payload)
             })?;
-            if let SegmentEnd::Torn { offset, len } = end {
-                tracing::warn!(
-                    file = %path.display(),
-                    offset,
-                    dropped_bytes = len - offset,
-                    "wal: truncating torn record at the end of the log"
-                );
-                let f = OpenOptions::new()
-                    .write(true)
-                    .open(path)
-                    .map_err(io_err(path))?;
-                f.set_len(offset).map_err(io_err(path))?;
-                f.sync_all().map_err(io_err(path))?;
-            }
+            data_end = match end {
+                SegmentEnd::Clean { end } => end,
+                SegmentEnd::Torn { offset, len } => {
+                    tracing::warn!(
+                        file = %path.display(),
+                        offset,
+                        dropped_bytes = len - offset,
+                        "wal: cutting a torn record off the end of the log"
+                    );
+                    let f = OpenOptions::new()
+                        .write(true)
+                        .open(path)
+                        .map_err(io_err(path))?;
+                    // Truncating drops the damage; reserving the space again brings
+                    // back zeros after the last record.
+                    f.set_len(offset).map_err(io_err(path))?;
+                    preallocate(&f, SEGMENT_BYTES).map_err(io_err(path))?;
+                    f.sync_all().map_err(io_err(path))?;
+                    offset
+                }
+            };
         }
         let last_index = replay.entries.last().map(|e| e.index).unwrap_or(0);
         if segments.is_empty() {
             let first = last_index + 1;
             let path = dir.join(segment_name(0, first));
-            File::create(&path).map_err(io_err(&path))?;
-            sync_dir(dir)?;
+            create_segment(dir, &path)?;
             segments.push((0, first, path));
+            data_end = 0;
         }
         let (seq, _, path) = segments.last().cloned().expect("at least one segment");
         let file = OpenOptions::new()
-            .append(true)
+            .read(true)
+            .write(true)
             .open(&path)
             .map_err(io_err(&path))?;
-        let size = file.metadata().map_err(io_err(&path))?.len();
+        // A segment written before segments were preallocated gets its space now.
+        preallocate(&file, SEGMENT_BYTES).map_err(io_err(&path))?;
         let wal = Wal {
             dir: dir.to_path_buf(),
             file,
             path,
             seq,
-            size,
+            size: data_end,
             buf: Vec::with_capacity(64 * 1024),
             segments,
             last_index,
@@ -168,7 +183,9 @@ impl Wal {
         if self.buf.is_empty() {
             return Ok(());
         }
-        self.file.write_all(&self.buf).map_err(io_err(&self.path))?;
+        self.file
+            .write_all_at(&self.buf, self.size)
+            .map_err(io_err(&self.path))?;
         self.size += self.buf.len() as u64;
         self.buf.clear();
         Ok(())
@@ -189,12 +206,7 @@ impl Wal {
         let seq = self.seq + 1;
         let first = self.last_index + 1;
         let path = self.dir.join(segment_name(seq, first));
-        let file = OpenOptions::new()
-            .create_new(true)
-            .append(true)
-            .open(&path)
-            .map_err(io_err(&path))?;
-        sync_dir(&self.dir)?;
+        let file = create_segment(&self.dir, &path)?;
         self.segments.push((seq, first, path.clone()));
         self.file = file;
         self.path = path;
@@ -252,6 +264,34 @@ fn apply_record(replay: &mut Replay, ty: RecordType, payload: &[u8]) -> Result<(
         }
     }
     Ok(())
+}
+
+/// Creates the segment file at `path` with its space reserved, durably.
+fn create_segment(dir: &Path, path: &Path) -> Result<File, WalError> {
+    let file = OpenOptions::new()
+        .create_new(true)
+        .read(true)
+        .write(true)
+        .open(path)
+        .map_err(io_err(path))?;
+    preallocate(&file, SEGMENT_BYTES).map_err(io_err(path))?;
+    file.sync_all().map_err(io_err(path))?;
+    sync_dir(dir)?;
+    Ok(file)
+}
+
+/// Reserves the first `len` bytes of `file` (reading as zeros), so that records
+/// written into them change no file size. A filesystem that cannot reserve space
+/// leaves the file to grow as records are written, which is slower but as safe.
+fn preallocate(file: &File, len: u64) -> std::io::Result<()> {
+    if file.metadata()?.len() >= len {
+        return Ok(());
+    }
+    match rustix::fs::fallocate(file, rustix::fs::FallocateFlags::empty(), 0, len) {
+        Ok(()) => Ok(()),
+        Err(e) if e == rustix::io::Errno::OPNOTSUPP || e == rustix::io::Errno::NOSYS => Ok(()),
+        Err(e) => Err(e.into()),
+    }
 }
 
 fn sync_dir(dir: &Path) -> Result<(), WalError> {

@@ -36,10 +36,11 @@ pub fn list_segments(dir: &Path) -> std::io::Result<Vec<(u64, u64, PathBuf)>> {
 
 /// How a segment ended.
 pub enum SegmentEnd {
-    /// Every byte belonged to a valid record.
-    Clean,
+    /// Every byte up to `end` belonged to a valid record, and every byte after it is
+    /// zero (preallocated space not yet written).
+    Clean { end: u64 },
     /// The newest segment ends in a damaged record with nothing valid after it:
-    /// keep `offset` bytes of the `len`.
+    /// keep `offset` bytes; the damage reaches up to `len` (zeros follow).
     Torn { offset: u64, len: u64 },
 }
 
@@ -63,6 +64,10 @@ pub fn read_segment(
     };
     let mut off = 0;
     while off < data.len() {
+        if data[off..].iter().all(|b| *b == 0) {
+            // The preallocated space after the last record.
+            break;
+        }
         match decode_record(&data[off..]) {
             Decoded::Record(ty, payload, total) => {
                 visit(ty, payload).map_err(|r| corrupt(off, r))?;
@@ -71,9 +76,10 @@ pub fn read_segment(
             Decoded::Incomplete | Decoded::Invalid(_)
                 if is_last && !valid_record_after(&data, off) =>
             {
+                let len = data.iter().rposition(|b| *b != 0).map_or(off, |i| i + 1);
                 return Ok(SegmentEnd::Torn {
                     offset: off as u64,
-                    len: data.len() as u64,
+                    len: len as u64,
                 });
             }
             Decoded::Incomplete => {
@@ -82,7 +88,7 @@ pub fn read_segment(
             Decoded::Invalid(reason) => return Err(corrupt(off, reason)),
         }
     }
-    Ok(SegmentEnd::Clean)
+    Ok(SegmentEnd::Clean { end: off as u64 })
 }
 
 /// Whether any valid record starts after `off`: if so, the damage at `off` is not

@@ -1,5 +1,5 @@
 use super::*;
-use std::io::{Seek, SeekFrom};
+use std::io::{Seek, SeekFrom, Write};
 
 fn entry(index: u64, term: u64, data: &[u8]) -> Entry {
     Entry {
@@ -31,6 +31,70 @@ fn only_segment(dir: &Path) -> PathBuf {
     segs[0].2.clone()
 }
 
+/// Where the records of the segment at `path` end (zeros follow).
+fn data_end(path: &Path) -> u64 {
+    match read_segment(path, true, &mut |_, _| Ok(())).unwrap() {
+        SegmentEnd::Clean { end } => end,
+        SegmentEnd::Torn { .. } => panic!("{} ends in a torn record", path.display()),
+    }
+}
+
+/// Writes `bytes` at `offset` of the file at `path`, as a write in progress would.
+fn write_at(path: &Path, offset: u64, bytes: &[u8]) {
+    let f = OpenOptions::new().write(true).open(path).unwrap();
+    f.write_all_at(bytes, offset).unwrap();
+}
+
+/// Whether every byte of the file at `path` from `from` on is zero.
+fn zeros_from(path: &Path, from: u64) -> bool {
+    fs::read(path).unwrap()[from as usize..]
+        .iter()
+        .all(|b| *b == 0)
+}
+
+#[test]
+fn segments_are_preallocated_and_filled_from_the_front() {
+    let d = tempfile::tempdir().unwrap();
+    write_entries(d.path(), 1..=3);
+    let path = only_segment(d.path());
+    assert_eq!(fs::metadata(&path).unwrap().len(), SEGMENT_BYTES);
+    let end = data_end(&path);
+    assert!(end > 0 && zeros_from(&path, end));
+    // Reopening writes after the records, not after the reserved space.
+    write_entries(d.path(), 4..=6);
+    assert_eq!(fs::metadata(&path).unwrap().len(), SEGMENT_BYTES);
+    assert!(data_end(&path) > end);
+    let (_, r) = Wal::open(d.path()).unwrap();
+    assert_eq!(
+        r.entries.iter().map(|e| e.index).collect::<Vec<_>>(),
+        (1..=6).collect::<Vec<_>>()
+    );
+}
+
+#[test]
+fn a_segment_without_reserved_space_is_read_and_extended() {
+    let d = tempfile::tempdir().unwrap();
+    write_entries(d.path(), 1..=4);
+    let path = only_segment(d.path());
+    // The shape of a segment that grew record by record: no zeros after the data.
+    let end = data_end(&path);
+    OpenOptions::new()
+        .write(true)
+        .open(&path)
+        .unwrap()
+        .set_len(end)
+        .unwrap();
+    let (mut wal, r) = Wal::open(d.path()).unwrap();
+    assert_eq!(r.entries.len(), 4);
+    assert_eq!(fs::metadata(&path).unwrap().len(), SEGMENT_BYTES);
+    wal.append_entries(&[entry(5, 1, b"v5")]);
+    wal.sync().unwrap();
+    drop(wal);
+    let (_, r) = Wal::open(d.path()).unwrap();
+    assert_eq!(r.entries.len(), 5);
+    assert_eq!(&r.entries[4].data[..], b"v5");
+}
+
 #[test]
 fn replays_entries_and_hard_state() {
     let d = tempfile::tempdir().unwrap();
@@ -59,11 +123,11 @@ fn later_entries_replace_a_conflicting_suffix() {
 }
 
 #[test]
-fn torn_tail_is_truncated() {
+fn torn_tail_is_cut_off() {
     let d = tempfile::tempdir().unwrap();
     write_entries(d.path(), 1..=5);
     let path = only_segment(d.path());
-    let good_len = fs::metadata(&path).unwrap().len();
+    let good_end = data_end(&path);
     // A record cut off half-way, as a crash during write leaves it.
     let mut rec = Vec::new();
     encode_record(
@@ -71,35 +135,48 @@ fn torn_tail_is_truncated() {
         RecordType::Entry,
         &entry(6, 1, b"v6").write_to_bytes().unwrap(),
     );
-    let mut f = OpenOptions::new().append(true).open(&path).unwrap();
-    f.write_all(&rec[..rec.len() / 2]).unwrap();
-    drop(f);
+    write_at(&path, good_end, &rec[..rec.len() / 2]);
     let (_, r) = Wal::open(d.path()).unwrap();
     assert_eq!(r.entries.len(), 5);
-    assert_eq!(fs::metadata(&path).unwrap().len(), good_len);
+    assert_eq!(data_end(&path), good_end);
+    assert!(zeros_from(&path, good_end));
+    assert_eq!(fs::metadata(&path).unwrap().len(), SEGMENT_BYTES);
 }
 
 #[test]
-fn garbage_tail_is_truncated() {
+fn garbage_tail_is_cut_off() {
     let d = tempfile::tempdir().unwrap();
     write_entries(d.path(), 1..=5);
     let path = only_segment(d.path());
-    let good_len = fs::metadata(&path).unwrap().len();
-    let mut f = OpenOptions::new().append(true).open(&path).unwrap();
+    let good_end = data_end(&path);
     let garbage: Vec<u8> = (0..4096u32)
         .map(|i| (i.wrapping_mul(2654435761) >> 13) as u8)
         .collect();
-    f.write_all(&garbage).unwrap();
-    drop(f);
+    write_at(&path, good_end, &garbage);
     let (mut wal, r) = Wal::open(d.path()).unwrap();
     assert_eq!(r.entries.len(), 5);
-    assert_eq!(fs::metadata(&path).unwrap().len(), good_len);
+    assert!(zeros_from(&path, good_end));
     // The repaired log accepts new entries.
     wal.append_entries(&[entry(6, 1, b"v6")]);
     wal.sync().unwrap();
     drop(wal);
     let (_, r) = Wal::open(d.path()).unwrap();
     assert_eq!(r.entries.len(), 6);
+}
+
+#[test]
+fn garbage_past_the_reserved_space_is_cut_off() {
+    let d = tempfile::tempdir().unwrap();
+    write_entries(d.path(), 1..=5);
+    let path = only_segment(d.path());
+    let good_end = data_end(&path);
+    let mut f = OpenOptions::new().append(true).open(&path).unwrap();
+    f.write_all(b"not a record").unwrap();
+    drop(f);
+    let (_, r) = Wal::open(d.path()).unwrap();
+    assert_eq!(r.entries.len(), 5);
+    assert_eq!(fs::metadata(&path).unwrap().len(), SEGMENT_BYTES);
+    assert!(zeros_from(&path, good_end));
 }
 
 #[test]
@@ -113,7 +190,7 @@ fn flipped_byte_mid_log_refuses_to_open() {
         .write(true)
         .open(&path)
         .unwrap();
-    let at = len / 3;
+    let at = data_end(&path) / 3;
     f.seek(SeekFrom::Start(at)).unwrap();
     let mut b = [0u8; 1];
     std::io::Read::read_exact(&mut f, &mut b).unwrap();
