@@ -31,6 +31,16 @@ fn only_segment(dir: &Path) -> PathBuf {
     segs[0].2.clone()
 }
 
+/// A log holding entries `1..=last` in one segment: the directory, the segment and
+/// where its records end.
+fn one_segment(last: u64) -> (tempfile::TempDir, PathBuf, u64) {
+    let d = tempfile::tempdir().unwrap();
+    write_entries(d.path(), 1..=last);
+    let path = only_segment(d.path());
+    let end = data_end(&path);
+    (d, path, end)
+}
+
 /// Where the records of the segment at `path` end (zeros follow).
 fn data_end(path: &Path) -> u64 {
     match read_segment(path, true, &mut |_, _| Ok(())).unwrap() {
@@ -73,11 +83,8 @@ fn segments_are_preallocated_and_filled_from_the_front() {
 
 #[test]
 fn a_segment_without_reserved_space_is_read_and_extended() {
-    let d = tempfile::tempdir().unwrap();
-    write_entries(d.path(), 1..=4);
-    let path = only_segment(d.path());
+    let (d, path, end) = one_segment(4);
     // The shape of a segment that grew record by record: no zeros after the data.
-    let end = data_end(&path);
     OpenOptions::new()
         .write(true)
         .open(&path)
@@ -124,10 +131,7 @@ fn later_entries_replace_a_conflicting_suffix() {
 
 #[test]
 fn torn_tail_is_cut_off() {
-    let d = tempfile::tempdir().unwrap();
-    write_entries(d.path(), 1..=5);
-    let path = only_segment(d.path());
-    let good_end = data_end(&path);
+    let (d, path, good_end) = one_segment(5);
     // A record cut off half-way, as a crash during write leaves it.
     let mut rec = Vec::new();
     encode_record(
@@ -145,10 +149,7 @@ fn torn_tail_is_cut_off() {
 
 #[test]
 fn garbage_tail_is_cut_off() {
-    let d = tempfile::tempdir().unwrap();
-    write_entries(d.path(), 1..=5);
-    let path = only_segment(d.path());
-    let good_end = data_end(&path);
+    let (d, path, good_end) = one_segment(5);
     let garbage: Vec<u8> = (0..4096u32)
         .map(|i| (i.wrapping_mul(2654435761) >> 13) as u8)
         .collect();
@@ -166,10 +167,7 @@ fn garbage_tail_is_cut_off() {
 
 #[test]
 fn garbage_past_the_reserved_space_is_cut_off() {
-    let d = tempfile::tempdir().unwrap();
-    write_entries(d.path(), 1..=5);
-    let path = only_segment(d.path());
-    let good_end = data_end(&path);
+    let (d, path, good_end) = one_segment(5);
     let mut f = OpenOptions::new().append(true).open(&path).unwrap();
     f.write_all(b"not a record").unwrap();
     drop(f);
