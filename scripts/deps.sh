@@ -2,11 +2,11 @@
 # Installs what building and testing ectd needs from Debian, if it is missing:
 # clang/libclang for RocksDB's bindings, protoc for the .proto files, and real etcd
 # (server and etcdctl) as the reference the differential tests compare against,
-# and systemd-analyze to check the units in deploy/.
+# systemd-analyze and openssl to check the units and certificates in deploy/
 set -euo pipefail
 
 need=()
-for pkg in clang libclang-dev protobuf-compiler etcd-server etcd-client curl systemd; do
+for pkg in clang libclang-dev protobuf-compiler etcd-server etcd-client curl systemd openssl; do
   dpkg -s "$pkg" >/dev/null 2>&1 || need+=("$pkg")
 done
 if [ ${#need[@]} -gt 0 ]; then

@@ -14,5 +14,13 @@ echo "== cargo clippy"
 cargo clippy --workspace --all-targets -- -D warnings
 echo "== deploy/ units (systemd-analyze verify)"
 bash deploy/verify.sh
+echo "== ectd with failpoints, for the fault tests only"
+# Built first and copied aside: the fault tests that arm failpoints find it through
+# ECTD_FAILPOINTS_BIN. Every other test runs the binary users run, which
+# `cargo test` builds next, without the feature (and so without /debug/failpoints).
+cargo build -p ectd-server --bin ectd --features failpoints
+mkdir -p "$CARGO_TARGET_DIR/failpoints"
+cp "$CARGO_TARGET_DIR/debug/ectd" "$CARGO_TARGET_DIR/failpoints/ectd"
+export ECTD_FAILPOINTS_BIN="$CARGO_TARGET_DIR/failpoints/ectd"
 echo "== cargo test"
 cargo test --workspace -- --test-threads 2

@@ -139,7 +139,7 @@ fn missing_binary_is_reported_by_path() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_panicking_member_exits_at_once() {
     use ectd_client::proto::etcdserverpb::PutRequest;
-    let config = ClusterConfig::from_env(3).expect("ectd binary");
+    let config = ClusterConfig::from_env_failpoints(3).expect("ectd binary with failpoints");
     let mut cluster = Cluster::start(config).await.expect("cluster starts");
     let all = [0, 1, 2];
     let leader = cluster
@@ -178,7 +178,7 @@ async fn a_panicking_member_exits_at_once() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_crash_during_a_snapshot_install_is_recovered() {
     use ectd_client::proto::etcdserverpb::PutRequest;
-    let mut config = ClusterConfig::from_env(3).expect("ectd binary");
+    let mut config = ClusterConfig::from_env_failpoints(3).expect("ectd binary with failpoints");
     config.snapshot_count = Some(1000);
     let mut cluster = Cluster::start(config).await.expect("cluster starts");
     let all = [0, 1, 2];

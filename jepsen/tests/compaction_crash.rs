@@ -60,7 +60,7 @@ async fn revision(client: &Client) -> i64 {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_crash_during_a_compaction_leaves_history_watchable() {
-    let mut config = ClusterConfig::from_env(3).expect("ectd binary");
+    let mut config = ClusterConfig::from_env_failpoints(3).expect("ectd binary with failpoints");
     config.snapshot_count = Some(2000);
     let mut cluster = Cluster::start(config).await.expect("cluster starts");
     let all = [0, 1, 2];

@@ -1,6 +1,6 @@
 //! The short end-to-end run CI does on every change: every workload on 3 members under every
 //! kind of fault, which must find no anomaly. Needs `ectd` built with the `failpoints`
-//! feature (`cargo test --workspace` builds it so, through this crate's dev-dependency).
+//! feature (`scripts/test.sh` builds one beside the binary users run).
 
 use std::time::Duration;
 
@@ -11,7 +11,7 @@ use ectd_jepsen::run::{run, RunConfig, WorkloadKind};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn every_workload_under_every_fault_is_correct() {
-    let mut cluster = ClusterConfig::from_env(3).expect("ectd binary");
+    let mut cluster = ClusterConfig::from_env_failpoints(3).expect("ectd binary with failpoints");
     // Small enough that members purge their WAL and a replaced member gets a snapshot.
     cluster.snapshot_count = Some(2000);
     let out = tempfile::tempdir().unwrap();

@@ -13,7 +13,7 @@ use ectd_jepsen::run::{run, RunConfig, WorkloadKind};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn stale_local_reads_are_reported() {
-    let mut cluster = ClusterConfig::from_env(3).expect("ectd binary");
+    let mut cluster = ClusterConfig::from_env_failpoints(3).expect("ectd binary with failpoints");
     cluster.failpoints = Some("unsafe_read_without_read_index=return".into());
     let out = tempfile::tempdir().unwrap();
     let mut config = RunConfig::new(cluster, Duration::from_secs(20), 3);

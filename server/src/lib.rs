@@ -13,8 +13,9 @@
 //! - [`mvcc`]: etcd's revision model over [`engine`] (RocksDB).
 //! - [`wal`]: the raft log on disk.
 //!
-//! [`bootstrap`] opens a data directory; [`run`] serves a member until shutdown;
-//! [`failpoints`] names the spots fault-injection tests can interrupt.
+//! [`bootstrap`] opens a data directory; [`run`] serves a member until shutdown on
+//! the [`listener`]s, with [`tls`] where the URLs are `https://`; [`failpoints`]
+//! names the spots fault-injection tests can interrupt.
 
 pub mod api;
 pub mod apply;
@@ -24,6 +25,7 @@ pub mod engine;
 pub mod error;
 pub mod failpoints;
 pub mod lease;
+pub mod listener;
 pub mod membership;
 pub mod mvcc;
 pub mod raft;
@@ -31,6 +33,7 @@ pub mod reconfig;
 pub mod run;
 pub mod server;
 pub mod snapshot;
+pub mod tls;
 pub mod wal;
 pub mod watch;
 

@@ -45,6 +45,14 @@ fn main() {
             std::process::exit(1);
         }
     };
+    for note in &cfg.ignored {
+        tracing::warn!("{note}");
+    }
+    if !cfg.enable_lease_checkpoint {
+        tracing::warn!(
+            "--experimental-enable-lease-checkpoint=false is ignored: ectd always checkpoints leases"
+        );
+    }
     if let Some(path) = &cfg.config_file {
         tracing::info!(
             path = %path.display(),

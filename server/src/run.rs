@@ -7,8 +7,10 @@ use ectd_proto::peer::peer_server::PeerServer;
 use tokio::net::TcpListener;
 
 use crate::bootstrap::{self, BootstrapError};
-use crate::config::{parse_url, Config};
+use crate::config::{listen_addr, Config};
+use crate::listener::{self, Serving};
 use crate::server::Server;
+use crate::tls::Tls;
 
 /// Why `run` ended with an error.
 #[derive(Debug, thiserror::Error)]
@@ -34,24 +36,25 @@ pub async fn run(
     cfg: Config,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), RunError> {
-    let opened = bootstrap::open(&cfg).await?;
-    let server = Server::start(&cfg, opened)?;
+    let tls = Tls::from_config(&cfg).map_err(|e| RunError::Start(e.to_string()))?;
+    let opened = bootstrap::open(&cfg, tls.peer_client.as_ref()).await?;
+    let server = Server::start(&cfg, opened, tls.peer_client.clone())?;
     let router = crate::api::router(server.clone()).await;
 
     let (stop_tx, _) = tokio::sync::broadcast::channel::<()>(1);
     let mut serving = Vec::new();
     for url in &cfg.listen_client_urls {
-        let addr = parse_url(url).map_err(BootstrapError::from)?;
-        let listener = TcpListener::bind(addr)
-            .await
-            .map_err(|source| RunError::Listen {
-                url: url.clone(),
-                source,
-            })?;
+        let (addr, https) = listen_addr(url).map_err(BootstrapError::from)?;
+        let listener = bind(url, addr).await?;
         tracing::info!(url = %url, "serving client traffic (gRPC and HTTP)");
-        serving.push(tokio::spawn(crate::api::serve_client(
+        let what = Serving {
+            app: router.clone(),
+            tls: if https { tls.client.clone() } else { None },
+            fix_authority: true,
+        };
+        serving.push(tokio::spawn(listener::serve(
             listener,
-            router.clone(),
+            what,
             stop_tx.subscribe(),
         )));
     }
@@ -61,32 +64,24 @@ pub async fn run(
                 .peer_service()
                 .map_err(|e| RunError::Start(e.to_string()))?,
         )
-        .max_decoding_message_size(usize::MAX)
+        .max_decoding_message_size(crate::raft::max_peer_message_bytes(cfg.max_request_bytes))
         .max_encoding_message_size(usize::MAX),
     )
     .into_axum_router();
     for url in &cfg.listen_peer_urls {
-        let addr = parse_url(url).map_err(BootstrapError::from)?;
-        let listener = TcpListener::bind(addr)
-            .await
-            .map_err(|source| RunError::Listen {
-                url: url.clone(),
-                source,
-            })?;
+        let (addr, https) = listen_addr(url).map_err(BootstrapError::from)?;
+        let listener = bind(url, addr).await?;
         tracing::info!(url = %url, "serving peer traffic");
-        let mut stop = stop_tx.subscribe();
-        let app = peer_router.clone();
-        serving.push(tokio::spawn(async move {
-            let res = axum::serve(listener, app)
-                .tcp_nodelay(true)
-                .with_graceful_shutdown(async move {
-                    let _ = stop.recv().await;
-                })
-                .await;
-            if let Err(e) = res {
-                tracing::error!(error = %e, "peer listener failed");
-            }
-        }));
+        let what = Serving {
+            app: peer_router.clone(),
+            tls: if https { tls.peer_server.clone() } else { None },
+            fix_authority: false,
+        };
+        serving.push(tokio::spawn(listener::serve(
+            listener,
+            what,
+            stop_tx.subscribe(),
+        )));
     }
     tracing::info!(
         name = %cfg.name,
@@ -112,4 +107,13 @@ pub async fn run(
         .await
         .expect("stopping the member");
     Ok(())
+}
+
+async fn bind(url: &str, addr: std::net::SocketAddr) -> Result<TcpListener, RunError> {
+    TcpListener::bind(addr)
+        .await
+        .map_err(|source| RunError::Listen {
+            url: url.to_string(),
+            source,
+        })
 }

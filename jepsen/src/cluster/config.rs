@@ -52,6 +52,38 @@ impl ClusterConfig {
         ClusterConfig::with_binary(binary, size)
     }
 
+    /// [`ClusterConfig::with_binary`] with an `ectd` built with the `failpoints`
+    /// feature, for fault tests that arm failpoints: the one `ECTD_FAILPOINTS_BIN`
+    /// names, else `failpoints/ectd` in the build directory of the running
+    /// executable's profile (where `scripts/test.sh` puts it). The binary users
+    /// run has no failpoints, so this is never it.
+    pub fn from_env_failpoints(size: usize) -> io::Result<ClusterConfig> {
+        let binary = std::env::var_os("ECTD_FAILPOINTS_BIN")
+            .map(PathBuf::from)
+            .unwrap_or_else(|| {
+                std::env::current_exe()
+                    .ok()
+                    .and_then(|exe| {
+                        exe.ancestors()
+                            .skip(1)
+                            .take(3)
+                            .map(|d| d.join("failpoints").join("ectd"))
+                            .find(|p| p.is_file())
+                    })
+                    .unwrap_or_else(|| PathBuf::from("/var/tmp/ectd-target/failpoints/ectd"))
+            });
+        if !binary.is_file() {
+            return Err(io::Error::new(
+                io::ErrorKind::NotFound,
+                format!(
+                    "no ectd with failpoints at {} (scripts/test.sh builds one with `cargo build -p ectd-server --bin ectd --features failpoints` and copies it there; or set ECTD_FAILPOINTS_BIN)",
+                    binary.display()
+                ),
+            ));
+        }
+        ClusterConfig::with_binary(binary, size)
+    }
+
     /// A `size`-member configuration with short timings (50 ms heartbeats, 500 ms
     /// election timeout) running `binary`. Fails with a message naming the path if
     /// the binary is missing.

@@ -31,6 +31,10 @@ const PRIORITY: u8 = 0x20;
 const MAX_FRAME: usize = 16_384;
 /// A header block larger than this is refused rather than buffered.
 const MAX_BLOCK: usize = 1 << 20;
+/// The HPACK dynamic table size the server advertises (HTTP/2's default, which it
+/// keeps); a client asking for a larger table is refused, so the decoder here never
+/// holds more than this.
+const HPACK_TABLE: usize = 4096;
 
 enum Mode {
     /// Not yet known whether the connection speaks HTTP/2 with prior knowledge.
@@ -75,7 +79,11 @@ impl<R, W> AuthorityFix<R, W> {
             input: BytesMut::with_capacity(16 * 1024),
             output: BytesMut::with_capacity(16 * 1024),
             pending: None,
-            decoder: loona_hpack::Decoder::new(),
+            decoder: {
+                let mut d = loona_hpack::Decoder::new();
+                d.set_max_allowed_table_size(HPACK_TABLE);
+                d
+            },
             encoder: loona_hpack::Encoder::new(),
             eof: false,
         }
@@ -109,6 +117,15 @@ impl<R, W> AuthorityFix<R, W> {
                     }
                     let len = u32::from_be_bytes([0, self.input[0], self.input[1], self.input[2]])
                         as usize;
+                    // The server never raises the frame size above HTTP/2's default,
+                    // so a larger frame is an error whatever follows; refusing it here
+                    // keeps what this buffers to one frame of that size.
+                    if len > MAX_FRAME {
+                        return Err(io::Error::new(
+                            io::ErrorKind::InvalidData,
+                            "http2: frame larger than the maximum frame size",
+                        ));
+                    }
                     if self.input.len() < FRAME_HEADER + len {
                         return Ok(());
                     }
@@ -141,6 +158,9 @@ impl<R, W> AuthorityFix<R, W> {
         let bad = |what: &str| io::Error::new(io::ErrorKind::InvalidData, format!("http2: {what}"));
         match (ty, &mut self.pending) {
             (HEADERS, None) => {
+                if payload.len() > MAX_BLOCK {
+                    return Err(bad("header block too large"));
+                }
                 let mut pad = 0;
                 if flags & PADDED != 0 {
                     if payload.is_empty() {
@@ -394,6 +414,42 @@ mod tests {
         }));
         input.extend(frame(HEADERS, END_HEADERS, 3, &enc.encode(h)));
         assert_eq!(run(input.clone()).await, input);
+    }
+
+    async fn refused(input: Vec<u8>) -> io::Error {
+        let mut fix = AuthorityFix::new(&input[..], tokio::io::sink());
+        let mut out = Vec::new();
+        fix.read_to_end(&mut out).await.unwrap_err()
+    }
+
+    #[tokio::test]
+    async fn oversized_frames_and_tables_are_refused_not_buffered() {
+        // A frame declaring 16 MiB is refused from its header alone.
+        let mut input = PREFACE.to_vec();
+        input.extend_from_slice(&[0xff, 0xff, 0xff, 0x0, 0, 0, 0, 0, 0]);
+        input.extend_from_slice(&[0u8; 64]);
+        let e = refused(input).await;
+        assert!(e.to_string().contains("frame larger"), "{e}");
+        // A header block grown past the bound through CONTINUATION frames.
+        let mut input = PREFACE.to_vec();
+        input.extend(frame(HEADERS, 0, 1, &[0x82]));
+        for _ in 0..=(MAX_BLOCK / MAX_FRAME) {
+            input.extend(frame(CONTINUATION, 0, 1, &[0u8; MAX_FRAME]));
+        }
+        let e = refused(input).await;
+        assert!(e.to_string().contains("too large"), "{e}");
+        // A dynamic table size update past what the server advertises.
+        let mut input = PREFACE.to_vec();
+        // Size update to 2^20 (0x3f prefix, then the rest in 7-bit groups), then
+        // an indexed :method GET.
+        input.extend(frame(
+            HEADERS,
+            END_HEADERS,
+            1,
+            &[0x3f, 0xe1, 0xff, 0x3f, 0x82],
+        ));
+        let e = refused(input).await;
+        assert!(e.to_string().contains("header block"), "{e}");
     }
 
     #[tokio::test]

@@ -1,6 +1,6 @@
 //! Client-facing APIs, all on the client port: v3 gRPC and plain HTTP endpoints.
 
-mod authority;
+pub(crate) mod authority;
 pub mod http;
 pub mod v3;
 
@@ -8,52 +8,64 @@ use std::sync::Arc;
 
 use crate::server::Server;
 
-/// One router serving gRPC (HTTP/2) and HTTP/1 endpoints on the same port.
+/// One router serving gRPC (HTTP/2) and HTTP/1 endpoints on the same port. A path
+/// nothing serves answers as etcd answers it: gRPC calls get `Unimplemented`, other
+/// requests `404 page not found`.
 pub async fn router(server: Arc<Server>) -> axum::Router {
     let grpc = v3::router(server.clone()).await;
     let app = grpc.merge(http::router(server));
     #[cfg(feature = "failpoints")]
     let app = app.merge(crate::failpoints::router());
-    app
+    app.fallback(not_found)
 }
 
-/// Serves `app` on the client `listener` until `stop` fires, then gives open
-/// connections two seconds to finish. Each connection's read side goes through
-/// [`authority::AuthorityFix`], so clients that send a URL as HTTP/2 authority are
-/// served as etcd serves them.
-pub async fn serve_client(
-    listener: tokio::net::TcpListener,
-    app: axum::Router,
-    mut stop: tokio::sync::broadcast::Receiver<()>,
-) {
-    use hyper_util::rt::{TokioExecutor, TokioIo};
-    let graceful = hyper_util::server::graceful::GracefulShutdown::new();
-    let builder = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
-    loop {
-        tokio::select! {
-            accepted = listener.accept() => {
-                let tcp = match accepted {
-                    Ok((tcp, _)) => tcp,
-                    Err(e) => {
-                        tracing::warn!(error = %e, "accepting a client connection failed");
-                        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
-                        continue;
-                    }
-                };
-                let _ = tcp.set_nodelay(true);
-                let (r, w) = tcp.into_split();
-                let io = TokioIo::new(authority::AuthorityFix::new(r, w));
-                let svc = hyper_util::service::TowerToHyperService::new(app.clone());
-                let conn = builder.serve_connection_with_upgrades(io, svc).into_owned();
-                let conn = graceful.watch(conn);
-                tokio::spawn(async move {
-                    if let Err(e) = conn.await {
-                        tracing::debug!(error = %e, "client connection ended with an error");
-                    }
-                });
-            }
-            _ = stop.recv() => break,
+async fn not_found(req: axum::extract::Request) -> axum::response::Response {
+    use axum::http::{header, HeaderValue, StatusCode};
+    use axum::response::IntoResponse;
+    let grpc = req
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .is_some_and(|v| v.as_bytes().starts_with(b"application/grpc"));
+    if grpc {
+        let mut res = StatusCode::OK.into_response();
+        let h = res.headers_mut();
+        h.insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/grpc"),
+        );
+        h.insert("grpc-status", HeaderValue::from_static("12"));
+        let msg = format!("unknown service {}", service_of(req.uri().path()));
+        if let Ok(v) = HeaderValue::from_str(&percent_encode(&msg)) {
+            h.insert("grpc-message", v);
+        }
+        return res;
+    }
+    (
+        StatusCode::NOT_FOUND,
+        [
+            (header::CONTENT_TYPE, "text/plain; charset=utf-8"),
+            (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
+        ],
+        "404 page not found\n",
+    )
+        .into_response()
+}
+
+/// The service part of a gRPC path `/package.Service/Method`.
+fn service_of(path: &str) -> &str {
+    let path = path.trim_start_matches('/');
+    path.split_once('/').map_or(path, |(service, _)| service)
+}
+
+/// gRPC's percent-encoding of a status message: printable ASCII but `%` as is.
+fn percent_encode(msg: &str) -> String {
+    let mut out = String::with_capacity(msg.len());
+    for b in msg.bytes() {
+        if (0x20..0x7f).contains(&b) && b != b'%' {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
         }
     }
-    let _ = tokio::time::timeout(std::time::Duration::from_secs(2), graceful.shutdown()).await;
+    out
 }

@@ -20,7 +20,10 @@ fn same_urls(a: &[String], b: &[String]) -> bool {
 
 /// Finds this member's id, the cluster id and the membership by asking the other
 /// members of `--initial-cluster` over the peer port.
-pub async fn discover(cfg: &Config) -> Result<(u64, u64, Vec<Member>), BootstrapError> {
+pub async fn discover(
+    cfg: &Config,
+    peer_tls: Option<&std::sync::Arc<rustls::ClientConfig>>,
+) -> Result<(u64, u64, Vec<Member>), BootstrapError> {
     let others: Vec<(String, Vec<String>)> = cfg
         .initial_members()?
         .into_iter()
@@ -30,17 +33,12 @@ pub async fn discover(cfg: &Config) -> Result<(u64, u64, Vec<Member>), Bootstrap
     for attempt in 0..30 {
         for (name, urls) in &others {
             for url in urls {
-                let ep = match tonic::transport::Endpoint::from_shared(url.clone()) {
-                    Ok(ep) => ep.connect_timeout(Duration::from_secs(2)),
-                    Err(e) => {
-                        last_err = format!("{url}: {e}");
-                        continue;
-                    }
-                };
-                let ch = match ep.connect().await {
+                let ch = match crate::tls::connect::channel(url, peer_tls, Duration::from_secs(2))
+                    .await
+                {
                     Ok(ch) => ch,
                     Err(e) => {
-                        last_err = format!("{name} at {url}: {e}");
+                        last_err = format!("{name}: {e}");
                         continue;
                     }
                 };

@@ -96,7 +96,10 @@ fn get_u64(engine: &Engine, key: &[u8]) -> Result<Option<u64>, EngineError> {
 
 /// Opens (or initialises) the data directory named by `cfg`. A member joining an
 /// existing cluster asks the other members for its id first.
-pub async fn open(cfg: &Config) -> Result<Opened, BootstrapError> {
+pub async fn open(
+    cfg: &Config,
+    peer_tls: Option<&std::sync::Arc<rustls::ClientConfig>>,
+) -> Result<Opened, BootstrapError> {
     cfg.validate()?;
     let member_dir = cfg.data_dir().join("member");
     std::fs::create_dir_all(&member_dir).map_err(|source| BootstrapError::Io {
@@ -126,7 +129,7 @@ pub async fn open(cfg: &Config) -> Result<Opened, BootstrapError> {
             (id, cid, cs)
         }
         None if cfg.initial_cluster_state == "existing" => {
-            let (id, cid, members) = join::discover(cfg).await?;
+            let (id, cid, members) = join::discover(cfg, peer_tls).await?;
             // The joining member learns the log (and the configuration in it) from
             // the leader; until then it knows only who the members are.
             store_identity(&engine, id, cid, &ConfState::default(), &members)?;

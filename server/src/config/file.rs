@@ -38,7 +38,84 @@ pub(super) struct FileConfig {
     /// Nanoseconds.
     experimental_lease_checkpoint_interval: Option<u64>,
     experimental_enable_lease_checkpoint: Option<bool>,
+    client_transport_security: Option<TransportSecurity>,
+    peer_transport_security: Option<TransportSecurity>,
+    cipher_suites: Option<Vec<String>>,
+    tls_min_version: Option<String>,
+    tls_max_version: Option<String>,
+    self_signed_cert_validity: Option<u32>,
 }
+
+/// `client-transport-security` / `peer-transport-security`, as etcd nests them.
+#[derive(Deserialize, Debug, Default)]
+#[serde(rename_all = "kebab-case")]
+struct TransportSecurity {
+    cert_file: Option<String>,
+    key_file: Option<String>,
+    trusted_ca_file: Option<String>,
+    client_cert_auth: Option<bool>,
+    auto_tls: Option<bool>,
+    /// Peer only.
+    allowed_cn: Option<String>,
+    /// Peer only.
+    allowed_hostname: Option<String>,
+}
+
+/// The top-level keys ectd reads from a config file.
+pub(super) const KEYS: &[&str] = &[
+    "name",
+    "data-dir",
+    "listen-client-urls",
+    "advertise-client-urls",
+    "listen-peer-urls",
+    "initial-advertise-peer-urls",
+    "initial-cluster",
+    "initial-cluster-state",
+    "initial-cluster-token",
+    "heartbeat-interval",
+    "election-timeout",
+    "snapshot-count",
+    "max-request-bytes",
+    "max-txn-ops",
+    "log-level",
+    "log-format",
+    "etcd-version",
+    "experimental-watch-progress-notify-interval",
+    "experimental-lease-checkpoint-interval",
+    "experimental-enable-lease-checkpoint",
+    "client-transport-security",
+    "peer-transport-security",
+    "cipher-suites",
+    "tls-min-version",
+    "tls-max-version",
+    "self-signed-cert-validity",
+];
+
+/// The keys ectd reads inside the transport-security sections.
+pub(super) const NESTED_KEYS: &[(&str, &[&str])] = &[
+    (
+        "client-transport-security",
+        &[
+            "cert-file",
+            "key-file",
+            "trusted-ca-file",
+            "client-cert-auth",
+            "auto-tls",
+        ],
+    ),
+    (
+        "peer-transport-security",
+        &[
+            "cert-file",
+            "key-file",
+            "trusted-ca-file",
+            "client-cert-auth",
+            "auto-tls",
+            "allowed-cn",
+            "allowed-hostname",
+        ],
+    ),
+];
 
 impl FileConfig {
     pub(super) fn apply_to(self, cfg: &mut Config) {
@@ -98,6 +175,39 @@ impl FileConfig {
         set(
             &mut cfg.enable_lease_checkpoint,
             self.experimental_enable_lease_checkpoint,
+        );
+        let tls = &mut cfg.tls;
+        if let Some(c) = self.client_transport_security {
+            set(&mut tls.cert_file, c.cert_file.map(Some));
+            set(&mut tls.key_file, c.key_file.map(Some));
+            set(&mut tls.trusted_ca_file, c.trusted_ca_file.map(Some));
+            set(&mut tls.client_cert_auth, c.client_cert_auth);
+            set(&mut tls.auto_tls, c.auto_tls);
+        }
+        if let Some(p) = self.peer_transport_security {
+            set(&mut tls.peer_cert_file, p.cert_file.map(Some));
+            set(&mut tls.peer_key_file, p.key_file.map(Some));
+            set(&mut tls.peer_trusted_ca_file, p.trusted_ca_file.map(Some));
+            set(&mut tls.peer_client_cert_auth, p.client_cert_auth);
+            set(&mut tls.peer_auto_tls, p.auto_tls);
+            set(&mut tls.peer_cert_allowed_cn, p.allowed_cn.map(Some));
+            set(
+                &mut tls.peer_cert_allowed_hostname,
+                p.allowed_hostname.map(Some),
+            );
+        }
+        set(&mut tls.cipher_suites, self.cipher_suites);
+        set(
+            &mut tls.tls_min_version,
+            text(self.tls_min_version).map(Some),
+        );
+        set(
+            &mut tls.tls_max_version,
+            text(self.tls_max_version).map(Some),
+        );
+        set(
+            &mut tls.self_signed_cert_validity,
+            self.self_signed_cert_validity,
         );
     }
 }

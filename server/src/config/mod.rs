@@ -3,6 +3,10 @@
 //! by [`Config::load`] and passed down as this typed struct.
 
 mod file;
+mod strict;
+mod tls;
+
+pub use tls::{PortTls, TlsFlags};
 
 use std::ffi::OsString;
 use std::net::SocketAddr;
@@ -137,6 +141,13 @@ pub struct Config {
     /// The etcd server version to report to clients.
     #[arg(long, env = "ECTD_ETCD_VERSION", default_value = DEFAULT_ETCD_VERSION)]
     pub etcd_version: String,
+    /// TLS on the client and peer ports.
+    #[command(flatten)]
+    pub tls: TlsFlags,
+    /// Settings given but ignored because they ask for nothing ectd does not do;
+    /// logged at start.
+    #[arg(skip)]
+    pub ignored: Vec<String>,
 }
 
 /// A configuration error, reported before anything starts.
@@ -187,12 +198,20 @@ impl Config {
         // No file (or a usage error, reported here with the environment in view).
         let mut cfg = Self::try_parse_from(&args).map_err(LoadError::Usage)?;
         cfg.config_file = None;
+        let known: Vec<String> = Self::command()
+            .get_arguments()
+            .filter_map(|a| a.get_env()?.to_str().map(String::from))
+            .collect();
+        let env = std::env::vars_os()
+            .filter_map(|(k, v)| Some((k.into_string().ok()?, v.to_string_lossy().into_owned())));
+        cfg.ignored = strict::check_env(env, &known).map_err(LoadError::Config)?;
         Ok(cfg)
     }
 
     /// Reads a YAML configuration file with etcd's key names. Keys it does not set
-    /// keep their defaults; keys ectd does not know are ignored, as etcd ignores
-    /// them; a known key with a value of the wrong type is an error naming the key.
+    /// keep their defaults; a key ectd does not implement is refused by name unless
+    /// its value asks for nothing (then it is noted in [`Config::ignored`]); a known
+    /// key with a value of the wrong type is an error naming the key.
     pub fn from_file(path: &Path) -> Result<Config, ConfigError> {
         let text = std::fs::read_to_string(path).map_err(|e| {
             ConfigError(format!(
@@ -208,12 +227,14 @@ impl Config {
 
     /// The settings in a YAML document over the defaults.
     fn from_yaml(text: &str) -> Result<Config, ConfigError> {
+        let ignored = strict::check_file_keys(text, file::KEYS, file::NESTED_KEYS)?;
         let file: Option<file::FileConfig> =
             serde_norway::from_str(text).map_err(|e| ConfigError(e.to_string()))?;
         let mut cfg = Self::defaults();
         if let Some(file) = file {
             file.apply_to(&mut cfg);
         }
+        cfg.ignored = ignored;
         Ok(cfg)
     }
 
@@ -292,7 +313,14 @@ impl Config {
                 )))
             }
         }
-        for u in &self.listen_client_urls {
+        for u in self.listen_client_urls.iter().chain(&self.listen_peer_urls) {
+            listen_addr(u)?;
+        }
+        for u in self
+            .advertise_client_urls
+            .iter()
+            .chain(&self.initial_advertise_peer_urls)
+        {
             parse_url(u)?;
         }
         let members = self.initial_members()?;
@@ -350,16 +378,74 @@ pub fn parse_go_duration(text: &str) -> Result<Duration, String> {
     Ok(Duration::from_nanos(total as u64))
 }
 
-/// Parses `http://host:port` into a socket address (`localhost` = 127.0.0.1).
-pub fn parse_url(url: &str) -> Result<SocketAddr, ConfigError> {
-    let rest = url
-        .strip_prefix("http://")
-        .ok_or_else(|| ConfigError(format!("URL scheme must be http: {url:?}")))?;
-    let hostport = rest.trim_end_matches('/');
-    let hostport = hostport.replacen("localhost", "127.0.0.1", 1);
-    hostport
-        .parse()
-        .map_err(|_| ConfigError(format!("expected http://IP:port, got {url:?}")))
+/// A member URL from the configuration or a membership request:
+/// `http[s]://host:port`, the host an IP address (IPv6 in brackets) or a name.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MemberUrl {
+    /// Whether the scheme is `https`.
+    pub tls: bool,
+    /// The host as written, without brackets.
+    pub host: String,
+    /// The port.
+    pub port: u16,
+}
+
+/// Parses `http[s]://host:port[/]`.
+pub fn parse_url(url: &str) -> Result<MemberUrl, ConfigError> {
+    let bad = || {
+        ConfigError(format!(
+            "expected http://host:port or https://host:port, got {url:?}"
+        ))
+    };
+    let (tls, rest) = if let Some(rest) = url.strip_prefix("http://") {
+        (false, rest)
+    } else if let Some(rest) = url.strip_prefix("https://") {
+        (true, rest)
+    } else {
+        return Err(ConfigError(format!(
+            "URL scheme must be http or https: {url:?}"
+        )));
+    };
+    let hostport = rest.strip_suffix('/').unwrap_or(rest);
+    let (host, port) = hostport.rsplit_once(':').ok_or_else(bad)?;
+    let host = match host.strip_prefix('[') {
+        Some(v6) => {
+            let v6 = v6.strip_suffix(']').ok_or_else(bad)?;
+            v6.parse::<std::net::Ipv6Addr>().map_err(|_| bad())?;
+            v6
+        }
+        None => host,
+    };
+    let name_ok = !host.is_empty()
+        && host
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_' | ':'));
+    if !name_ok || (host.contains(':') && host.parse::<std::net::Ipv6Addr>().is_err()) {
+        return Err(bad());
+    }
+    let port = port.parse::<u16>().map_err(|_| bad())?;
+    Ok(MemberUrl {
+        tls,
+        host: host.to_string(),
+        port,
+    })
+}
+
+/// The address to bind for a listen URL, and whether it serves TLS. As in etcd,
+/// the host must be an IP address (or `localhost`): a listener does not resolve
+/// names.
+pub fn listen_addr(url: &str) -> Result<(SocketAddr, bool), ConfigError> {
+    let u = parse_url(url)?;
+    let ip: std::net::IpAddr = if u.host == "localhost" {
+        std::net::Ipv4Addr::LOCALHOST.into()
+    } else {
+        u.host.parse().map_err(|_| {
+            ConfigError(format!(
+                "expected IP in URL for binding ({url}); listen URLs take IP addresses"
+            ))
+        })?
+    };
+    Ok((SocketAddr::new(ip, u.port), u.tls))
 }
 
 #[cfg(test)]

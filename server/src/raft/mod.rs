@@ -4,11 +4,15 @@
 
 mod logger;
 mod node;
+mod peer_service;
+mod snapshot_inbox;
 mod storage;
 mod transport;
 
 pub use node::{
     channel, spawn, Durable, Progress, RaftHandle, RaftSettings, RaftStatus, Request, ToApply,
 };
+pub use peer_service::{max_peer_message_bytes, Directory, PeerService};
+pub use snapshot_inbox::SnapshotInbox;
 pub use storage::{LogStore, SnapshotSource};
-pub use transport::{Directory, PeerService, Transport};
+pub use transport::Transport;

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use raft::prelude::{ConfChange, ConfChangeV2, ConfState, Entry, EntryType, Message};
+use raft::prelude::{ConfChange, ConfChangeV2, ConfState, Entry, EntryType, Message, MessageType};
 use raft::{Config, RawNode, StateRole};
 use tokio::sync::{mpsc, oneshot};
 
@@ -46,8 +46,9 @@ pub enum Request {
     TransferLeader(u64),
     /// Report replication progress (leader's view).
     Progress(oneshot::Sender<Progress>),
-    /// A message from a peer.
-    Step(Message),
+    /// A message from a peer, vetted by the peer service; the bytes it holds are
+    /// counted against the peer backlog until it is stepped.
+    Step(Message, super::peer_service::Queued),
     /// A peer could not be reached.
     Unreachable(u64),
     /// How sending a snapshot to a peer ended.
@@ -333,7 +334,36 @@ impl Loop {
                     peers,
                 });
             }
-            Request::Step(m) => {
+            Request::Step(mut m, _queued) => {
+                match m.get_msg_type() {
+                    // Only a snapshot the inbox received (and so chose the place of)
+                    // may be stepped; `data` is the inbox's number for it.
+                    MessageType::MsgSnapshot
+                        if !self.transport.inbox().holds(&m.get_snapshot().data) =>
+                    {
+                        tracing::warn!(
+                            from = format!("{:x}", m.from),
+                            "dropped a snapshot message with no received files"
+                        );
+                        return true;
+                    }
+                    // raft-rs takes a heartbeat's commit index as given and aborts if it
+                    // lies past the log; a leader never sends one, so a message that
+                    // does is clamped rather than allowed to end the member.
+                    MessageType::MsgHeartbeat => {
+                        let last = self.node.raft.raft_log.last_index();
+                        if m.commit > last {
+                            tracing::warn!(
+                                from = format!("{:x}", m.from),
+                                commit = m.commit,
+                                last_index = last,
+                                "heartbeat commit index past the log; clamped"
+                            );
+                            m.commit = last;
+                        }
+                    }
+                    _ => {}
+                }
                 if let Err(e) = self.node.step(m) {
                     tracing::debug!(error = %e, "raft refused a peer message");
                 }
@@ -409,7 +439,11 @@ impl Loop {
     fn install_snapshot(&mut self, snap: raft::prelude::Snapshot) -> bool {
         let md = snap.get_metadata();
         let (index, term) = (md.index, md.term);
-        let dir = std::path::PathBuf::from(String::from_utf8_lossy(&snap.data).into_owned());
+        let dir = self.transport.inbox().take(&snap.data).unwrap_or_else(|| {
+            panic!(
+                "the snapshot at index {index} (term {term}) raft accepted has no received files"
+            )
+        });
         fail::fail_point!("raft_before_apply_snapshot");
         let (done_tx, done_rx) = std::sync::mpsc::sync_channel(1);
         let item = ToApply::Snapshot {

@@ -26,8 +26,8 @@ use crate::lease::{expiry, Lessor};
 use crate::membership;
 use crate::mvcc::Store;
 use crate::raft::{
-    Directory, LogStore, PeerService, Progress, RaftSettings, RaftStatus, Request, ToApply,
-    Transport,
+    Directory, LogStore, PeerService, Progress, RaftSettings, RaftStatus, Request, SnapshotInbox,
+    ToApply, Transport,
 };
 use crate::snapshot::Exporter;
 use crate::watch::{Headers, Hub};
@@ -60,7 +60,6 @@ pub struct Server {
     name: String,
     client_urls: Vec<String>,
     cluster_token: String,
-    snap_dir: std::path::PathBuf,
     transport: Arc<Transport>,
     removed: Arc<tokio::sync::Notify>,
     /// Whether this member is a learner, as last applied (kept by apply so the
@@ -80,9 +79,14 @@ pub struct Server {
 }
 
 impl Server {
-    /// Starts raft, apply and the read-index batcher over an opened data directory.
-    /// Must be called inside a tokio runtime.
-    pub fn start(cfg: &Config, opened: Opened) -> Result<Arc<Server>, BootstrapError> {
+    /// Starts raft, apply and the read-index batcher over an opened data directory;
+    /// peers at `https://` URLs are reached with `peer_tls`. Must be called inside
+    /// a tokio runtime.
+    pub fn start(
+        cfg: &Config,
+        opened: Opened,
+        peer_tls: Option<std::sync::Arc<rustls::ClientConfig>>,
+    ) -> Result<Arc<Server>, BootstrapError> {
         let Opened {
             engine,
             mut wal,
@@ -136,7 +140,15 @@ impl Server {
         let learner = Arc::new(AtomicBool::new(
             membership::get(store.engine(), member_id).is_some_and(|m| m.is_learner),
         ));
-        let transport = Transport::new(cluster_id, member_id, raft_tx.clone(), removed.clone());
+        let inbox = Arc::new(SnapshotInbox::new(snap_dir.clone()));
+        let transport = Transport::new(
+            cluster_id,
+            member_id,
+            raft_tx.clone(),
+            removed.clone(),
+            inbox,
+            peer_tls,
+        );
         let mut members = membership::list(store.engine());
         if members.is_empty() {
             members = bootstrap::initial_members(cfg)?;
@@ -203,7 +215,6 @@ impl Server {
             name: cfg.name.clone(),
             client_urls: cfg.advertise_client_urls.clone(),
             cluster_token: cfg.initial_cluster_token.clone(),
-            snap_dir,
             transport,
             removed,
             learner,
@@ -413,8 +424,9 @@ impl Server {
     pub fn peer_service(self: &Arc<Self>) -> Result<PeerService, Error> {
         Ok(PeerService::new(
             self.cluster_id,
+            self.member_id,
             self.raft_sender()?,
-            self.snap_dir.clone(),
+            self.transport.inbox().clone(),
             Box::new(MemberDirectory(Arc::downgrade(self))),
         ))
     }
@@ -477,10 +489,8 @@ impl Directory for MemberDirectory {
     fn members(&self, token: &str) -> Result<MembersResponse, String> {
         let s = self.0.upgrade().ok_or("member is stopping")?;
         if token != s.cluster_token {
-            return Err(format!(
-                "cluster token mismatch: this cluster's is {:?}",
-                s.cluster_token
-            ));
+            // Neither token is echoed: the refusal must not hand out the secret.
+            return Err("cluster token mismatch".into());
         }
         Ok(MembersResponse {
             cluster_id: s.cluster_id,
@@ -492,6 +502,10 @@ impl Directory for MemberDirectory {
         self.0
             .upgrade()
             .is_some_and(|s| membership::is_removed(s.store.engine(), id))
+    }
+
+    fn is_peer(&self, id: u64) -> bool {
+        self.0.upgrade().is_some_and(|s| s.transport.is_peer(id))
     }
 }
 
