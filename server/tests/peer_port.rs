@@ -107,7 +107,11 @@ async fn forged_peer_traffic_is_refused_and_loses_nothing() {
     let endpoints = cluster.endpoints();
     let mut clients = Vec::new();
     for e in &endpoints {
-        clients.push(Client::connect(std::slice::from_ref(e)).await.expect("connect"));
+        clients.push(
+            Client::connect(std::slice::from_ref(e))
+                .await
+                .expect("connect"),
+        );
     }
     for i in 0..KEYS {
         clients[i % 3]

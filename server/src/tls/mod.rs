@@ -327,3 +327,128 @@ fn peer_client_config(
     config.alpn_protocols = vec![b"h2".to_vec()];
     Ok(Arc::new(config))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn flags(suites: &[&str], min: Option<&str>, max: Option<&str>) -> TlsFlags {
+        TlsFlags {
+            cipher_suites: suites.iter().map(|s| s.to_string()).collect(),
+            tls_min_version: min.map(String::from),
+            tls_max_version: max.map(String::from),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn cipher_suites_by_go_name_restrict_tls12_only() {
+        let p = provider(&flags(
+            &[
+                "TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256",
+                "TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305",
+            ],
+            None,
+            None,
+        ))
+        .unwrap();
+        let names: Vec<String> = p
+            .cipher_suites
+            .iter()
+            .filter(|s| s.version() == &rustls::version::TLS12)
+            .map(|s| format!("{:?}", s.suite()))
+            .collect();
+        assert_eq!(names.len(), 2, "{names:?}");
+        assert!(p
+            .cipher_suites
+            .iter()
+            .any(|s| s.version() == &rustls::version::TLS13));
+        let err = provider(&flags(&["TLS_RSA_WITH_AES_128_CBC_SHA"], None, None)).unwrap_err();
+        assert!(err.0.contains("TLS_RSA_WITH_AES_128_CBC_SHA"), "{}", err.0);
+    }
+
+    #[test]
+    fn versions_between_min_and_max() {
+        assert_eq!(versions(&flags(&[], None, None)).unwrap().len(), 2);
+        let only13 = versions(&flags(&[], Some("TLS1.3"), None)).unwrap();
+        assert_eq!(only13, vec![&rustls::version::TLS13]);
+        let only12 = versions(&flags(&[], None, Some("TLS1.2"))).unwrap();
+        assert_eq!(only12, vec![&rustls::version::TLS12]);
+        assert!(versions(&flags(&[], Some("TLS1.0"), None))
+            .unwrap_err()
+            .0
+            .contains("TLS1.0"));
+        assert!(versions(&flags(&[], Some("TLS1.3"), Some("TLS1.2"))).is_err());
+        assert!(versions(&flags(
+            &["TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256"],
+            Some("TLS1.3"),
+            None
+        ))
+        .is_err());
+    }
+
+    fn cfg(args: &[&str]) -> Config {
+        use clap::Parser;
+        let mut all = vec!["ectd"];
+        if !args.contains(&"--data-dir") {
+            all.extend(["--data-dir", "/nonexistent/ectd-test"]);
+        }
+        all.extend_from_slice(args);
+        Config::try_parse_from(all).unwrap()
+    }
+
+    #[test]
+    fn tls_settings_need_an_https_url_and_https_needs_a_certificate() {
+        let err = Tls::from_config(&cfg(&["--cert-file=/x.crt", "--key-file=/x.key"])).unwrap_err();
+        assert!(err.0.contains("https://"), "{}", err.0);
+        let err = Tls::from_config(&cfg(&[
+            "--listen-client-urls=https://127.0.0.1:2379",
+            "--advertise-client-urls=https://127.0.0.1:2379",
+        ]))
+        .unwrap_err();
+        assert!(err.0.contains("--cert-file"), "{}", err.0);
+        let err = Tls::from_config(&cfg(&[
+            "--listen-client-urls=https://127.0.0.1:2379",
+            "--cert-file=/x.crt",
+        ]))
+        .unwrap_err();
+        assert!(err.0.contains("together"), "{}", err.0);
+        let err = Tls::from_config(&cfg(&[
+            "--listen-client-urls=https://127.0.0.1:2379",
+            "--cert-file=/nonexistent/x.crt",
+            "--key-file=/nonexistent/x.key",
+        ]))
+        .unwrap_err();
+        assert!(err.0.contains("/nonexistent/x.crt"), "{}", err.0);
+        let err = Tls::from_config(&cfg(&["--peer-cert-allowed-cn=member"])).unwrap_err();
+        assert!(err.0.contains("--peer-client-cert-auth"), "{}", err.0);
+        // Plaintext everywhere needs nothing.
+        let tls = Tls::from_config(&cfg(&[])).unwrap();
+        assert!(tls.client.is_none() && tls.peer_server.is_none() && tls.peer_client.is_none());
+    }
+
+    #[test]
+    fn auto_tls_makes_a_certificate_once_and_reuses_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let data = dir.path().join("data");
+        let c = cfg(&[
+            "--data-dir",
+            data.to_str().unwrap(),
+            "--listen-client-urls=https://127.0.0.1:2379",
+            "--advertise-client-urls=https://127.0.0.1:2379",
+            "--auto-tls",
+        ]);
+        let tls = Tls::from_config(&c).unwrap();
+        assert!(tls.client.is_some());
+        let cert = data.join("fixtures/client/cert.pem");
+        let first = std::fs::read(&cert).unwrap();
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(data.join("fixtures/client/key.pem"))
+            .unwrap()
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o777, 0o600);
+        Tls::from_config(&c).unwrap();
+        assert_eq!(std::fs::read(&cert).unwrap(), first);
+    }
+}
