@@ -15,6 +15,7 @@ use crate::workloads;
 pub struct Proc {
     child: Child,
     client: String,
+    tls_client: Option<String>,
     dir: PathBuf,
     command: Vec<std::ffi::OsString>,
     log: PathBuf,
@@ -29,6 +30,14 @@ impl Cluster {
     /// Every member's client URL.
     pub fn endpoints(&self) -> Vec<String> {
         self.members.iter().map(|m| m.client.clone()).collect()
+    }
+
+    /// Every member's `https://` client URL, for a cluster started with TLS.
+    pub fn tls_endpoints(&self) -> Vec<String> {
+        self.members
+            .iter()
+            .filter_map(|m| m.tls_client.clone())
+            .collect()
     }
 
     /// Resident memory of all members together, KiB.
@@ -77,8 +86,15 @@ fn free_port() -> anyhow::Result<u16> {
 }
 
 /// Starts an `n`-member cluster of `bin` (etcd's flags; ectd takes the same ones)
-/// on fresh loopback ports under `dir`, and waits until every member serves.
-pub async fn start(bin: &Path, dir: &Path, n: usize) -> anyhow::Result<Cluster> {
+/// on fresh loopback ports under `dir`, and waits until every member serves. With
+/// `tls`, every member also serves clients on an `https://` URL with that
+/// certificate.
+pub async fn start(
+    bin: &Path,
+    dir: &Path,
+    n: usize,
+    tls: Option<&crate::tls::ServerFiles>,
+) -> anyhow::Result<Cluster> {
     let ports: Vec<(u16, u16)> = (0..n)
         .map(|_| Ok((free_port()?, free_port()?)))
         .collect::<anyhow::Result<_>>()?;
@@ -91,20 +107,28 @@ pub async fn start(bin: &Path, dir: &Path, n: usize) -> anyhow::Result<Cluster> 
     let mut members = Vec::new();
     for (i, (c, p)) in ports.iter().enumerate() {
         let client = format!("http://127.0.0.1:{c}");
+        let tls_client = match tls {
+            Some(_) => Some(format!("https://127.0.0.1:{}", free_port()?)),
+            None => None,
+        };
+        let listen = match &tls_client {
+            Some(t) => format!("{client},{t}"),
+            None => client.clone(),
+        };
         let peer = format!("http://127.0.0.1:{p}");
         let mdir = dir.join(format!("m{i}"));
         std::fs::create_dir_all(dir)?;
         let log_path = dir.join(format!("m{i}.log"));
         let log = std::fs::File::create(&log_path)?;
         let name = format!("m{i}");
-        let command: Vec<std::ffi::OsString> = [
+        let mut command: Vec<std::ffi::OsString> = [
             bin.as_os_str(),
             "--name".as_ref(),
             name.as_ref(),
             "--data-dir".as_ref(),
             mdir.as_os_str(),
             "--listen-client-urls".as_ref(),
-            client.as_ref(),
+            listen.as_ref(),
             "--advertise-client-urls".as_ref(),
             client.as_ref(),
             "--listen-peer-urls".as_ref(),
@@ -119,6 +143,12 @@ pub async fn start(bin: &Path, dir: &Path, n: usize) -> anyhow::Result<Cluster> 
         .iter()
         .map(|s| s.to_os_string())
         .collect();
+        if let Some(t) = tls {
+            command.push("--cert-file".into());
+            command.push(t.cert.clone().into_os_string());
+            command.push("--key-file".into());
+            command.push(t.key.clone().into_os_string());
+        }
         let child = Command::new(&command[0])
             .args(&command[1..])
             .stdout(Stdio::null())
@@ -127,6 +157,7 @@ pub async fn start(bin: &Path, dir: &Path, n: usize) -> anyhow::Result<Cluster> 
         members.push(Proc {
             child,
             client,
+            tls_client,
             dir: mdir,
             command,
             log: log_path,
@@ -199,7 +230,7 @@ pub async fn compare(
     let mut rows = Vec::new();
     for (name, bin) in [("ectd", ectd), ("etcd", etcd)] {
         let dir = tmp.path().join(name);
-        let cluster = start(bin, &dir, members).await?;
+        let cluster = start(bin, &dir, members, None).await?;
         let channels = load::connect(&cluster.endpoints(), load).await?;
         let report = workloads::put(&channels, load).await?;
         let rss = cluster.rss_kib();

@@ -44,6 +44,10 @@ pub struct CompareOptions {
     /// Where results.json and chart.svg go.
     #[arg(long, default_value = "bench-results")]
     pub out: PathBuf,
+    /// Also serve clients over TLS (a certificate made for the run) and measure
+    /// the put and linearizable range workloads through it, on both servers.
+    #[arg(long)]
+    pub tls: bool,
 }
 
 /// One measured quantity for both servers.
@@ -195,6 +199,7 @@ fn table_load(clients: usize, conns: usize, key_space: u64) -> Load {
         key_space,
         target: Target::All,
         quiet: true,
+        tls: None,
     }
 }
 
@@ -205,21 +210,30 @@ struct Side {
     preloaded: bool,
 }
 
+/// The workloads measured again over TLS in `--tls` mode.
+const TLS_CASES: [usize; 2] = [0, 2];
+
 /// Runs one request workload against `side`: (throughput/s, p99 ms).
 async fn run_case(
     case: &Case,
     side: &mut Side,
     opts: &CompareOptions,
+    tls: Option<&std::sync::Arc<rustls::ClientConfig>>,
 ) -> anyhow::Result<(f64, f64)> {
     let mut load = table_load(case.clients, case.conns, 100_000);
     load.duration = Some(opts.seconds);
+    load.tls = tls.cloned();
     if case.conns == 1 {
         // One connection goes to one member: to the leader on both sides, so
         // neither is measured through an extra forwarding hop by the luck of the
         // election.
         load.target = Target::Leader;
     }
-    let ch = load::connect(&side.cluster.endpoints(), &load).await?;
+    let endpoints = match tls {
+        Some(_) => side.cluster.tls_endpoints(),
+        None => side.cluster.endpoints(),
+    };
+    let ch = load::connect(&endpoints, &load).await?;
     let report = match case.kind {
         Kind::Put => workloads::put(&ch, &load).await?,
         Kind::RangeLinearizable | Kind::RangeSerializable => {
@@ -233,7 +247,8 @@ async fn run_case(
         Kind::TxnCas => workloads::txn_cas(&ch, &load).await?,
         Kind::LeaseKeepalive => workloads::lease_keepalive(&ch, &load).await?,
     };
-    eprintln!("  {}: {}", side.name, report.summary(case.name));
+    let over = if tls.is_some() { " over TLS" } else { "" };
+    eprintln!("  {}: {}{over}", side.name, report.summary(case.name));
     Ok((report.throughput, report.p99_ms))
 }
 
@@ -302,15 +317,24 @@ pub async fn run(opts: &CompareOptions) -> anyhow::Result<Vec<Row>> {
     let tmp = tempfile::tempdir()?;
     let rounds = opts.rounds.max(1);
     eprintln!("ectd: {}\netcd: {}", ectd.display(), opts.etcd.display());
+    let certs = match opts.tls {
+        true => Some(crate::tls::make_certificates(&tmp.path().join("tls"))?),
+        false => None,
+    };
+    let tls_client = match &certs {
+        Some(c) => Some(crate::tls::client_config(&c.ca)?),
+        None => None,
+    };
+    let n = opts.members.max(1);
     let mut sides = [
         Side {
             name: "ectd",
-            cluster: cluster::start(&ectd, &tmp.path().join("ectd"), opts.members.max(1)).await?,
+            cluster: cluster::start(&ectd, &tmp.path().join("ectd"), n, certs.as_ref()).await?,
             preloaded: false,
         },
         Side {
             name: "etcd",
-            cluster: cluster::start(&opts.etcd, &tmp.path().join("etcd"), opts.members.max(1))
+            cluster: cluster::start(&opts.etcd, &tmp.path().join("etcd"), n, certs.as_ref())
                 .await?,
             preloaded: false,
         },
@@ -320,11 +344,28 @@ pub async fn run(opts: &CompareOptions) -> anyhow::Result<Vec<Row>> {
         let mut m = Rounds::default();
         for round in 0..rounds {
             for s in order(round) {
-                let r = run_case(case, &mut sides[s], opts).await?;
+                let r = run_case(case, &mut sides[s], opts, None).await?;
                 m.sides[s].push(r);
             }
         }
         rows.push(m.row(case.name, "ops/s", true, case.target, true));
+    }
+    if let Some(tls) = &tls_client {
+        // Over TLS ectd should keep at least the lead it has in plaintext: the
+        // plaintext ratio is the target.
+        for i in TLS_CASES {
+            let case = &CASES[i];
+            let plain_ratio = rows[i].ratio;
+            let mut m = Rounds::default();
+            for round in 0..rounds {
+                for s in order(round) {
+                    let r = run_case(case, &mut sides[s], opts, Some(tls)).await?;
+                    m.sides[s].push(r);
+                }
+            }
+            let name = format!("{}, TLS", case.name);
+            rows.push(m.row(&name, "ops/s", true, Some(plain_ratio), true));
+        }
     }
     let mut watch = Rounds::default();
     for round in 0..rounds {
@@ -382,6 +423,7 @@ pub async fn run(opts: &CompareOptions) -> anyhow::Result<Vec<Row>> {
         "seconds_per_workload": opts.seconds,
         "rounds": rounds,
         "keys": opts.keys,
+        "tls": opts.tls,
         "rows": rows,
     });
     std::fs::write(

@@ -42,6 +42,9 @@ pub struct Load {
     /// No progress bar (it is also hidden when stderr is not a terminal).
     #[arg(long)]
     pub quiet: bool,
+    /// How `https://` endpoints are dialled (the comparison's `--tls` mode).
+    #[arg(skip)]
+    pub tls: Option<std::sync::Arc<rustls::ClientConfig>>,
 }
 
 /// Which members a load's connections go to.
@@ -125,10 +128,15 @@ pub async fn connect(endpoints: &[String], load: &Load) -> anyhow::Result<Vec<Ch
     let mut channels = Vec::new();
     for i in 0..load.conns.max(1) {
         let ep = &targets[i % targets.len()];
-        let ch = Endpoint::from_shared(url(ep))?
-            .connect_timeout(Duration::from_secs(5))
-            .connect()
-            .await?;
+        let ch = match &load.tls {
+            Some(tls) if ep.starts_with("https://") => crate::tls::channel(ep, tls.clone()).await?,
+            _ => {
+                Endpoint::from_shared(url(ep))?
+                    .connect_timeout(Duration::from_secs(5))
+                    .connect()
+                    .await?
+            }
+        };
         channels.push(ch);
     }
     Ok(channels)

@@ -5,6 +5,7 @@
 mod cluster;
 mod compare;
 mod load;
+mod tls;
 mod watch;
 mod workloads;
 

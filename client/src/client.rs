@@ -14,7 +14,8 @@ use crate::proto::etcdserverpb::{
 };
 use crate::proto::v3electionpb::election_client::ElectionClient;
 use crate::proto::v3lockpb::lock_client::LockClient;
-use crate::Error;
+use crate::tls::{self, TlsConnector};
+use crate::{Error, TlsOptions};
 
 /// Responses are not size-limited on the client: a range over a large
 /// keyspace is legitimate and the server already bounds what it sends
@@ -26,7 +27,8 @@ const MAX_DECODING_MESSAGE_SIZE: usize = i32::MAX as usize;
 /// runs.
 const REDIAL_PAUSE: Duration = Duration::from_millis(100);
 
-/// Timeouts applied by a [`Client`].
+/// Timeouts applied by a [`Client`]. TLS settings are given separately,
+/// to [`Client::connect_tls`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ConnectOptions {
     /// How long [`Client::connect_with`] keeps trying to establish a
@@ -68,17 +70,46 @@ impl Client {
         Client::connect_with(endpoints, ConnectOptions::default()).await
     }
 
-    /// Connects to the first endpoint that accepts a connection.
+    /// Connects to the first endpoint that accepts a connection, in
+    /// plaintext.
     ///
-    /// Endpoints are `host:port` or `http://host:port`; they are tried in the
-    /// order given, round after round, until one answers or
-    /// `options.dial_timeout` has elapsed. On success the connection is
-    /// established (not lazy), so a returned client is known to have reached
-    /// a server. TLS endpoints (`https://`) are rejected with
-    /// [`Error::InvalidEndpoint`] because this client speaks plaintext only.
+    /// Endpoints are `host:port` or `http://host:port`, the host a name
+    /// (`localhost`) or an IP address; they are tried in the order given,
+    /// round after round, until one answers or `options.dial_timeout` has
+    /// elapsed. On success the connection is established (not lazy), so a
+    /// returned client is known to have reached a server. `https://`
+    /// endpoints need TLS settings and are rejected with
+    /// [`Error::InvalidEndpoint`]: use [`Client::connect_tls`].
     pub async fn connect_with(
         endpoints: &[String],
         options: ConnectOptions,
+    ) -> Result<Client, Error> {
+        Client::dial(endpoints, options, None).await
+    }
+
+    /// [`Client::connect_with`] over TLS, as [`TlsOptions`] describes.
+    ///
+    /// `host:port` and `https://host:port` endpoints are dialed over TLS and
+    /// the server's certificate must be valid for `host` (or for
+    /// `tls.server_name`); `http://` endpoints stay plaintext, as in
+    /// etcdctl. Unusable TLS settings fail at once with
+    /// [`Error::TlsConfig`]. A handshake failure is not retried when every
+    /// endpoint fails that way, since the answer would not change: the
+    /// call returns [`Error::TlsHandshake`] without waiting for the dial
+    /// timeout.
+    pub async fn connect_tls(
+        endpoints: &[String],
+        options: ConnectOptions,
+        tls: &TlsOptions,
+    ) -> Result<Client, Error> {
+        let connector = TlsConnector::new(tls)?;
+        Client::dial(endpoints, options, Some(&connector)).await
+    }
+
+    async fn dial(
+        endpoints: &[String],
+        options: ConnectOptions,
+        tls: Option<&TlsConnector>,
     ) -> Result<Client, Error> {
         if endpoints.is_empty() {
             return Err(Error::InvalidEndpoint {
@@ -86,23 +117,17 @@ impl Client {
                 reason: "no endpoints given".to_string(),
             });
         }
-        let mut targets = Vec::with_capacity(endpoints.len());
-        for endpoint in endpoints {
-            let url = endpoint_url(endpoint)?;
-            let target = Endpoint::from_shared(url.clone())
-                .map_err(|err| Error::InvalidEndpoint {
-                    endpoint: endpoint.clone(),
-                    reason: err.to_string(),
-                })?
-                .connect_timeout(options.dial_timeout)
-                .tcp_nodelay(true);
-            targets.push((url, target));
-        }
+        let targets = endpoints
+            .iter()
+            .map(|endpoint| Target::new(endpoint, options, tls))
+            .collect::<Result<Vec<_>, _>>()?;
 
         let deadline = Instant::now() + options.dial_timeout;
         let mut last_error = String::from("dial timeout elapsed");
+        let mut tls_failure = None;
         loop {
-            for (url, target) in &targets {
+            let mut tls_failures_this_round = 0;
+            for target in &targets {
                 let remaining = deadline.saturating_duration_since(Instant::now());
                 if remaining.is_zero() {
                     break;
@@ -111,19 +136,37 @@ impl Client {
                     Ok(Ok(channel)) => {
                         return Ok(Client {
                             channel,
-                            endpoint: url.clone(),
+                            endpoint: target.url.clone(),
                             options,
                         })
                     }
-                    Ok(Err(err)) => last_error = describe_transport_error(&err),
+                    Ok(Err(err)) => match tls::tls_failure(&err) {
+                        Some(reason) => {
+                            tls_failures_this_round += 1;
+                            tls_failure = Some(format!("{}: {reason}", target.url));
+                        }
+                        None => last_error = describe_transport_error(&err),
+                    },
                     Err(_) => last_error = "dial timeout elapsed".to_string(),
+                }
+            }
+            // A TLS failure says more than the connection errors of members
+            // that are down.
+            if let Some(reason) = &tls_failure {
+                if tls_failures_this_round == targets.len() {
+                    return Err(Error::TlsHandshake {
+                        reason: reason.clone(),
+                    });
                 }
             }
             let remaining = deadline.saturating_duration_since(Instant::now());
             if remaining.is_zero() {
-                return Err(Error::Connect {
-                    endpoints: endpoints.to_vec(),
-                    reason: last_error,
+                return Err(match tls_failure {
+                    Some(reason) => Error::TlsHandshake { reason },
+                    None => Error::Connect {
+                        endpoints: endpoints.to_vec(),
+                        reason: last_error,
+                    },
                 });
             }
             tokio::time::sleep(remaining.min(REDIAL_PAUSE)).await;
@@ -273,30 +316,87 @@ impl Client {
     }
 }
 
-/// Turns `host:port` or `http://host:port` into the URL tonic dials.
-fn endpoint_url(endpoint: &str) -> Result<String, Error> {
+/// One endpoint, ready to dial.
+struct Target {
+    /// The endpoint as a URL with the scheme actually used, as
+    /// [`Client::endpoint`] reports it.
+    url: String,
+    /// What tonic dials: always an `http://` URI, since TLS (if any) is
+    /// the connector's business.
+    endpoint: Endpoint,
+    tls: Option<TlsConnector>,
+}
+
+impl Target {
+    fn new(
+        endpoint: &str,
+        options: ConnectOptions,
+        tls: Option<&TlsConnector>,
+    ) -> Result<Target, Error> {
+        let invalid = |reason: String| Error::InvalidEndpoint {
+            endpoint: endpoint.to_string(),
+            reason,
+        };
+        let (scheme, authority) = split_endpoint(endpoint).map_err(invalid)?;
+        let tls = match scheme {
+            Scheme::Http => None,
+            Scheme::Bare => tls.cloned(),
+            Scheme::Https => Some(tls.cloned().ok_or_else(|| {
+                invalid("https endpoints need TLS settings (Client::connect_tls)".to_string())
+            })?),
+        };
+        let uri = format!("http://{authority}");
+        let target = Endpoint::from_shared(uri)
+            .map_err(|err| invalid(err.to_string()))?
+            .connect_timeout(options.dial_timeout)
+            .tcp_nodelay(true);
+        let url = match tls {
+            Some(_) => format!("https://{authority}"),
+            None => format!("http://{authority}"),
+        };
+        Ok(Target {
+            url,
+            endpoint: target,
+            tls,
+        })
+    }
+
+    async fn connect(&self) -> Result<Channel, tonic::transport::Error> {
+        match &self.tls {
+            None => self.endpoint.connect().await,
+            Some(tls) => self.endpoint.connect_with_connector(tls.service()).await,
+        }
+    }
+}
+
+/// How an endpoint asks to be dialed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Scheme {
+    /// `host:port`: TLS exactly when TLS settings are given, as in etcdctl.
+    Bare,
+    /// `http://host:port`: plaintext.
+    Http,
+    /// `https://host:port`: TLS.
+    Https,
+}
+
+/// Splits an endpoint into its scheme and `host:port`.
+fn split_endpoint(endpoint: &str) -> Result<(Scheme, String), String> {
     let trimmed = endpoint.trim();
-    let invalid = |reason: &str| Error::InvalidEndpoint {
-        endpoint: endpoint.to_string(),
-        reason: reason.to_string(),
-    };
     if trimmed.is_empty() {
-        return Err(invalid("empty endpoint"));
+        return Err("empty endpoint".to_string());
     }
-    match trimmed.split_once("://") {
-        None => Ok(format!("http://{trimmed}")),
-        Some((scheme, rest)) if scheme.eq_ignore_ascii_case("http") => {
-            if rest.is_empty() {
-                Err(invalid("missing host"))
-            } else {
-                Ok(format!("http://{rest}"))
-            }
-        }
-        Some((scheme, _)) if scheme.eq_ignore_ascii_case("https") => {
-            Err(invalid("TLS endpoints are not supported"))
-        }
-        Some((scheme, _)) => Err(invalid(&format!("unsupported scheme {scheme:?}"))),
+    let (scheme, rest) = match trimmed.split_once("://") {
+        None => (Scheme::Bare, trimmed),
+        Some((scheme, rest)) if scheme.eq_ignore_ascii_case("http") => (Scheme::Http, rest),
+        Some((scheme, rest)) if scheme.eq_ignore_ascii_case("https") => (Scheme::Https, rest),
+        Some((scheme, _)) => return Err(format!("unsupported scheme {scheme:?}")),
+    };
+    let authority = rest.trim_end_matches('/');
+    if authority.is_empty() {
+        return Err("missing host".to_string());
     }
+    Ok((scheme, authority.to_string()))
 }
 
 /// tonic's transport errors say only "transport error" at the top level; the
@@ -317,26 +417,56 @@ mod tests {
     use super::*;
 
     #[test]
-    fn endpoint_urls() {
+    fn endpoint_schemes() {
+        let split = |endpoint| split_endpoint(endpoint).unwrap();
         assert_eq!(
-            endpoint_url("127.0.0.1:2379").unwrap(),
-            "http://127.0.0.1:2379"
+            split("127.0.0.1:2379"),
+            (Scheme::Bare, "127.0.0.1:2379".to_string())
         );
         assert_eq!(
-            endpoint_url("http://127.0.0.1:2379").unwrap(),
-            "http://127.0.0.1:2379"
+            split("http://127.0.0.1:2379"),
+            (Scheme::Http, "127.0.0.1:2379".to_string())
         );
         assert_eq!(
-            endpoint_url(" HTTP://localhost:1 ").unwrap(),
-            "http://localhost:1"
+            split(" HTTP://localhost:1/ "),
+            (Scheme::Http, "localhost:1".to_string())
         );
+        assert_eq!(
+            split("https://localhost:2379"),
+            (Scheme::Https, "localhost:2379".to_string())
+        );
+        assert_eq!(
+            split("https://etcd.example"),
+            (Scheme::Https, "etcd.example".to_string())
+        );
+        assert_eq!(
+            split("https://[::1]:2379"),
+            (Scheme::Https, "[::1]:2379".to_string())
+        );
+        assert!(split_endpoint("unix://sock").is_err());
+        assert!(split_endpoint("").is_err());
+        assert!(split_endpoint("http://").is_err());
+    }
+
+    #[test]
+    fn https_needs_tls_settings() {
+        let options = ConnectOptions::default();
         assert!(matches!(
-            endpoint_url("https://127.0.0.1:2379"),
+            Target::new("https://127.0.0.1:2379", options, None),
             Err(Error::InvalidEndpoint { .. })
         ));
-        assert!(endpoint_url("unix://sock").is_err());
-        assert!(endpoint_url("").is_err());
-        assert!(endpoint_url("http://").is_err());
+        let plain = Target::new("localhost:2379", options, None).unwrap();
+        assert_eq!(plain.url, "http://localhost:2379");
+        assert!(plain.tls.is_none());
+        let tls = TlsConnector::new(&TlsOptions {
+            insecure_skip_verify: true,
+            ..Default::default()
+        })
+        .unwrap();
+        let bare = Target::new("localhost:2379", options, Some(&tls)).unwrap();
+        assert_eq!(bare.url, "https://localhost:2379");
+        let http = Target::new("http://localhost:2379", options, Some(&tls)).unwrap();
+        assert!(http.tls.is_none());
     }
 
     #[tokio::test]

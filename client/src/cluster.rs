@@ -82,7 +82,9 @@ impl Client {
 
     /// `Maintenance.Status` of one particular endpoint: connects to exactly
     /// that endpoint (never to another one, as [`Client::connect_with`] might
-    /// with several) and asks it. The connection is dropped afterwards.
+    /// with several) and asks it, in plaintext; over TLS, connect with
+    /// [`Client::connect_tls`] and call [`Client::status`]. The connection
+    /// is dropped afterwards.
     pub async fn endpoint_status(
         endpoint: &str,
         options: ConnectOptions,

@@ -3,6 +3,7 @@
 use std::fmt;
 
 use crate::proto::etcdserverpb::WatchResponse;
+use crate::tls::tls_failure;
 
 /// Everything a [`Client`](crate::Client) call can fail with.
 ///
@@ -26,6 +27,26 @@ pub enum Error {
         /// Every endpoint that was tried.
         endpoints: Vec<String>,
         /// The last connection error seen.
+        reason: String,
+    },
+
+    /// The TLS settings cannot be used: a certificate or key file is missing,
+    /// unreadable or holds nothing usable, the key does not belong to the
+    /// certificate, or no CA certificate was given to verify servers with.
+    /// The message names files, never their contents.
+    #[error("TLS configuration: {reason}")]
+    TlsConfig {
+        /// What is wrong, naming the file concerned.
+        reason: String,
+    },
+
+    /// A TLS connection was refused or failed: the server's certificate is
+    /// not trusted or not valid for the host dialed, the server rejected
+    /// the client's certificate (or wanted one), or the server does not
+    /// speak TLS. Retrying with the same settings gives the same answer.
+    #[error("TLS handshake failed: {reason}")]
+    TlsHandshake {
+        /// What went wrong, naming the endpoint when it is known.
         reason: String,
     },
 
@@ -115,6 +136,11 @@ impl Error {
 
 impl From<tonic::Status> for Error {
     fn from(status: tonic::Status) -> Error {
+        // A status made on the client side for a broken connection keeps
+        // the transport error as its source; the server's statuses have none.
+        if let Some(reason) = std::error::Error::source(&status).and_then(tls_failure) {
+            return Error::TlsHandshake { reason };
+        }
         Error::Rpc {
             code: status.code(),
             message: status.message().to_string(),

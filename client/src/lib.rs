@@ -23,6 +23,27 @@
 //! # }
 //! ```
 //!
+//! Over TLS, [`Client::connect_tls`] takes the same endpoints and a
+//! [`TlsOptions`] with the files etcdctl takes as `--cacert`, `--cert` and
+//! `--key`:
+//!
+//! ```no_run
+//! # async fn demo() -> Result<(), ectd_client::Error> {
+//! use ectd_client::{Client, ConnectOptions, TlsOptions};
+//!
+//! let tls = TlsOptions {
+//!     ca_file: Some("/etc/ectd/ca.pem".into()),
+//!     cert_file: Some("/etc/ectd/client.pem".into()),
+//!     key_file: Some("/etc/ectd/client.key".into()),
+//!     ..Default::default()
+//! };
+//! let endpoints = ["https://etcd-0.example:2379".to_string()];
+//! let client = Client::connect_tls(&endpoints, ConnectOptions::default(), &tls).await?;
+//! client.put_kv("foo", "bar").await?;
+//! # Ok(())
+//! # }
+//! ```
+//!
 //! Cluster operations follow the same style: [`Client::member_list`],
 //! [`Client::member_add`], [`Client::status`], [`Client::move_leader`], …
 //! take and return the `etcdserverpb` messages, and
@@ -75,6 +96,7 @@ mod keep_alive;
 mod lease;
 mod lock;
 mod range;
+mod tls;
 mod watch;
 
 pub use client::{Client, ConnectOptions};
@@ -82,6 +104,7 @@ pub use error::Error;
 pub use keep_alive::{KeepAliveEnd, KeepAliveState, LeaseKeeper};
 pub use lock::{HeldLock, LeasedMutex};
 pub use range::{prefix_range_end, KeyRange};
+pub use tls::TlsOptions;
 pub use watch::{is_progress_notify, ProgressRequester, Watcher};
 
 /// The wire types and gRPC stubs (`etcdserverpb`, `mvccpb`, …) the client

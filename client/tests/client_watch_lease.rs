@@ -7,6 +7,8 @@
 //! The test needs `/usr/bin/etcd` and `/usr/bin/etcdctl` (override with
 //! `ETCD_BIN` / `ETCDCTL_BIN`) and fails when they are missing.
 
+// Shared with suites that use more of it (TLS).
+#[allow(dead_code)]
 #[path = "support/etcd.rs"]
 mod etcd;
 #[path = "support/tools.rs"]

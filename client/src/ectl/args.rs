@@ -18,6 +18,7 @@ use super::gostr::{parse_bool, parse_int};
 mod cluster;
 mod concurrency;
 mod lease;
+mod tls;
 mod watch;
 
 pub use cluster::{
@@ -28,6 +29,7 @@ pub use concurrency::{ElectArgs, LockArgs};
 pub use lease::{
     LeaseArgs, LeaseCommand, LeaseGrantArgs, LeaseIdArgs, LeaseKeepAliveArgs, LeaseTimeToLiveArgs,
 };
+pub use tls::TlsArgs;
 pub use watch::{WatchArgs, WatchLine};
 
 /// The whole command line.
@@ -79,6 +81,10 @@ pub struct GlobalArgs {
     /// Timeout for short running command (excluding dial timeout) [default: 5s]
     #[arg(long, global = true, value_parser = go_duration)]
     pub command_timeout: Option<Duration>,
+
+    /// The transport-security flags.
+    #[command(flatten)]
+    pub tls: TlsArgs,
 }
 
 /// The commands ectl knows.

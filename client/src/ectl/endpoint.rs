@@ -4,8 +4,7 @@
 
 use std::io::Write;
 
-use ectd_client::proto::etcdserverpb::MemberListRequest;
-use ectd_client::Client;
+use ectd_client::proto::etcdserverpb::{MemberListRequest, StatusRequest};
 use futures::stream::{FuturesUnordered, StreamExt};
 use tokio::time::Instant;
 
@@ -78,16 +77,17 @@ async fn check(ctx: &Context<'_>, endpoint: &str) -> EndpointHealth {
     let started = Instant::now();
     let result = ctx
         .within(async {
-            let client =
-                Client::connect_with(&[endpoint.to_string()], ctx.endpoint_options()).await?;
-            client.get("health").await
+            let client = ctx.connect_one(endpoint).await?;
+            match client.get("health").await {
+                Err(err) if err.message() == Some(PERMISSION_DENIED) => Ok(()),
+                read => read.map(drop).map_err(CtlError::from),
+            }
         })
         .await;
     let took = format_duration(started.elapsed());
     let error = match result {
-        Ok(_) => String::new(),
-        Err(err) if err.message() == Some(PERMISSION_DENIED) => String::new(),
-        Err(err) => CtlError::from(err).message,
+        Ok(()) => String::new(),
+        Err(err) => err.message,
     };
     EndpointHealth {
         endpoint: endpoint.to_string(),
@@ -107,7 +107,10 @@ async fn status(ctx: &Context<'_>, cluster: bool, out: &mut Vec<u8>) -> Result<(
     let mut failed = false;
     for endpoint in endpoints {
         let asked = ctx
-            .within(Client::endpoint_status(&endpoint, ctx.endpoint_options()))
+            .within(async {
+                let client = ctx.connect_one(&endpoint).await?;
+                Ok::<_, CtlError>(client.status(StatusRequest::default()).await?)
+            })
             .await;
         match asked {
             Ok(status) => list.push(EndpointStatus { endpoint, status }),
@@ -115,7 +118,7 @@ async fn status(ctx: &Context<'_>, cluster: bool, out: &mut Vec<u8>) -> Result<(
                 failed = true;
                 eprintln!(
                     "Failed to get the status of endpoint {endpoint} ({})",
-                    CtlError::from(err).message
+                    err.message
                 );
             }
         }

@@ -99,6 +99,9 @@ impl From<ectd_client::Error> for CtlError {
             ectd_client::Error::Connect { .. } | ectd_client::Error::Timeout => {
                 CtlError::error("context deadline exceeded")
             }
+            // etcdctl refuses certificate files it cannot use as bad
+            // arguments.
+            err @ ectd_client::Error::TlsConfig { .. } => CtlError::bad_args(err.to_string()),
             other => CtlError::error(other.to_string()),
         }
     }

@@ -5,6 +5,10 @@
 //! `watch`, `lease`, `lock`, `elect`, `member`, `endpoint`, `move-leader`
 //! and `version`, so scripts written for etcdctl work with ectl unchanged.
 //!
+//! Transport security takes etcdctl's global flags and variables too
+//! (`--cacert`, `--cert`, `--key`, `--insecure-skip-tls-verify`,
+//! `--insecure-transport`, `ETCDCTL_CACERT`, …); see [`settings`].
+//!
 //! Most commands print their answer when they are done. Those that run
 //! until something happens (`watch`, `lease keep-alive`, `lock`, `elect`)
 //! print as they go, through [`print_now`].
@@ -128,38 +132,53 @@ impl Context<'_> {
             dial_timeout: self.settings.dial_timeout,
             command_timeout: self.settings.command_timeout,
         };
-        Ok(Client::connect_with(&self.settings.endpoints, options).await?)
+        self.dial(&self.settings.endpoints, options).await
     }
 
-    /// Connection options for commands that address each endpoint on its
-    /// own (`endpoint`, `move-leader`): etcdctl gives each such endpoint one
-    /// command timeout to connect and answer in, so connecting may take that
-    /// long too.
-    fn endpoint_options(&self) -> ConnectOptions {
+    /// Connects to exactly `endpoint`, for commands that address each
+    /// endpoint on its own (`endpoint`, `move-leader`): etcdctl gives each
+    /// such endpoint one command timeout to connect and answer in, so
+    /// connecting may take that long too.
+    async fn connect_one(&self, endpoint: &str) -> Result<Client, CtlError> {
         let timeout = self.settings.command_timeout;
-        ConnectOptions {
+        let options = ConnectOptions {
             dial_timeout: if timeout.is_zero() {
                 self.settings.dial_timeout
             } else {
                 timeout
             },
             command_timeout: timeout,
-        }
+        };
+        self.dial(&[endpoint.to_string()], options).await
+    }
+
+    /// Connects in plaintext or over TLS, as the TLS settings and the
+    /// endpoints' schemes say.
+    async fn dial(
+        &self,
+        endpoints: &[String],
+        options: ConnectOptions,
+    ) -> Result<Client, CtlError> {
+        let client = match self.settings.tls.for_endpoints(endpoints)? {
+            None => Client::connect_with(endpoints, options).await?,
+            Some(tls) => Client::connect_tls(endpoints, options, &tls).await?,
+        };
+        Ok(client)
     }
 
     /// Runs `work` (connecting and asking one endpoint) within one command
     /// timeout, unless that is disabled.
-    async fn within<T>(
+    async fn within<T, E: From<ectd_client::Error>>(
         &self,
-        work: impl Future<Output = Result<T, ectd_client::Error>>,
-    ) -> Result<T, ectd_client::Error> {
+        work: impl Future<Output = Result<T, E>>,
+    ) -> Result<T, E> {
         let timeout = self.settings.command_timeout;
         if timeout.is_zero() {
             return work.await;
         }
         tokio::time::timeout(timeout, work)
             .await
-            .unwrap_or(Err(ectd_client::Error::Timeout))
+            .unwrap_or(Err(ectd_client::Error::Timeout.into()))
     }
 }
 

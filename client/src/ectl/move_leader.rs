@@ -1,7 +1,6 @@
 //! `ectl move-leader`: hands leadership to another member.
 
 use ectd_client::proto::etcdserverpb::{MoveLeaderRequest, StatusRequest};
-use ectd_client::Client;
 
 use super::args::MoveLeaderArgs;
 use super::exit::CtlError;
@@ -32,11 +31,9 @@ pub async fn run(
     for endpoint in endpoints {
         let (client, status) = ctx
             .within(async {
-                let client =
-                    Client::connect_with(std::slice::from_ref(endpoint), ctx.endpoint_options())
-                        .await?;
+                let client = ctx.connect_one(endpoint).await?;
                 let status = client.status(StatusRequest::default()).await?;
-                Ok((client, status))
+                Ok::<_, CtlError>((client, status))
             })
             .await?;
         // A member without a header (or without a leader) compares as

@@ -1,7 +1,10 @@
 //! Global settings: command-line flags, falling back to etcdctl's `ETCDCTL_*`
 //! environment variables, falling back to etcdctl's defaults.
 
+use std::path::PathBuf;
 use std::time::Duration;
+
+use ectd_client::TlsOptions;
 
 use super::args::GlobalArgs;
 use super::duration::parse_duration;
@@ -28,6 +31,8 @@ pub struct Settings {
     /// `ETCDCTL_WATCH_RANGE_END`: the end of the range `watch` watches
     /// along with `watch_key` (empty when unset).
     pub watch_range_end: String,
+    /// Transport security.
+    pub tls: TlsSettings,
 }
 
 impl Settings {
@@ -90,6 +95,31 @@ impl Settings {
         };
         lookup("ETCDCTL_COMMAND_TIMEOUT", global.command_timeout.is_some())?;
 
+        let path = |flag: &Option<PathBuf>, name: &str| -> Result<Option<PathBuf>, CtlError> {
+            let from_env = lookup(name, flag.is_some())?;
+            Ok(flag.clone().or(from_env.map(PathBuf::from)))
+        };
+        let flag = |flag: Option<bool>, name: &str, default: bool| -> Result<bool, CtlError> {
+            let from_env = lookup(name, flag.is_some())?.and_then(|value| parse_bool(&value).ok());
+            Ok(flag.or(from_env).unwrap_or(default))
+        };
+        let tls_args = &global.tls;
+        let tls = TlsSettings {
+            cacert: path(&tls_args.cacert, "ETCDCTL_CACERT")?,
+            cert: path(&tls_args.cert, "ETCDCTL_CERT")?,
+            key: path(&tls_args.key, "ETCDCTL_KEY")?,
+            insecure_skip_tls_verify: flag(
+                tls_args.insecure_skip_tls_verify,
+                "ETCDCTL_INSECURE_SKIP_TLS_VERIFY",
+                false,
+            )?,
+            insecure_transport: flag(
+                tls_args.insecure_transport,
+                "ETCDCTL_INSECURE_TRANSPORT",
+                true,
+            )?,
+        };
+
         Ok(Settings {
             endpoints,
             write_out,
@@ -98,12 +128,109 @@ impl Settings {
             command_timeout,
             watch_key: env("ETCDCTL_WATCH_KEY").unwrap_or_default(),
             watch_range_end: env("ETCDCTL_WATCH_RANGE_END").unwrap_or_default(),
+            tls,
         })
+    }
+}
+
+/// The transport-security settings, as etcdctl reads its `--cacert`,
+/// `--cert`, `--key`, `--insecure-skip-tls-verify` and
+/// `--insecure-transport` flags.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TlsSettings {
+    /// CA certificates that sign the servers' certificates.
+    pub cacert: Option<PathBuf>,
+    /// The client certificate.
+    pub cert: Option<PathBuf>,
+    /// The client certificate's key.
+    pub key: Option<PathBuf>,
+    /// Accept any server certificate.
+    pub insecure_skip_tls_verify: bool,
+    /// Plaintext unless a certificate flag asks for TLS (etcdctl's
+    /// default); `false` asks for TLS without any.
+    pub insecure_transport: bool,
+}
+
+impl Default for TlsSettings {
+    fn default() -> TlsSettings {
+        TlsSettings {
+            cacert: None,
+            cert: None,
+            key: None,
+            insecure_skip_tls_verify: false,
+            insecure_transport: true,
+        }
+    }
+}
+
+impl TlsSettings {
+    /// How to reach `endpoints`: `None` for plaintext, or the TLS options.
+    ///
+    /// As in etcdctl, `host:port` endpoints use TLS when any certificate
+    /// flag is given or `--insecure-transport=false`, `https://` endpoints
+    /// always do and `http://` endpoints never do (the client library
+    /// applies the last two per endpoint). `--insecure-skip-tls-verify`
+    /// alone does not turn TLS on. Without a system trust store, TLS needs
+    /// `--cacert` or `--insecure-skip-tls-verify`.
+    pub fn for_endpoints(&self, endpoints: &[String]) -> Result<Option<TlsOptions>, CtlError> {
+        let any_https = endpoints.iter().any(|endpoint| {
+            endpoint
+                .trim()
+                .get(..8)
+                .is_some_and(|scheme| scheme.eq_ignore_ascii_case("https://"))
+        });
+        let asked_for = self.cacert.is_some()
+            || self.cert.is_some()
+            || self.key.is_some()
+            || !self.insecure_transport;
+        if !asked_for && !any_https {
+            return Ok(None);
+        }
+        for (flag, path) in [
+            ("cert", &self.cert),
+            ("key", &self.key),
+            ("cacert", &self.cacert),
+        ] {
+            if path
+                .as_ref()
+                .is_some_and(|path| path.as_os_str().is_empty())
+            {
+                return Err(CtlError::bad_args(format!(
+                    "empty string is passed to --{flag} option"
+                )));
+            }
+        }
+        if self.cert.is_some() != self.key.is_some() {
+            let show = |path: &Option<PathBuf>| {
+                path.as_ref()
+                    .map(|path| path.display().to_string())
+                    .unwrap_or_default()
+            };
+            return Err(CtlError::bad_args(format!(
+                "KeyFile and CertFile must both be present[key: {}, cert: {}]",
+                show(&self.key),
+                show(&self.cert)
+            )));
+        }
+        if self.cacert.is_none() && !self.insecure_skip_tls_verify {
+            return Err(CtlError::error(
+                "TLS needs --cacert to verify the server's certificate (ectl does not use the \
+                 system trust store), or --insecure-skip-tls-verify to skip verification",
+            ));
+        }
+        Ok(Some(TlsOptions {
+            ca_file: self.cacert.clone(),
+            cert_file: self.cert.clone(),
+            key_file: self.key.clone(),
+            insecure_skip_verify: self.insecure_skip_tls_verify,
+            server_name: None,
+        }))
     }
 }
 
 #[cfg(test)]
 mod tests {
+    use super::super::args::TlsArgs;
     use super::*;
 
     fn no_flags() -> GlobalArgs {
@@ -113,6 +240,7 @@ mod tests {
             hex: None,
             dial_timeout: None,
             command_timeout: None,
+            tls: TlsArgs::default(),
         }
     }
 
@@ -168,5 +296,121 @@ mod tests {
         assert!(err.message.contains("\"ETCDCTL_ENDPOINTS\" is shadowed"));
         // An empty variable does not count as set.
         assert!(Settings::resolve(&flags, env_of(&[("ETCDCTL_ENDPOINTS", "")])).is_ok());
+    }
+
+    fn endpoints(list: &[&str]) -> Vec<String> {
+        list.iter().map(|e| e.to_string()).collect()
+    }
+
+    #[test]
+    fn tls_from_flags_and_environment() {
+        let settings = Settings::resolve(&no_flags(), env_of(&[])).unwrap();
+        assert_eq!(settings.tls, TlsSettings::default());
+        assert!(settings.tls.insecure_transport);
+
+        let env = env_of(&[
+            ("ETCDCTL_CACERT", "/certs/ca.pem"),
+            ("ETCDCTL_CERT", "/certs/client.pem"),
+            ("ETCDCTL_KEY", "/certs/client.key"),
+            ("ETCDCTL_INSECURE_SKIP_TLS_VERIFY", "true"),
+            ("ETCDCTL_INSECURE_TRANSPORT", "false"),
+        ]);
+        let tls = Settings::resolve(&no_flags(), env).unwrap().tls;
+        assert_eq!(tls.cacert, Some(PathBuf::from("/certs/ca.pem")));
+        assert_eq!(tls.cert, Some(PathBuf::from("/certs/client.pem")));
+        assert_eq!(tls.key, Some(PathBuf::from("/certs/client.key")));
+        assert!(tls.insecure_skip_tls_verify);
+        assert!(!tls.insecure_transport);
+
+        // Unparseable booleans are ignored, as etcdctl ignores them.
+        let env = env_of(&[("ETCDCTL_INSECURE_SKIP_TLS_VERIFY", "yes")]);
+        assert!(
+            !Settings::resolve(&no_flags(), env)
+                .unwrap()
+                .tls
+                .insecure_skip_tls_verify
+        );
+
+        let mut flags = no_flags();
+        flags.tls.cacert = Some(PathBuf::from("ca.pem"));
+        let err =
+            Settings::resolve(&flags, env_of(&[("ETCDCTL_CACERT", "other.pem")])).unwrap_err();
+        assert!(
+            err.message.contains("\"ETCDCTL_CACERT\" is shadowed"),
+            "{}",
+            err.message
+        );
+    }
+
+    #[test]
+    fn when_tls_is_used() {
+        let plain = TlsSettings::default();
+        assert_eq!(
+            plain.for_endpoints(&endpoints(&["127.0.0.1:2379"])),
+            Ok(None)
+        );
+        // Skipping verification alone does not ask for TLS, as in etcdctl.
+        let skip = TlsSettings {
+            insecure_skip_tls_verify: true,
+            ..TlsSettings::default()
+        };
+        assert_eq!(
+            skip.for_endpoints(&endpoints(&["localhost:2379"])),
+            Ok(None)
+        );
+        let options = skip
+            .for_endpoints(&endpoints(&["HTTPS://localhost:2379"]))
+            .unwrap()
+            .unwrap();
+        assert!(options.insecure_skip_verify);
+
+        let with_ca = TlsSettings {
+            cacert: Some(PathBuf::from("ca.pem")),
+            ..TlsSettings::default()
+        };
+        let options = with_ca
+            .for_endpoints(&endpoints(&["a:1"]))
+            .unwrap()
+            .unwrap();
+        assert_eq!(options.ca_file, Some(PathBuf::from("ca.pem")));
+        assert_eq!((options.cert_file, options.key_file), (None, None));
+    }
+
+    #[test]
+    fn tls_mistakes_in_etcdctl_words() {
+        let ep = endpoints(&["a:1"]);
+        let only_cert = TlsSettings {
+            cacert: Some(PathBuf::from("ca.pem")),
+            cert: Some(PathBuf::from("client.pem")),
+            ..TlsSettings::default()
+        };
+        let err = only_cert.for_endpoints(&ep).unwrap_err();
+        assert_eq!(
+            (err.code, err.message.as_str()),
+            (
+                128,
+                "KeyFile and CertFile must both be present[key: , cert: client.pem]"
+            )
+        );
+        let empty = TlsSettings {
+            cacert: Some(PathBuf::new()),
+            ..TlsSettings::default()
+        };
+        let err = empty.for_endpoints(&ep).unwrap_err();
+        assert_eq!(
+            (err.code, err.message.as_str()),
+            (128, "empty string is passed to --cacert option")
+        );
+        let no_ca = TlsSettings {
+            insecure_transport: false,
+            ..TlsSettings::default()
+        };
+        let err = no_ca.for_endpoints(&ep).unwrap_err();
+        assert_eq!(err.code, 1);
+        assert!(err.message.contains("--cacert"), "{}", err.message);
+        let https = TlsSettings::default()
+            .for_endpoints(&endpoints(&["https://a:1"]))
+            .unwrap_err();
+        assert!(https.message.contains("--cacert"), "{}", https.message);
     }
 }

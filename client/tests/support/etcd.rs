@@ -1,9 +1,9 @@
 //! A throw-away single-member etcd on loopback, for tests that talk to a
 //! real etcd 3.4.
 //!
-//! Every instance advertises the same peer URL and cluster token, so two
-//! instances have the same cluster and member IDs: the same requests give
-//! byte-identical answers from both. A single-member cluster never dials
+//! Every plaintext instance advertises the same peer URL and cluster
+//! token, so two instances have the same cluster and member IDs: the same
+//! requests give byte-identical answers from both. A single-member cluster never dials
 //! its peer URL, so nothing needs to listen there.
 
 use std::path::PathBuf;
@@ -17,10 +17,23 @@ const SHARED_PEER_URL: &str = "http://127.0.0.1:2380";
 /// How long etcd may take to start serving.
 const STARTUP: Duration = Duration::from_secs(30);
 
+/// TLS on a member's client port: etcd serves `https://` with
+/// `cert_file`/`key_file` and accepts only clients whose certificate is
+/// signed by `trusted_ca_file` (`--client-cert-auth`).
+pub struct ServerTls {
+    pub cert_file: PathBuf,
+    pub key_file: PathBuf,
+    pub trusted_ca_file: PathBuf,
+    /// etcdctl flags that get a client through that check, for the
+    /// readiness probe (`--cacert=…`, `--cert=…`, `--key=…`).
+    pub client_flags: Vec<String>,
+}
+
 pub struct Etcd {
     /// `127.0.0.1:<client port>`.
     pub endpoint: String,
     extra_args: Vec<String>,
+    tls: Option<ServerTls>,
     etcd: PathBuf,
     etcdctl: PathBuf,
     peer_port: u16,
@@ -38,7 +51,14 @@ impl Etcd {
 
     /// [`Etcd::start`] with more command-line flags for etcd.
     pub fn start_with(extra_args: &[&str]) -> Etcd {
-        Etcd::launch_new(binary("ETCD_BIN", "/usr/bin/etcd"), extra_args)
+        Etcd::launch_new(binary("ETCD_BIN", "/usr/bin/etcd"), extra_args, None)
+    }
+
+    /// [`Etcd::start`] with TLS on the client port. Unlike the plaintext
+    /// members, which all advertise one shared peer URL, this one
+    /// advertises the peer URL it listens on.
+    pub fn start_tls(tls: ServerTls) -> Etcd {
+        Etcd::launch_new(binary("ETCD_BIN", "/usr/bin/etcd"), &[], Some(tls))
     }
 
     /// An `ectd` member started exactly as [`Etcd::start`] starts etcd (ectd
@@ -52,13 +72,14 @@ impl Etcd {
             "{} not found: build the server first (`cargo build -p ectd-server`) or set ECTD_BIN",
             path.display()
         );
-        Etcd::launch_new(path, &[])
+        Etcd::launch_new(path, &[], None)
     }
 
-    fn launch_new(server: PathBuf, extra_args: &[&str]) -> Etcd {
+    fn launch_new(server: PathBuf, extra_args: &[&str], tls: Option<ServerTls>) -> Etcd {
         let mut etcd = Etcd {
             endpoint: format!("127.0.0.1:{}", free_port()),
             extra_args: extra_args.iter().map(|a| a.to_string()).collect(),
+            tls,
             etcd: server,
             etcdctl: binary("ETCDCTL_BIN", "/usr/bin/etcdctl"),
             peer_port: free_port(),
@@ -93,21 +114,38 @@ impl Etcd {
             .append(true)
             .open(self.log())
             .expect("etcd log");
+        let peer_url = format!("http://127.0.0.1:{}", self.peer_port);
+        let (scheme, advertised_peer_url, tls_args) = match &self.tls {
+            None => ("http", SHARED_PEER_URL, Vec::new()),
+            Some(tls) => (
+                "https",
+                peer_url.as_str(),
+                vec![
+                    format!("--cert-file={}", tls.cert_file.display()),
+                    format!("--key-file={}", tls.key_file.display()),
+                    format!("--trusted-ca-file={}", tls.trusted_ca_file.display()),
+                    "--client-cert-auth".to_string(),
+                ],
+            ),
+        };
         let child = Command::new(&self.etcd)
             .arg("--name=default")
             .arg(format!(
                 "--data-dir={}",
                 self.dir.path().join("data").display()
             ))
-            .arg(format!("--listen-client-urls=http://{}", self.endpoint))
-            .arg(format!("--advertise-client-urls=http://{}", self.endpoint))
+            .arg(format!("--listen-client-urls={scheme}://{}", self.endpoint))
             .arg(format!(
-                "--listen-peer-urls=http://127.0.0.1:{}",
-                self.peer_port
+                "--advertise-client-urls={scheme}://{}",
+                self.endpoint
             ))
-            .arg(format!("--initial-advertise-peer-urls={SHARED_PEER_URL}"))
-            .arg(format!("--initial-cluster=default={SHARED_PEER_URL}"))
+            .arg(format!("--listen-peer-urls={peer_url}"))
+            .arg(format!(
+                "--initial-advertise-peer-urls={advertised_peer_url}"
+            ))
+            .arg(format!("--initial-cluster=default={advertised_peer_url}"))
             .arg("--initial-cluster-token=ectl-vs-etcdctl")
+            .args(tls_args)
             .args(&self.extra_args)
             .stdin(Stdio::null())
             .stdout(log.try_clone().unwrap())
@@ -124,6 +162,7 @@ impl Etcd {
             let probe = Command::new(&self.etcdctl)
                 .env("ETCDCTL_API", "3")
                 .args(["--endpoints", &self.endpoint, "--command-timeout=1s"])
+                .args(self.tls.iter().flat_map(|tls| &tls.client_flags))
                 .args(["get", "ready-probe"])
                 .stdin(Stdio::null())
                 .output()

@@ -46,6 +46,15 @@ impl Etcd {
     }
 }
 
+/// A server certificate and key for a member's extra `https://` client URL.
+#[derive(Debug, Clone)]
+pub struct ServerTls {
+    /// PEM certificate for 127.0.0.1.
+    pub cert: PathBuf,
+    /// PEM key.
+    pub key: PathBuf,
+}
+
 /// A running server process with fixed ports and data directory. Killed on drop.
 pub struct Member {
     kind: Kind,
@@ -56,11 +65,24 @@ pub struct Member {
     log: PathBuf,
     client_port: u16,
     peer_port: u16,
+    /// The port of an extra `https://` client URL, if any.
+    tls_port: Option<u16>,
     child: Option<Child>,
 }
 
 impl Member {
     fn start(kind: Kind, dir: &Path, extra_args: &[&str]) -> Member {
+        Member::start_inner(kind, dir, extra_args, None)
+    }
+
+    /// Starts `kind` like [`Ectd::start`] / [`Etcd::start_with`], serving clients on
+    /// an `https://` URL with `tls` as well as on the plaintext one (which the
+    /// readiness check keeps using).
+    pub fn start_tls(kind: Kind, dir: &Path, extra_args: &[&str], tls: &ServerTls) -> Member {
+        Member::start_inner(kind, dir, extra_args, Some(tls))
+    }
+
+    fn start_inner(kind: Kind, dir: &Path, extra_args: &[&str], tls: Option<&ServerTls>) -> Member {
         let bin = match kind {
             Kind::Ectd => PathBuf::from(env!("CARGO_BIN_EXE_ectd")),
             Kind::Etcd => require_etcd_binary(ETCD),
@@ -81,9 +103,10 @@ impl Member {
                 log: dir.join("stderr.log"),
                 client_port,
                 peer_port,
+                tls_port: tls.map(|_| free_port()),
                 child: None,
             };
-            m.args = m.command_line(extra_args);
+            m.args = m.command_line(extra_args, tls);
             m.spawn();
             match m.try_wait_ready(READY_TIMEOUT) {
                 Ok(()) => return m,
@@ -102,8 +125,12 @@ impl Member {
         unreachable!("the last attempt panics")
     }
 
-    fn command_line(&self, extra_args: &[&str]) -> Vec<String> {
+    fn command_line(&self, extra_args: &[&str], tls: Option<&ServerTls>) -> Vec<String> {
         let client = format!("http://127.0.0.1:{}", self.client_port);
+        let listen = match (self.tls_port, tls) {
+            (Some(port), Some(_)) => format!("{client},https://127.0.0.1:{port}"),
+            _ => client.clone(),
+        };
         let peer = format!("http://127.0.0.1:{}", self.peer_port);
         let mut args: Vec<String> = vec![
             "--name".into(),
@@ -111,7 +138,7 @@ impl Member {
             "--data-dir".into(),
             self.data_dir.display().to_string(),
             "--listen-client-urls".into(),
-            client.clone(),
+            listen,
             "--advertise-client-urls".into(),
             client,
             "--listen-peer-urls".into(),
@@ -123,6 +150,10 @@ impl Member {
             "--log-level".into(),
             "info".into(),
         ];
+        if let Some(t) = tls {
+            args.push(format!("--cert-file={}", t.cert.display()));
+            args.push(format!("--key-file={}", t.key.display()));
+        }
         if self.kind == Kind::Etcd {
             // etcd 3.4 defaults to the capnslog logger, which ignores --log-level.
             args.extend(["--logger".into(), "zap".into()]);
@@ -173,6 +204,11 @@ impl Member {
     /// The client URL, `http://127.0.0.1:P`.
     pub fn endpoint(&self) -> String {
         format!("http://127.0.0.1:{}", self.client_port)
+    }
+
+    /// The `https://` client URL of a member started with [`Member::start_tls`].
+    pub fn tls_endpoint(&self) -> Option<String> {
+        self.tls_port.map(|p| format!("https://127.0.0.1:{p}"))
     }
 
     /// The client address without scheme, `127.0.0.1:P`, as etcdctl takes it.
@@ -414,6 +450,7 @@ impl Member {
             log: dir.join("stderr.log"),
             client_port: cfg.ports.client,
             peer_port: cfg.ports.peer,
+            tls_port: None,
             child: None,
         }
     }

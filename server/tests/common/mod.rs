@@ -20,7 +20,7 @@ pub use cluster::Cluster;
 #[allow(unused_imports)]
 pub use etcdctl::{wait_output, CTL_TIMEOUT};
 #[allow(unused_imports)]
-pub use member::{Ectd, Etcd, Kind, Member, MemberConfig};
+pub use member::{Ectd, Etcd, Kind, Member, MemberConfig, ServerTls};
 #[allow(unused_imports)]
 pub use ports::{free_port, Ports};
 #[allow(unused_imports)]

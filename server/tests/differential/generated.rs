@@ -241,6 +241,16 @@ fn any_op(t: &TxnRequest, f: &dyn Fn(&request_op::Request) -> bool) -> bool {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn generated_requests_match_etcd() {
+    generated_run(false).await;
+}
+
+/// The same run with both servers serving their clients over TLS.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn generated_requests_match_etcd_over_tls() {
+    generated_run(true).await;
+}
+
+async fn generated_run(tls: bool) {
     let seed: u64 = match std::env::var("DIFF_SEED") {
         Ok(s) => s.parse().expect("DIFF_SEED must be a u64"),
         Err(_) => rand::random(),
@@ -249,9 +259,14 @@ async fn generated_requests_match_etcd() {
         .ok()
         .and_then(|s| s.parse().ok())
         .unwrap_or(400);
-    let context = format!("generated, seed {seed}: rerun with DIFF_SEED={seed}");
+    let over = if tls { " over TLS" } else { "" };
+    let context = format!("generated{over}, seed {seed}: rerun with DIFF_SEED={seed}");
     eprintln!("{context}");
-    let mut p = Pair::start(&context).await;
+    let mut p = if tls {
+        Pair::start_tls(&context).await
+    } else {
+        Pair::start(&context).await
+    };
     let mut g = Gen::new(seed);
     for i in 0..cases {
         let req = g.request();

@@ -1,7 +1,7 @@
 //! Requests and answers, how two answers are compared, and the pair of servers
 //! every case is sent to.
 
-use crate::common::{Ectd, Etcd, Member};
+use crate::common::{Ectd, Etcd, Kind, Member, ServerTls};
 use crate::render::clip;
 use ectd_client::proto::etcdserverpb::range_request::SortTarget;
 use ectd_client::proto::etcdserverpb::{
@@ -10,7 +10,7 @@ use ectd_client::proto::etcdserverpb::{
     TxnRequest, TxnResponse,
 };
 use ectd_client::proto::mvccpb::KeyValue;
-use ectd_client::{Client, ConnectOptions};
+use ectd_client::{Client, ConnectOptions, TlsOptions};
 use std::time::Duration;
 use tempfile::TempDir;
 
@@ -250,24 +250,73 @@ impl Pair {
         let ectd_dir = TempDir::new().expect("temp dir");
         let etcd = Etcd::start_with(etcd_dir.path(), args);
         let ectd = Ectd::start(ectd_dir.path(), args);
-        // Physical compactions and 100 KiB values may take longer than the
-        // client's default 5 s command timeout on a loaded machine.
-        let opts = ConnectOptions {
-            dial_timeout: Duration::from_secs(5),
-            command_timeout: REQUEST_TIMEOUT,
-        };
-        let etcd_c = Client::connect_with(&[etcd.endpoint()], opts)
+        let etcd_c = Client::connect_with(&[etcd.endpoint()], Pair::options())
             .await
             .unwrap_or_else(|e| panic!("connecting to etcd at {}: {e}", etcd.endpoint()));
-        let ectd_c = Client::connect_with(&[ectd.endpoint()], opts)
+        let ectd_c = Client::connect_with(&[ectd.endpoint()], Pair::options())
             .await
             .unwrap_or_else(|e| panic!("connecting to ectd at {}: {e}", ectd.endpoint()));
+        Pair::of(
+            context,
+            [etcd, ectd],
+            [etcd_c, ectd_c],
+            [etcd_dir, ectd_dir],
+        )
+    }
+
+    /// Like [`Pair::start`], the clients talking to both servers over TLS (a
+    /// certificate from a CA made for the run, checked by the clients).
+    pub(crate) async fn start_tls(context: &str) -> Pair {
+        let etcd_dir = TempDir::new().expect("temp dir");
+        let ectd_dir = TempDir::new().expect("temp dir");
+        let ca = crate::pki::Ca::new(etcd_dir.path(), "ca");
+        let leaf = ca.issue("server", "server", &["127.0.0.1"]);
+        let server = ServerTls {
+            cert: leaf.cert,
+            key: leaf.key,
+        };
+        let etcd = Member::start_tls(Kind::Etcd, etcd_dir.path(), &[], &server);
+        let ectd = Member::start_tls(Kind::Ectd, ectd_dir.path(), &[], &server);
+        let tls = TlsOptions {
+            ca_file: Some(ca.cert_file()),
+            ..Default::default()
+        };
+        let mut clients = Vec::new();
+        for m in [&etcd, &ectd] {
+            let ep = m.tls_endpoint().expect("an https URL");
+            let c = Client::connect_tls(std::slice::from_ref(&ep), Pair::options(), &tls)
+                .await
+                .unwrap_or_else(|e| panic!("connecting to {:?} at {ep}: {e}", m.kind()));
+            clients.push(c);
+        }
+        let ectd_c = clients.pop().expect("two clients");
+        let etcd_c = clients.pop().expect("two clients");
+        Pair::of(
+            context,
+            [etcd, ectd],
+            [etcd_c, ectd_c],
+            [etcd_dir, ectd_dir],
+        )
+    }
+
+    /// Physical compactions and 100 KiB values may take longer than the client's
+    /// default 5 s command timeout on a loaded machine.
+    fn options() -> ConnectOptions {
+        ConnectOptions {
+            dial_timeout: Duration::from_secs(5),
+            command_timeout: REQUEST_TIMEOUT,
+        }
+    }
+
+    fn of(context: &str, servers: [Member; 2], clients: [Client; 2], dirs: [TempDir; 2]) -> Pair {
+        let [etcd, ectd] = servers;
+        let [etcd_c, ectd_c] = clients;
         Pair {
             etcd_c,
             ectd_c,
             etcd,
             ectd,
-            _dirs: [etcd_dir, ectd_dir],
+            _dirs: dirs,
             context: context.to_string(),
             cases: 0,
             mismatches: Vec::new(),

@@ -13,7 +13,9 @@
 //!
 //! Besides the hand-written groups, a seeded generator sends random requests over
 //! a small key space; the seed is printed and every failure names it. Set
-//! `DIFF_SEED` to replay a run and `DIFF_CASES` to change its length (400).
+//! `DIFF_SEED` to replay a run and `DIFF_CASES` to change its length (400). The
+//! generated run is made a second time with both servers serving their clients over
+//! TLS.
 //!
 //! Watch, Lease, Lock and Election are compared the same way through the raw tonic
 //! clients (`rpc.rs` for unary calls, `streams.rs` for streams, whose answers are
@@ -28,6 +30,10 @@
 
 #[path = "../common/mod.rs"]
 mod common;
+// Certificates for the run over TLS; only the CA and leaf issuing are used here.
+#[allow(dead_code)]
+#[path = "../tls/pki.rs"]
+mod pki;
 
 mod builders;
 mod harness;
