@@ -434,6 +434,12 @@ pub async fn run(opts: &CompareOptions) -> anyhow::Result<Vec<Row>> {
     Ok(rows)
 }
 
+/// `x` to two decimals, without trailing zeros (2 stays `2`, 1.1835 becomes `1.18`).
+fn round2(x: f64) -> String {
+    let s = format!("{x:.2}");
+    s.trim_end_matches('0').trim_end_matches('.').to_string()
+}
+
 /// The rows as a Markdown table.
 pub fn table(rows: &[Row]) -> String {
     let mut s = String::from(
@@ -441,8 +447,8 @@ pub fn table(rows: &[Row]) -> String {
     );
     for r in rows {
         let target = match r.target {
-            Some(t) if r.higher_is_better => format!(">= {t}x"),
-            Some(t) => format!("<= {t}x"),
+            Some(t) if r.higher_is_better => format!(">= {}x", round2(t)),
+            Some(t) => format!("<= {}x", round2(t)),
             None => "-".into(),
         };
         let met = match r.met() {

@@ -7,10 +7,11 @@
 //! back into a directory through [`SnapshotInbox::take`]. Nothing a peer sends names
 //! a path; a number the inbox never handed out names nothing.
 //!
-//! Bounds, all chosen by the receiver: one stream at a time, at most
-//! [`MAX_SNAPSHOT_BYTES`] and [`MAX_SNAPSHOT_FILES`] per snapshot, file names that
-//! are plain names, every file exactly the size and CRC-32 its sender listed, and at
-//! most [`MAX_WAITING`] received snapshots kept on disk waiting for the raft loop.
+//! Bounds, all chosen by the receiver: one stream at a time (a stream silent for
+//! [`CHUNK_TIMEOUT`] is ended), at most [`MAX_SNAPSHOT_BYTES`] and
+//! [`MAX_SNAPSHOT_FILES`] per snapshot, file names that are plain names, every file
+//! exactly the size and CRC-32 its sender listed, and at most [`MAX_WAITING`]
+//! received snapshots kept on disk waiting for the raft loop.
 
 // Every refusal here becomes the RPC's answer as it is; boxing tonic's Status only
 // to unbox it at each handler would buy nothing.
@@ -37,6 +38,9 @@ const MAX_NAME_LEN: usize = 255;
 const MAX_WAITING: usize = 2;
 /// Prefix of the directories incoming streams write into.
 const INCOMING_PREFIX: &str = "in-";
+/// Longest wait for a stream's next chunk: a sender that went silent must not hold
+/// the one receiving slot (and so every later snapshot) for ever.
+const CHUNK_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(60);
 
 struct Waiting {
     token: u64,
@@ -213,7 +217,11 @@ async fn receive_files(
     let _ = tokio::fs::remove_dir_all(dir).await;
     tokio::fs::create_dir_all(dir).await.map_err(io)?;
     let mut got: HashMap<String, (u64, crc32fast::Hasher)> = HashMap::new();
-    while let Some(chunk) = stream.message().await? {
+    loop {
+        let next = tokio::time::timeout(CHUNK_TIMEOUT, stream.message())
+            .await
+            .map_err(|_| Status::deadline_exceeded("the snapshot stream went silent"))??;
+        let Some(chunk) = next else { break };
         let Some(listed) = manifest.iter().find(|f| f.name == chunk.file) else {
             return Err(Status::invalid_argument(
                 "a snapshot chunk names a file that is not in the snapshot's file list",
