@@ -34,6 +34,7 @@ pub mod run;
 pub mod server;
 pub mod snapshot;
 pub mod tls;
+pub mod v2;
 pub mod wal;
 pub mod watch;
 

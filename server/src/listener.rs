@@ -33,9 +33,11 @@ pub async fn serve(
     mut stop: tokio::sync::broadcast::Receiver<()>,
 ) {
     let graceful = hyper_util::server::graceful::GracefulShutdown::new();
-    let builder = Arc::new(hyper_util::server::conn::auto::Builder::new(
-        TokioExecutor::new(),
-    ));
+    let mut builder = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
+    // HTTP/1 header names as Go writes them (`X-Etcd-Index`), for clients that
+    // match them by case.
+    builder.http1().title_case_headers(true);
+    let builder = Arc::new(builder);
     let acceptor = serving.tls.clone().map(tokio_rustls::TlsAcceptor::from);
     loop {
         let tcp = tokio::select! {

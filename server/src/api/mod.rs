@@ -13,7 +13,14 @@ use crate::server::Server;
 /// requests `404 page not found`.
 pub async fn router(server: Arc<Server>) -> axum::Router {
     let grpc = v3::router(server.clone()).await;
-    let app = grpc.merge(http::router(server));
+    let mut plain = http::router(server.clone());
+    if server.v2_enabled() {
+        // With v2 on, etcd wraps its HTTP handlers (not gRPC) in CORS headers.
+        plain = plain
+            .merge(crate::v2::http::router(server))
+            .layer(axum::middleware::from_fn(crate::v2::http::cors));
+    }
+    let app = grpc.merge(plain);
     #[cfg(feature = "failpoints")]
     let app = app.merge(crate::failpoints::router());
     app.fallback(not_found)

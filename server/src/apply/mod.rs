@@ -26,6 +26,7 @@ use crate::error::Error;
 use crate::lease::Lessor;
 use crate::membership;
 use crate::mvcc::{Change, Store};
+use crate::v2::{Counter, V2Store};
 
 /// The result of applying one command, handed to whoever waits on its request id.
 #[derive(Debug, Clone, PartialEq)]
@@ -52,6 +53,8 @@ pub enum Output {
     LeaseRenewed(Vec<(i64, i64)>),
     /// Remaining TTLs were recorded.
     LeaseCheckpointed,
+    /// A v2 store write: its event, or etcd's v2 error.
+    V2(Result<crate::v2::Event, crate::v2::V2Error>),
 }
 
 /// What applying a command produced for its waiter.
@@ -75,12 +78,13 @@ pub struct Applied {
 pub struct Applier {
     store: Arc<Store>,
     lessor: Arc<Lessor>,
+    v2: Arc<V2Store>,
 }
 
 impl Applier {
     /// An applier writing to `store` and keeping `lessor` in step.
-    pub fn new(store: Arc<Store>, lessor: Arc<Lessor>) -> Applier {
-        Applier { store, lessor }
+    pub fn new(store: Arc<Store>, lessor: Arc<Lessor>, v2: Arc<V2Store>) -> Applier {
+        Applier { store, lessor, v2 }
     }
 
     /// The term of the applied entry recorded in the store (0 for a new store).
@@ -108,6 +112,7 @@ impl Applier {
         crate::snapshot::install(self.store.engine(), dir)?;
         self.store.reload();
         self.lessor.reload(self.store.engine());
+        self.v2.reload(self.store.engine());
         Ok(())
     }
 
@@ -172,11 +177,26 @@ impl Applier {
                 }
                 m.is_learner = cc.get_change_type() == ConfChangeType::AddLearnerNode;
                 membership::put(engine, &mut batch, &m);
+                // etcd writes the member's raft attributes into the v2 store: a
+                // new record for an added member, an update for a promotion.
+                let kind = if old.is_some() {
+                    Counter::Update
+                } else {
+                    Counter::Create
+                };
+                self.v2.bump(engine, &mut batch, &[kind], false);
                 members.push(m);
             }
             ConfChangeType::RemoveNode => {
                 membership::remove(engine, &mut batch, cc.node_id);
                 members.retain(|m| m.id != cc.node_id);
+                // etcd deletes the member's v2 records and records the removal.
+                self.v2.bump(
+                    engine,
+                    &mut batch,
+                    &[Counter::Delete, Counter::Create],
+                    false,
+                );
             }
         }
         membership::put_conf_state(engine, &mut batch, &members);
@@ -240,6 +260,7 @@ impl Applier {
                     Some(mut m) => {
                         m.peer_urls = u.peer_urls;
                         membership::put(engine, &mut batch, &m);
+                        self.v2.bump(engine, &mut batch, &[Counter::Update], false);
                         membership_changed = true;
                         Ok(Output::MemberUpdated)
                     }
@@ -252,6 +273,7 @@ impl Applier {
                     m.name = p.name;
                     m.client_urls = p.client_urls;
                     membership::put(engine, &mut batch, &m);
+                    self.v2.bump(engine, &mut batch, &[Counter::Set], true);
                 }
                 Ok(Output::Published)
             }
@@ -279,6 +301,7 @@ impl Applier {
                 effect = Some(lease::checkpoint(store, lessor, &mut batch, &req));
                 Ok(Output::LeaseCheckpointed)
             }
+            Some(Op::V2(req)) => Ok(Output::V2(self.v2.apply(store.engine(), &mut batch, &req))),
             None => panic!("committed entry {index} holds a command with no operation"),
         };
         if outcome.is_err() {

@@ -38,6 +38,7 @@ pub(super) struct FileConfig {
     /// Nanoseconds.
     experimental_lease_checkpoint_interval: Option<u64>,
     experimental_enable_lease_checkpoint: Option<bool>,
+    enable_v2: Option<bool>,
     client_transport_security: Option<TransportSecurity>,
     peer_transport_security: Option<TransportSecurity>,
     cipher_suites: Option<Vec<String>>,
@@ -83,6 +84,7 @@ pub(super) const KEYS: &[&str] = &[
     "experimental-watch-progress-notify-interval",
     "experimental-lease-checkpoint-interval",
     "experimental-enable-lease-checkpoint",
+    "enable-v2",
     "client-transport-security",
     "peer-transport-security",
     "cipher-suites",
@@ -158,6 +160,7 @@ impl FileConfig {
         set(&mut cfg.heartbeat_interval, self.heartbeat_interval);
         set(&mut cfg.election_timeout, self.election_timeout);
         set(&mut cfg.snapshot_count, self.snapshot_count);
+        set(&mut cfg.enable_v2, self.enable_v2);
         set(&mut cfg.max_request_bytes, self.max_request_bytes);
         set(&mut cfg.max_txn_ops, self.max_txn_ops);
         set(&mut cfg.log_level, text(self.log_level));

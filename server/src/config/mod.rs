@@ -132,6 +132,18 @@ pub struct Config {
         action = clap::ArgAction::Set
     )]
     pub enable_lease_checkpoint: bool,
+    /// Serves etcd's v2 HTTP API (`/v2/keys`, `/v2/members`, `/v2/machines`,
+    /// `/v2/stats`) on the client URLs. Off by default, as in etcd 3.4; the v2
+    /// store is replicated either way, so members may differ in this setting.
+    #[arg(
+        long = "enable-v2",
+        env = "ETCD_ENABLE_V2",
+        default_value_t = false,
+        num_args = 0..=1,
+        default_missing_value = "true",
+        action = clap::ArgAction::Set
+    )]
+    pub enable_v2: bool,
     /// Log level: debug, info, warn, error.
     #[arg(long, env = "ETCD_LOG_LEVEL", default_value = "info")]
     pub log_level: String,

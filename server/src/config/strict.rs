@@ -15,7 +15,6 @@ const SAME_AS_ECTD: &[(&str, &[&str])] = &[
     ("log-outputs", &["default", "stderr"]),
     ("proxy", &["off"]),
     ("strict-reconfig-check", &["true"]),
-    ("enable-v2", &["false"]),
 ];
 
 /// etcd settings ectd accepts with any value and ignores, with the reason.

@@ -12,10 +12,12 @@ pub enum Cf {
     Meta,
     /// Leases and the keys attached to them (see [`lease`]).
     Lease,
+    /// The v2 store (see [`v2`]): nodes by path, its index, and its event history.
+    V2,
 }
 
 /// All column families, in the order they are opened.
-pub const ALL: [Cf; 4] = [Cf::Kv, Cf::Index, Cf::Meta, Cf::Lease];
+pub const ALL: [Cf; 5] = [Cf::Kv, Cf::Index, Cf::Meta, Cf::Lease, Cf::V2];
 
 impl Cf {
     /// The column family's name on disk.
@@ -25,6 +27,7 @@ impl Cf {
             Cf::Index => "index",
             Cf::Meta => "meta",
             Cf::Lease => "lease",
+            Cf::V2 => "v2",
         }
     }
 }
@@ -79,6 +82,37 @@ pub mod lease {
         let mut k = Vec::with_capacity(9 + key.len());
         k.extend_from_slice(&attached_prefix(id));
         k.extend_from_slice(key);
+        k
+    }
+}
+
+/// Keys of the `v2` column family.
+pub mod v2 {
+    /// Prefix of nodes: `n ++ path` (`/a/b`, UTF-8) -> `raftcmd.V2Node`. The root
+    /// is not stored.
+    pub const NODE: u8 = b'n';
+    /// Prefix of the event history: `e ++ index(8, big-endian)` -> `raftcmd.V2Event`;
+    /// the newest 1,000.
+    pub const EVENT: u8 = b'e';
+    /// The store's index (u64 big-endian).
+    pub const INDEX: &[u8] = b"i";
+    /// Present once the cluster version has been recorded (etcd counts it in the
+    /// index).
+    pub const VERSION_SET: &[u8] = b"v";
+
+    /// The record key of the node at `path`.
+    pub fn node_key(path: &str) -> Vec<u8> {
+        let mut k = Vec::with_capacity(1 + path.len());
+        k.push(NODE);
+        k.extend_from_slice(path.as_bytes());
+        k
+    }
+
+    /// The record key of the event at `index`.
+    pub fn event_key(index: u64) -> [u8; 9] {
+        let mut k = [0u8; 9];
+        k[0] = EVENT;
+        k[1..].copy_from_slice(&index.to_be_bytes());
         k
     }
 }

@@ -67,6 +67,9 @@ pub struct Server {
     learner: Arc<AtomicBool>,
     store: Arc<Store>,
     lessor: Arc<Lessor>,
+    v2: Arc<crate::v2::V2Store>,
+    enable_v2: bool,
+    started_at_nanos: i64,
     hub: Arc<Hub>,
     raft: Mutex<Option<std::sync::mpsc::Sender<Request>>>,
     status: Arc<RaftStatus>,
@@ -97,7 +100,8 @@ impl Server {
         } = opened;
         let store = Arc::new(Store::open(engine));
         let lessor = Arc::new(Lessor::load(store.engine()));
-        let applier = Applier::new(store.clone(), lessor.clone());
+        let v2 = crate::v2::V2Store::load(store.engine());
+        let applier = Applier::new(store.clone(), lessor.clone(), v2.clone());
         let applied_index = applier.persisted_applied_index();
 
         let mut hs = replay.hard_state;
@@ -220,6 +224,12 @@ impl Server {
             learner,
             store,
             lessor,
+            v2,
+            enable_v2: cfg.enable_v2,
+            started_at_nanos: std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map(|d| d.as_nanos() as i64)
+                .unwrap_or(0),
             hub,
             raft: Mutex::new(Some(raft.requests)),
             status: raft.status,
@@ -240,6 +250,7 @@ impl Server {
                 checkpoint_interval: cfg.lease_checkpoint_interval,
             },
         ));
+        tokio::spawn(crate::v2::expire_keys(Arc::downgrade(&server)));
         tokio::spawn(progress_ticker(
             Arc::downgrade(&server),
             cfg.watch_progress_notify_interval,
@@ -275,6 +286,26 @@ impl Server {
     /// The leases of the applied state.
     pub fn lessor(&self) -> &Lessor {
         &self.lessor
+    }
+
+    /// The v2 store.
+    pub fn v2(&self) -> &Arc<crate::v2::V2Store> {
+        &self.v2
+    }
+
+    /// Whether the v2 HTTP API is served (`--enable-v2`).
+    pub fn v2_enabled(&self) -> bool {
+        self.enable_v2
+    }
+
+    /// This member's name.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// When this member started, in Unix nanoseconds.
+    pub fn started_at_nanos(&self) -> i64 {
+        self.started_at_nanos
     }
 
     /// The member's watchers.

@@ -44,7 +44,9 @@ impl ClusterService {
 /// Membership changes are decided on the leader, which alone knows which voters are
 /// up (etcd's strict reconfiguration check): a follower hands the request over to
 /// the leader's client URL and relays the answer.
-async fn leader_client(server: &Server) -> Result<Option<ClusterClient<Channel>>, Status> {
+pub(crate) async fn leader_client(
+    server: &Server,
+) -> Result<Option<ClusterClient<Channel>>, Status> {
     let leader = server.raft_status().leader();
     if leader == 0 {
         return Err(Error::NoLeader.into());
