@@ -127,7 +127,7 @@ pub struct Event {
     pub node: NodeView,
     /// The node before it, for changes of an existing node.
     pub prev_node: Option<NodeView>,
-    /// A TTL refresh (kept in the history, never sent to watchers).
+    /// A TTL refresh (kept in the history, never sent to watchers, never shown).
     pub refresh: bool,
     /// An index taken by a membership change, invisible to key watchers.
     pub internal: bool,
@@ -185,9 +185,8 @@ impl Event {
                 p.write(&mut out);
             }
         }
-        if self.refresh {
-            out.push_str(",\"refresh\":true");
-        }
+        // etcd copies events before answering, and the copy drops the refresh
+        // mark, so no answer shows it.
         out.push_str("}\n");
         out
     }

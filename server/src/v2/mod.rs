@@ -54,3 +54,6 @@ pub async fn expire_keys(server: Weak<Server>) {
         }
     }
 }
+
+#[cfg(test)]
+mod tests;
