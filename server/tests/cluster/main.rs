@@ -23,5 +23,6 @@ mod lease;
 mod membership;
 mod replication;
 mod snapshot;
+mod v2_snapshot;
 mod watch;
 mod watch_history;
