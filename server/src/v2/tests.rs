@@ -74,7 +74,10 @@ fn writes_follow_etcds_rules() {
             ..put("/a/b", "2")
         })
         .unwrap_err();
-    assert_eq!((err.code, err.cause.as_str(), err.index), (code::NODE_EXIST, "/a/b", 1));
+    assert_eq!(
+        (err.code, err.cause.as_str(), err.index),
+        (code::NODE_EXIST, "/a/b", 1)
+    );
     // Compare-and-swap on value and index.
     let err = f
         .apply(V2Request {
@@ -92,7 +95,10 @@ fn writes_follow_etcds_rules() {
             ..put("/a/b", "2")
         })
         .unwrap();
-    assert_eq!((e.action, e.index(), e.node.created_index), ("compareAndSwap", 2, 1));
+    assert_eq!(
+        (e.action, e.index(), e.node.created_index),
+        ("compareAndSwap", 2, 1)
+    );
     // A file is not a directory, a directory is not a file.
     assert_eq!(f.put("/a/b/c", "x").unwrap_err().code, code::NOT_DIR);
     assert_eq!(f.put("/a", "x").unwrap_err().code, code::NOT_FILE);
@@ -104,10 +110,16 @@ fn writes_follow_etcds_rules() {
         ..Default::default()
     };
     assert_eq!(f.apply(del(false, false)).unwrap_err().code, code::NOT_FILE);
-    assert_eq!(f.apply(del(true, false)).unwrap_err().code, code::DIR_NOT_EMPTY);
+    assert_eq!(
+        f.apply(del(true, false)).unwrap_err().code,
+        code::DIR_NOT_EMPTY
+    );
     let e = f.apply(del(true, true)).unwrap();
     assert_eq!((e.action, e.index(), e.node.dir), ("delete", 3, true));
-    assert_eq!(f.store.get("/a", false, T0).unwrap_err().code, code::KEY_NOT_FOUND);
+    assert_eq!(
+        f.store.get("/a", false, T0).unwrap_err().code,
+        code::KEY_NOT_FOUND
+    );
     // In-order keys are named by the index that creates them.
     let e = f
         .apply(V2Request {
@@ -250,7 +262,8 @@ fn membership_changes_take_indexes_as_in_etcd() {
     // Three members added, each publishing; the first publish also records the
     // cluster version.
     for _ in 0..3 {
-        f.store.bump(&f.engine, &mut batch, &[Counter::Create], false);
+        f.store
+            .bump(&f.engine, &mut batch, &[Counter::Create], false);
     }
     for _ in 0..3 {
         f.store.bump(&f.engine, &mut batch, &[Counter::Set], true);
