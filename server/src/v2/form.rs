@@ -2,6 +2,10 @@
 //! POST and PATCH with `application/x-www-form-urlencoded`) first, then the query
 //! string; the first value of a name counts; Go's errors for malformed input.
 
+/// A parameter that is not a well-formed number or boolean.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Malformed;
+
 /// Parsed parameters, in Go's order.
 #[derive(Debug, Default)]
 pub struct Form {
@@ -47,7 +51,7 @@ impl Form {
     }
 
     /// `name` as Go's `strconv.ParseBool` reads it; false if absent.
-    pub fn bool(&self, name: &str) -> Result<bool, ()> {
+    pub fn bool(&self, name: &str) -> Result<bool, Malformed> {
         match self.first(name) {
             None => Ok(false),
             Some(v) => parse_bool(v),
@@ -55,7 +59,7 @@ impl Form {
     }
 
     /// `name` as Go's `strconv.ParseUint(_, 10, 64)` reads it; 0 if absent.
-    pub fn uint(&self, name: &str) -> Result<u64, ()> {
+    pub fn uint(&self, name: &str) -> Result<u64, Malformed> {
         match self.first(name) {
             None => Ok(0),
             Some(v) => parse_uint(v),
@@ -64,23 +68,23 @@ impl Form {
 }
 
 /// Go's `strconv.ParseBool`.
-pub fn parse_bool(v: &[u8]) -> Result<bool, ()> {
+pub fn parse_bool(v: &[u8]) -> Result<bool, Malformed> {
     match v {
         b"1" | b"t" | b"T" | b"TRUE" | b"true" | b"True" => Ok(true),
         b"0" | b"f" | b"F" | b"FALSE" | b"false" | b"False" => Ok(false),
-        _ => Err(()),
+        _ => Err(Malformed),
     }
 }
 
 /// Go's `strconv.ParseUint(_, 10, 64)`.
-pub fn parse_uint(v: &[u8]) -> Result<u64, ()> {
+pub fn parse_uint(v: &[u8]) -> Result<u64, Malformed> {
     if v.is_empty() || !v.iter().all(u8::is_ascii_digit) {
-        return Err(());
+        return Err(Malformed);
     }
     std::str::from_utf8(v)
-        .map_err(|_| ())?
+        .map_err(|_| Malformed)?
         .parse::<u64>()
-        .map_err(|_| ())
+        .map_err(|_| Malformed)
 }
 
 fn parse_into(raw: &[u8], out: &mut Vec<(String, Vec<u8>)>) -> Result<(), String> {

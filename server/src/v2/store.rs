@@ -676,7 +676,7 @@ impl State {
             Err(e) => return Err(e),
         };
         let value = match (&existing, refresh) {
-            (None, true) => return Err(self.lookup(p).err().expect("missing key")),
+            (None, true) => return Err(self.lookup(p).expect_err("missing key")),
             (Some(n), true) => n.value.clone(),
             _ => value.to_vec(),
         };

@@ -251,7 +251,7 @@ fn expiry_happens_at_the_sweeps_time_in_expiration_order() {
     assert_eq!(keys, ["/c", "/a", "/b", "/dir"]);
     assert_eq!(expired[0].1, 7);
     assert_eq!(f.store.next_expiration(), Some(T0 + 60 * SEC));
-    assert_eq!(f.store.stats.to_json(0).contains("\"expireCount\":4"), true);
+    assert!(f.store.stats.to_json(0).contains("\"expireCount\":4"));
     assert_eq!(f.reopened().next_expiration(), Some(T0 + 60 * SEC));
 }
 
