@@ -123,7 +123,10 @@ fn unsupported_keys_are_refused_by_name() {
     // Keys that ask for nothing are accepted and noted.
     let cfg = yaml("name: m1\nquota-backend-bytes: 0\nenable-v2: false\n").unwrap();
     assert_eq!(cfg.name, "m1");
-    assert_eq!(cfg.ignored.len(), 2, "{:?}", cfg.ignored);
+    assert!(!cfg.enable_v2);
+    assert_eq!(cfg.ignored.len(), 1, "{:?}", cfg.ignored);
+    let cfg = yaml("name: m1\nenable-v2: true\n").unwrap();
+    assert!(cfg.enable_v2);
 }
 
 #[test]
@@ -293,7 +296,7 @@ fn every_flag_has_its_environment_variable() {
         );
         seen += 1;
     }
-    assert_eq!(seen, 37);
+    assert_eq!(seen, 38);
     let names: Vec<_> = cmd
         .get_arguments()
         .filter_map(|a| a.get_env()?.to_str().map(String::from))
