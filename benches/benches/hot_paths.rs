@@ -132,7 +132,8 @@ fn apply(c: &mut Criterion) {
     let dir = tempfile::tempdir().expect("tempdir");
     let s = store(dir.path());
     let lessor = Arc::new(Lessor::load(s.engine()));
-    let mut applier = Applier::new(s, lessor);
+    let v2 = ectd_server::v2::V2Store::load(s.engine());
+    let mut applier = Applier::new(s, lessor, v2);
     let mut index = 0u64;
     let mut round = 0u64;
     g.throughput(Throughput::Elements(BATCH));

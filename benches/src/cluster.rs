@@ -88,12 +88,13 @@ fn free_port() -> anyhow::Result<u16> {
 /// Starts an `n`-member cluster of `bin` (etcd's flags; ectd takes the same ones)
 /// on fresh loopback ports under `dir`, and waits until every member serves. With
 /// `tls`, every member also serves clients on an `https://` URL with that
-/// certificate.
+/// certificate. Every member also gets the flags in `extra` (e.g. `--enable-v2`).
 pub async fn start(
     bin: &Path,
     dir: &Path,
     n: usize,
     tls: Option<&crate::tls::ServerFiles>,
+    extra: &[&str],
 ) -> anyhow::Result<Cluster> {
     let ports: Vec<(u16, u16)> = (0..n)
         .map(|_| Ok((free_port()?, free_port()?)))
@@ -149,6 +150,7 @@ pub async fn start(
             command.push("--key-file".into());
             command.push(t.key.clone().into_os_string());
         }
+        command.extend(extra.iter().map(|f| f.into()));
         let child = Command::new(&command[0])
             .args(&command[1..])
             .stdout(Stdio::null())
@@ -230,7 +232,7 @@ pub async fn compare(
     let mut rows = Vec::new();
     for (name, bin) in [("ectd", ectd), ("etcd", etcd)] {
         let dir = tmp.path().join(name);
-        let cluster = start(bin, &dir, members, None).await?;
+        let cluster = start(bin, &dir, members, None, &[]).await?;
         let channels = load::connect(&cluster.endpoints(), load).await?;
         let report = workloads::put(&channels, load).await?;
         let rss = cluster.rss_kib();

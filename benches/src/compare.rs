@@ -1,9 +1,12 @@
 //! `ectd-bench compare`: a fresh ectd cluster and a fresh etcd cluster on loopback, the
 //! same workloads against each in one run, taking turns, and the ratios (ectd / etcd)
-//! as a table, a JSON file and an SVG chart.
+//! as a table, a JSON file and an SVG chart. The v2 keys API rows ([`v2`]) run on a pair
+//! of clusters of their own, started with `--enable-v2`.
+
+mod v2;
 
 use std::fmt::Write as _;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use serde::Serialize;
@@ -48,6 +51,31 @@ pub struct CompareOptions {
     /// the put and linearizable range workloads through it, on both servers.
     #[arg(long)]
     pub tls: bool,
+    /// Measure only one group of rows: `v3` (requests, TLS, watch, key load) or `v2`
+    /// (the v2 keys API rows).
+    #[arg(long, value_enum)]
+    pub only: Option<Group>,
+    /// v2 keys loaded before measuring memory in the v2 rows (also the v2 workloads'
+    /// key space).
+    #[arg(long, default_value_t = 100_000)]
+    pub v2_keys: u64,
+}
+
+/// A group of rows of the comparison, each measured on its own pair of clusters.
+#[derive(clap::ValueEnum, Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Group {
+    /// The v3 API: request workloads (and their TLS runs), watch, key load and restart.
+    V3,
+    /// The v2 keys API: set, get with and without quorum, memory after a key load;
+    /// both servers run with `--enable-v2`.
+    V2,
+}
+
+impl CompareOptions {
+    fn measures(&self, group: Group) -> bool {
+        self.only.is_none_or(|g| g == group)
+    }
 }
 
 /// One measured quantity for both servers.
@@ -307,8 +335,9 @@ fn order(round: usize) -> [usize; 2] {
 
 /// Runs the comparison and writes `results.json` and `chart.svg` under `opts.out`.
 ///
-/// Both clusters run for the whole comparison. Every workload runs `--rounds` times
-/// on each, the two servers taking turns, and the table shows the means.
+/// Each group of rows runs on a fresh ectd and etcd cluster that run for the whole
+/// group. Every workload runs `--rounds` times on each, the two servers taking turns,
+/// and the table shows the means.
 pub async fn run(opts: &CompareOptions) -> anyhow::Result<Vec<Row>> {
     let ectd = match &opts.ectd {
         Some(p) => p.clone(),
@@ -317,8 +346,39 @@ pub async fn run(opts: &CompareOptions) -> anyhow::Result<Vec<Row>> {
     let tmp = tempfile::tempdir()?;
     let rounds = opts.rounds.max(1);
     eprintln!("ectd: {}\netcd: {}", ectd.display(), opts.etcd.display());
+    let mut rows = Vec::new();
+    if opts.measures(Group::V3) {
+        rows.extend(v3_rows(opts, &ectd, &tmp.path().join("v3")).await?);
+    }
+    if opts.measures(Group::V2) {
+        rows.extend(v2::rows(opts, &ectd, &tmp.path().join("v2")).await?);
+    }
+
+    std::fs::create_dir_all(&opts.out)?;
+    let json = serde_json::json!({
+        "members": opts.members,
+        "seconds_per_workload": opts.seconds,
+        "rounds": rounds,
+        "keys": opts.keys,
+        "v2_keys": opts.v2_keys,
+        "only": opts.only,
+        "tls": opts.tls,
+        "rows": rows,
+    });
+    std::fs::write(
+        opts.out.join("results.json"),
+        serde_json::to_string_pretty(&json)?,
+    )?;
+    std::fs::write(opts.out.join("chart.svg"), chart(&rows))?;
+    Ok(rows)
+}
+
+/// The v3 rows: request workloads (and, with `--tls`, some of them over TLS), watch,
+/// then memory, disk and restart time after the key load.
+async fn v3_rows(opts: &CompareOptions, ectd: &Path, dir: &Path) -> anyhow::Result<Vec<Row>> {
+    let rounds = opts.rounds.max(1);
     let certs = match opts.tls {
-        true => Some(crate::tls::make_certificates(&tmp.path().join("tls"))?),
+        true => Some(crate::tls::make_certificates(&dir.join("tls"))?),
         false => None,
     };
     let tls_client = match &certs {
@@ -329,13 +389,12 @@ pub async fn run(opts: &CompareOptions) -> anyhow::Result<Vec<Row>> {
     let mut sides = [
         Side {
             name: "ectd",
-            cluster: cluster::start(&ectd, &tmp.path().join("ectd"), n, certs.as_ref()).await?,
+            cluster: cluster::start(ectd, &dir.join("ectd"), n, certs.as_ref(), &[]).await?,
             preloaded: false,
         },
         Side {
             name: "etcd",
-            cluster: cluster::start(&opts.etcd, &tmp.path().join("etcd"), n, certs.as_ref())
-                .await?,
+            cluster: cluster::start(&opts.etcd, &dir.join("etcd"), n, certs.as_ref(), &[]).await?,
             preloaded: false,
         },
     ];
@@ -416,21 +475,6 @@ pub async fn run(opts: &CompareOptions) -> anyhow::Result<Vec<Row>> {
         Some(0.5),
         false,
     ));
-
-    std::fs::create_dir_all(&opts.out)?;
-    let json = serde_json::json!({
-        "members": opts.members,
-        "seconds_per_workload": opts.seconds,
-        "rounds": rounds,
-        "keys": opts.keys,
-        "tls": opts.tls,
-        "rows": rows,
-    });
-    std::fs::write(
-        opts.out.join("results.json"),
-        serde_json::to_string_pretty(&json)?,
-    )?;
-    std::fs::write(opts.out.join("chart.svg"), chart(&rows))?;
     Ok(rows)
 }
 

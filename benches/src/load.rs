@@ -1,7 +1,8 @@
 //! The closed-loop driver every request/response workload shares: `clients`
-//! concurrent clients over `conns` gRPC connections, each sending its next request
-//! as soon as the previous one is answered, until `total` requests are done or
-//! `duration` has passed. Latency goes into an HdrHistogram (microseconds).
+//! concurrent clients over `conns` connections (gRPC channels, or the v2 workloads'
+//! HTTP/1.1 connections), each sending its next request as soon as the previous one is
+//! answered, until `total` requests are done or `duration` has passed. Latency goes
+//! into an HdrHistogram (microseconds).
 
 use std::future::Future;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -18,7 +19,8 @@ pub struct Load {
     /// Concurrent clients.
     #[arg(long, default_value_t = 64)]
     pub clients: usize,
-    /// gRPC connections the clients share.
+    /// Connections the clients share (gRPC channels; for the v2 workloads HTTP/1.1
+    /// connections, which carry one request at a time).
     #[arg(long, default_value_t = 8)]
     pub conns: usize,
     /// Requests to send in all (ignored when `--duration` is given).
@@ -210,25 +212,28 @@ where
     .await
 }
 
-/// [`drive`] for clients that keep state between requests (a stream, a lease):
-/// `init` makes each client's state from its connection before the clock starts;
-/// `op` takes the state and hands it back with the result.
-pub async fn drive_with<S, I, IFut, F, Fut>(
-    channels: &[Channel],
+/// [`drive`] for clients that keep state between requests (a stream, a lease), over
+/// any kind of connection: `init` makes each client's state from its connection
+/// (client `c` gets `conns[c % len]`) before the clock starts; `op` takes the state and
+/// hands it back with the result.
+pub async fn drive_with<C, S, E, I, IFut, F, Fut>(
+    conns: &[C],
     load: &Load,
     init: I,
     op: F,
 ) -> anyhow::Result<Report>
 where
+    C: Clone,
     S: Send + 'static,
-    I: Fn(Channel) -> IFut,
+    E: Send + 'static,
+    I: Fn(C) -> IFut,
     IFut: Future<Output = anyhow::Result<S>>,
     F: Fn(S, u64) -> Fut + Send + Sync + 'static,
-    Fut: Future<Output = (S, Result<(), tonic::Status>)> + Send,
+    Fut: Future<Output = (S, Result<(), E>)> + Send,
 {
     let mut states = Vec::new();
     for c in 0..load.clients.max(1) {
-        states.push(init(channels[c % channels.len()].clone()).await?);
+        states.push(init(conns[c % conns.len()].clone()).await?);
     }
     let op = Arc::new(op);
     let next = Arc::new(AtomicU64::new(0));

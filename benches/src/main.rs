@@ -1,11 +1,12 @@
-//! `ectd-bench`: a load generator for etcd's v3 API, and a side-by-side comparison
-//! of ectd with real etcd on the same machine in one run (absolute numbers on shared
-//! machines are noisy; the ratio is what to read).
+//! `ectd-bench`: a load generator for etcd's v3 API and v2 keys API, and a side-by-side
+//! comparison of ectd with real etcd on the same machine in one run (absolute numbers on
+//! shared machines are noisy; the ratio is what to read).
 
 mod cluster;
 mod compare;
 mod load;
 mod tls;
+mod v2;
 mod watch;
 mod workloads;
 
@@ -18,7 +19,7 @@ use load::{Load, Report};
 #[derive(Parser)]
 #[command(
     name = "ectd-bench",
-    about = "Benchmarks ectd (and etcd) over the v3 gRPC API"
+    about = "Benchmarks ectd (and etcd) over the v3 gRPC API and the v2 keys API"
 )]
 struct Cli {
     /// Client endpoints, comma-separated.
@@ -70,6 +71,24 @@ enum Cmd {
     LeaseKeepalive {
         #[command(flatten)]
         load: Load,
+    },
+    /// v2 sets over the key space: `PUT /v2/keys/bench/<key>` with `value=` (the
+    /// members need `--enable-v2`).
+    V2Set {
+        #[command(flatten)]
+        load: Load,
+    },
+    /// v2 gets over the key space (written first, untimed): `GET /v2/keys/bench/<key>`.
+    V2Get {
+        #[command(flatten)]
+        load: Load,
+        /// `quorum=true`: linearizable reads through consensus, instead of the member's
+        /// own store.
+        #[arg(long)]
+        quorum: bool,
+        /// Do not write the key space first.
+        #[arg(long)]
+        no_preload: bool,
     },
     /// Start an ectd and an etcd cluster, run every workload against each, and print
     /// the ratios (ectd / etcd); results.json and chart.svg go to `--out`.
@@ -157,6 +176,22 @@ async fn main() -> anyhow::Result<()> {
                 "lease-keepalive",
                 cli.json,
             );
+        }
+        Cmd::V2Set { load } => {
+            let conns = v2::connect(eps, &load).await?;
+            print(&v2::set(&conns, &load).await?, "v2-set", cli.json);
+        }
+        Cmd::V2Get {
+            load,
+            quorum,
+            no_preload,
+        } => {
+            let conns = v2::connect(eps, &load).await?;
+            if !no_preload {
+                v2::preload(&conns, &load).await?;
+            }
+            let what = if quorum { "v2-get-quorum" } else { "v2-get" };
+            print(&v2::get(&conns, &load, quorum).await?, what, cli.json);
         }
         Cmd::Compare { opts } => {
             let rows = compare::run(&opts).await?;

@@ -212,6 +212,9 @@ impl Cluster {
         if let Some(count) = self.config.snapshot_count {
             command.args(["--snapshot-count", &count.to_string()]);
         }
+        if self.config.enable_v2 {
+            command.arg("--enable-v2");
+        }
         let child = command
             .arg("--name")
             .arg(&member.name)

@@ -13,12 +13,14 @@
 //!   delay, random connection loss).
 //! - [`peer_source`]: which member opened a proxied connection, so partitions can be
 //!   directional.
+//! - [`v2_http`]: etcd's v2 keys API over HTTP/1.1, with replies sorted into applied,
+//!   refused and unknown.
 //!
 //! - [`nemesis`]: a seeded schedule of faults: kills, pauses, partitions (leader, majority,
 //!   ring, bridge), slow and lossy links, leader transfer, member replacement, crashes at
 //!   failpoints inside ectd.
 //! - [`workload`]: concurrent clients that record histories (registers, list-append
-//!   transactions, watchers).
+//!   transactions, watchers; registers and a set over the v2 keys API).
 //! - [`run`]: one end-to-end run: cluster, workloads, nemesis, final state, checks.
 //! - [`report`]: the summary, histories and timeline a run leaves behind.
 //! - [`timeline`]: a run drawn as one self-contained HTML page (lanes, faults, anomalies).
@@ -31,6 +33,8 @@
 //!   as optional and a time budget that yields "unknown" rather than a guess.
 //! - [`lost_writes`]: acknowledged writes missing from the final state, and per-client
 //!   revisions that go backwards.
+//! - [`set_check`]: a grow-only set: every acknowledged add present at the end, nothing
+//!   unexpected or twice, acknowledgements in real-time order.
 //! - [`watch_check`]: watch streams checked against the store's true event history.
 //! - [`append`]: list-append transactions checked for strict serializability (Elle-style).
 //! - [`shrink`]: a small sub-history that a checker still rejects (delta debugging).
@@ -45,7 +49,9 @@ pub mod peer_source;
 pub mod proxy;
 pub mod report;
 pub mod run;
+pub mod set_check;
 pub mod shrink;
 pub mod timeline;
+pub mod v2_http;
 pub mod watch_check;
 pub mod workload;

@@ -1,8 +1,8 @@
 //! `ectd-jepsen`: runs a fault-injection test against a real ectd cluster.
 //!
 //! `ectd-jepsen run --nodes 5 --time 300 --nemesis partition,kill,pause --workload
-//! register,append,watch --seed N --out DIR` exits 0 when every check passes, 1 on an
-//! anomaly, 2 on a usage error, a harness failure or an undecided check.
+//! register,append,watch,v2-register,v2-set --seed N --out DIR` exits 0 when every check
+//! passes, 1 on an anomaly, 2 on a usage error, a harness failure or an undecided check.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -45,7 +45,8 @@ struct RunArgs {
     /// or `all`, or `none`. `failpoint` needs ectd built with `--features failpoints`.
     #[arg(long, default_value = "kill,pause,partition")]
     nemesis: String,
-    /// Comma-separated workloads: register, append, watch, or `all`.
+    /// Comma-separated workloads: register, append, watch, lock, k8s, v2-register,
+    /// v2-set, or `all`. The v2 workloads start the members with `--enable-v2`.
     #[arg(long, default_value = "register")]
     workload: String,
     /// Milliseconds between faults, as `MIN..MAX`.
@@ -60,6 +61,15 @@ struct RunArgs {
     /// Register keys.
     #[arg(long, default_value_t = 3)]
     keys: usize,
+    /// v2 register clients.
+    #[arg(long, default_value_t = 5)]
+    v2_clients: usize,
+    /// v2 register keys.
+    #[arg(long, default_value_t = 3)]
+    v2_keys: usize,
+    /// v2 set clients.
+    #[arg(long, default_value_t = 3)]
+    v2_set_clients: usize,
     /// List-append clients.
     #[arg(long, default_value_t = 4)]
     append_clients: usize,
@@ -72,14 +82,15 @@ struct RunArgs {
     /// `FAILPOINTS` for every member, e.g. `unsafe_read_without_read_index=return`.
     #[arg(long)]
     failpoints: Option<String>,
-    /// Register, list-append and k8s clients move to fresh keys every this many seconds
-    /// (0: never).
+    /// Register (v3 and v2), list-append and k8s clients move to fresh keys every this
+    /// many seconds (0: never).
     #[arg(long, default_value_t = 30)]
     key_period: u64,
     /// Seconds the linearizability search may take over all register keys.
     #[arg(long, default_value_t = 60)]
     check_budget: u64,
-    /// Directory for summary.json, history.jsonl, append.jsonl, watch.json, timeline.html.
+    /// Directory for summary.json, history.jsonl, append.jsonl, watch.json, timeline.html
+    /// (and v2-history.jsonl, v2-set.jsonl).
     #[arg(long)]
     out: Option<PathBuf>,
     /// The `ectd` binary (default: `ECTD_BIN`, or the one built alongside).
@@ -134,6 +145,9 @@ fn config(args: RunArgs) -> Result<RunConfig, String> {
     config.workloads = workloads;
     config.clients = args.clients;
     config.keys = args.keys;
+    config.v2_clients = args.v2_clients;
+    config.v2_keys = args.v2_keys;
+    config.v2_set_clients = args.v2_set_clients;
     config.append_clients = args.append_clients;
     config.watchers_per_member = args.watchers;
     config.check_budget = Duration::from_secs(args.check_budget);

@@ -10,6 +10,7 @@ use serde::Serialize;
 use crate::append::{self, Txn, TxnOutcome};
 use crate::history::{Key, OpKind, Operation, Outcome};
 use crate::nemesis::FaultRecord;
+use crate::set_check::{self, Add, AddOutcome};
 use crate::timeline::{Bar, BarOutcome, Window};
 use crate::workload::watch::Recorded;
 
@@ -96,6 +97,25 @@ pub struct K8sSummary {
     pub check: Check,
 }
 
+/// Results of the v2 set workload.
+#[derive(Debug, Clone, Serialize)]
+pub struct V2SetSummary {
+    /// Adds attempted.
+    pub adds: usize,
+    /// Adds acknowledged.
+    pub acknowledged: usize,
+    /// Adds definitely not applied.
+    pub failed: usize,
+    /// Adds with unknown outcome.
+    pub unknown: usize,
+    /// Of the unknown adds, those present at the end.
+    pub unknown_present: usize,
+    /// Elements in the final quorum read.
+    pub present: usize,
+    /// Every acknowledged add present, nothing unexpected, nothing twice, real-time order.
+    pub check: Check,
+}
+
 /// Everything a run learned.
 #[derive(Debug, Clone, Serialize)]
 pub struct Report {
@@ -119,6 +139,10 @@ pub struct Report {
     pub lock: Option<LockSummary>,
     /// Kubernetes-style workload, when it ran.
     pub k8s: Option<K8sSummary>,
+    /// v2 register workload, when it ran.
+    pub v2_register: Option<RegisterReport>,
+    /// v2 set workload, when it ran.
+    pub v2_set: Option<V2SetSummary>,
     /// Human-readable description of every anomaly found, with the smallest offending
     /// sub-history found for it.
     pub anomalies: Vec<String>,
@@ -128,7 +152,7 @@ impl Report {
     /// The overall verdict: any anomaly wins, then any undecided check.
     pub fn verdict(&self) -> Check {
         let mut all = Vec::new();
-        if let Some(r) = &self.register {
+        for r in [&self.register, &self.v2_register].into_iter().flatten() {
             all.extend(r.linearizable.values().copied());
             all.push(r.lost_writes);
         }
@@ -136,6 +160,7 @@ impl Report {
         all.extend(self.watch.as_ref().map(|w| w.check));
         all.extend(self.lock.as_ref().map(|l| l.check));
         all.extend(self.k8s.as_ref().map(|k| k.check));
+        all.extend(self.v2_set.as_ref().map(|v| v.check));
         if !self.anomalies.is_empty() || all.contains(&Check::Anomaly) {
             Check::Anomaly
         } else if all.contains(&Check::Unknown) {
@@ -161,21 +186,16 @@ impl Report {
         }
         s.push_str(&format!("  faults by kind: {by_kind:?}\n"));
         if let Some(r) = &self.register {
-            for (kind, outcomes) in &r.ops {
-                s.push_str(&format!("  register {kind:<5} {outcomes:?}\n"));
-            }
-            // Keys by verdict; only the keys that are not valid are named.
-            let mut counts: BTreeMap<String, usize> = BTreeMap::new();
-            for check in r.linearizable.values() {
-                *counts.entry(format!("{check:?}")).or_default() += 1;
-            }
-            s.push_str(&format!("  register linearizable: keys {counts:?}\n"));
-            for (key, check) in &r.linearizable {
-                if *check != Check::Valid {
-                    s.push_str(&format!("    {key}: {check:?}\n"));
-                }
-            }
-            s.push_str(&format!("  register lost writes:  {:?}\n", r.lost_writes));
+            register_summary(&mut s, "register", r);
+        }
+        if let Some(r) = &self.v2_register {
+            register_summary(&mut s, "v2 register", r);
+        }
+        if let Some(v) = &self.v2_set {
+            s.push_str(&format!(
+                "  v2 set: {} adds ({} acknowledged, {} failed, {} unknown of which {} present), {} elements at the end: {:?}\n",
+                v.adds, v.acknowledged, v.failed, v.unknown, v.unknown_present, v.present, v.check
+            ));
         }
         if let Some(a) = &self.append {
             s.push_str(&format!("  append txns {:?}: {:?}\n", a.txns, a.check));
@@ -206,6 +226,25 @@ impl Report {
     }
 }
 
+/// The lines of one register report: operations, linearizability per key, lost writes.
+fn register_summary(s: &mut String, name: &str, r: &RegisterReport) {
+    for (kind, outcomes) in &r.ops {
+        s.push_str(&format!("  {name} {kind:<5} {outcomes:?}\n"));
+    }
+    // Keys by verdict; only the keys that are not valid are named.
+    let mut counts: BTreeMap<String, usize> = BTreeMap::new();
+    for check in r.linearizable.values() {
+        *counts.entry(format!("{check:?}")).or_default() += 1;
+    }
+    s.push_str(&format!("  {name} linearizable: keys {counts:?}\n"));
+    for (key, check) in &r.linearizable {
+        if *check != Check::Valid {
+            s.push_str(&format!("    {key}: {check:?}\n"));
+        }
+    }
+    s.push_str(&format!("  {name} lost writes:  {:?}\n", r.lost_writes));
+}
+
 /// What the run recorded, for the files.
 pub struct Recordings<'a> {
     /// Register operations.
@@ -214,12 +253,17 @@ pub struct Recordings<'a> {
     pub append: &'a [Txn],
     /// Watchers.
     pub watch: &'a [Recorded],
+    /// v2 register operations.
+    pub v2_register: &'a [Operation],
+    /// v2 set adds.
+    pub v2_set: &'a [Add],
     /// Operations found in an anomaly's offending sub-history, drawn red on the timeline.
     pub flagged: &'a [Operation],
 }
 
-/// Writes `summary.json`, `history.jsonl` (register), `append.jsonl`, `watch.json` and
-/// `timeline.html` into `dir`.
+/// Writes `summary.json`, `history.jsonl` (register), `append.jsonl`, `watch.json`,
+/// `timeline.html` and, when a v2 workload ran, `v2-history.jsonl` (v2 register) and
+/// `v2-set.jsonl` into `dir`.
 pub fn write(dir: &Path, report: &Report, rec: &Recordings<'_>) -> io::Result<()> {
     std::fs::create_dir_all(dir)?;
     let summary = serde_json::to_string_pretty(report).expect("report serializes");
@@ -234,6 +278,18 @@ pub fn write(dir: &Path, report: &Report, rec: &Recordings<'_>) -> io::Result<()
         dir.join("watch.json"),
         serde_json::to_string(&watchers).expect("watchers serialize"),
     )?;
+    if report.v2_register.is_some() {
+        std::fs::write(
+            dir.join("v2-history.jsonl"),
+            crate::history::to_json_lines(rec.v2_register),
+        )?;
+    }
+    if report.v2_set.is_some() {
+        std::fs::write(
+            dir.join("v2-set.jsonl"),
+            set_check::to_json_lines(rec.v2_set),
+        )?;
+    }
     let title = format!(
         "ectd-jepsen seed {} — {} members, {} s — verdict {:?}",
         report.seed,
@@ -258,31 +314,7 @@ fn windows(faults: &[FaultRecord]) -> Vec<Window> {
 
 fn bars(rec: &Recordings<'_>) -> Vec<Bar> {
     let mut bars = Vec::with_capacity(rec.register.len() + rec.append.len());
-    for op in rec.register {
-        let label = match (&op.kind, &op.outcome) {
-            (OpKind::Read, Outcome::Ok(crate::history::OpResult::Read(v))) => {
-                format!("read {} = {v:?}", op.key)
-            }
-            (OpKind::Read, _) => format!("read {}", op.key),
-            (OpKind::Write(v), _) => format!("write {} {v}", op.key),
-            (OpKind::Cas { expected, new }, _) => {
-                format!("cas {} {expected:?}→{new}", op.key)
-            }
-        };
-        let (outcome, end) = match &op.outcome {
-            _ if rec.flagged.contains(op) => (BarOutcome::Anomaly, Some(op.complete_ns)),
-            Outcome::Ok(_) => (BarOutcome::Ok, Some(op.complete_ns)),
-            Outcome::Fail => (BarOutcome::Fail, Some(op.complete_ns)),
-            Outcome::Unknown => (BarOutcome::Unknown, None),
-        };
-        bars.push(Bar {
-            lane: format!("register client {}", op.client),
-            start_ns: op.invoke_ns,
-            end_ns: end,
-            label,
-            outcome,
-        });
-    }
+    register_bars(&mut bars, "register", rec.register, rec.flagged);
     for txn in rec.append {
         let (outcome, end) = match txn.outcome {
             TxnOutcome::Committed => (BarOutcome::Ok, Some(txn.complete_ns)),
@@ -297,5 +329,50 @@ fn bars(rec: &Recordings<'_>) -> Vec<Bar> {
             outcome,
         });
     }
+    register_bars(&mut bars, "v2 register", rec.v2_register, rec.flagged);
+    for add in rec.v2_set {
+        let (outcome, end) = match add.outcome {
+            AddOutcome::Ok => (BarOutcome::Ok, Some(add.complete_ns)),
+            AddOutcome::Fail => (BarOutcome::Fail, Some(add.complete_ns)),
+            AddOutcome::Unknown => (BarOutcome::Unknown, None),
+        };
+        let key = add.key.as_deref().unwrap_or("(in-order)");
+        bars.push(Bar {
+            lane: format!("v2 set client {}", add.client),
+            start_ns: add.invoke_ns,
+            end_ns: end,
+            label: format!("{:?} {key} {}", add.kind, add.value),
+            outcome,
+        });
+    }
     bars
+}
+
+/// A bar per register operation, in lanes `{name} client N`.
+fn register_bars(bars: &mut Vec<Bar>, name: &str, ops: &[Operation], flagged: &[Operation]) {
+    for op in ops {
+        let label = match (&op.kind, &op.outcome) {
+            (OpKind::Read, Outcome::Ok(crate::history::OpResult::Read(v))) => {
+                format!("read {} = {v:?}", op.key)
+            }
+            (OpKind::Read, _) => format!("read {}", op.key),
+            (OpKind::Write(v), _) => format!("write {} {v}", op.key),
+            (OpKind::Cas { expected, new }, _) => {
+                format!("cas {} {expected:?}→{new}", op.key)
+            }
+        };
+        let (outcome, end) = match &op.outcome {
+            _ if flagged.contains(op) => (BarOutcome::Anomaly, Some(op.complete_ns)),
+            Outcome::Ok(_) => (BarOutcome::Ok, Some(op.complete_ns)),
+            Outcome::Fail => (BarOutcome::Fail, Some(op.complete_ns)),
+            Outcome::Unknown => (BarOutcome::Unknown, None),
+        };
+        bars.push(Bar {
+            lane: format!("{name} client {}", op.client),
+            start_ns: op.invoke_ns,
+            end_ns: end,
+            label,
+            outcome,
+        });
+    }
 }

@@ -2,6 +2,8 @@
 //! [nemesis](crate::nemesis) injects faults, heal, read the final state, check every
 //! history, and write the [report](crate::report).
 
+mod v2;
+
 use std::collections::{BTreeMap, BTreeSet};
 use std::io;
 use std::path::PathBuf;
@@ -42,16 +44,24 @@ pub enum WorkloadKind {
     Lock,
     /// Kubernetes-style optimistic updates, paginated lists and periodic compaction.
     K8s,
+    /// Per-key registers over the v2 keys API (quorum GET, PUT, PUT with `prevValue` or
+    /// `prevExist=false`); checked for linearizability. Members run with `--enable-v2`.
+    V2Register,
+    /// Unique adds to one v2 directory (create and in-order POST); every acknowledged add
+    /// must be in a quorum recursive read at the end. Members run with `--enable-v2`.
+    V2Set,
 }
 
 impl WorkloadKind {
     /// Every workload, as the CLI names them.
-    pub const ALL: [WorkloadKind; 5] = [
+    pub const ALL: [WorkloadKind; 7] = [
         WorkloadKind::Register,
         WorkloadKind::Append,
         WorkloadKind::Watch,
         WorkloadKind::Lock,
         WorkloadKind::K8s,
+        WorkloadKind::V2Register,
+        WorkloadKind::V2Set,
     ];
 
     /// The name used on the command line.
@@ -62,7 +72,14 @@ impl WorkloadKind {
             WorkloadKind::Watch => "watch",
             WorkloadKind::Lock => "lock",
             WorkloadKind::K8s => "k8s",
+            WorkloadKind::V2Register => "v2-register",
+            WorkloadKind::V2Set => "v2-set",
         }
+    }
+
+    /// Whether the workload speaks the v2 keys API (members then run with `--enable-v2`).
+    pub fn is_v2(self) -> bool {
+        matches!(self, WorkloadKind::V2Register | WorkloadKind::V2Set)
     }
 }
 
@@ -73,7 +90,8 @@ impl FromStr for WorkloadKind {
             .into_iter()
             .find(|k| k.name() == s)
             .ok_or_else(|| {
-                format!("unknown workload `{s}` (one of register, append, watch, lock, k8s)")
+                let names: Vec<&str> = WorkloadKind::ALL.iter().map(|k| k.name()).collect();
+                format!("unknown workload `{s}` (one of {})", names.join(", "))
             })
     }
 }
@@ -95,6 +113,15 @@ pub struct RunConfig {
     pub clients: usize,
     /// Register keys.
     pub keys: usize,
+    /// v2 register clients.
+    pub v2_clients: usize,
+    /// v2 register keys.
+    pub v2_keys: usize,
+    /// v2 register reads with `quorum=true`; `false` only to show that the checker
+    /// catches the stale reads a member's local answer can give.
+    pub v2_quorum_reads: bool,
+    /// v2 set clients.
+    pub v2_set_clients: usize,
     /// List-append clients.
     pub append_clients: usize,
     /// List-append keys.
@@ -125,6 +152,10 @@ impl RunConfig {
             ]),
             clients: 5,
             keys: 3,
+            v2_clients: 5,
+            v2_keys: 3,
+            v2_quorum_reads: true,
+            v2_set_clients: 3,
             append_clients: 4,
             append_keys: 8,
             watchers_per_member: 2,
@@ -143,7 +174,9 @@ impl RunConfig {
 /// harness failures (the cluster would not start or recover), not anomalies.
 pub async fn run(config: RunConfig) -> io::Result<Report> {
     let nodes = config.cluster.size;
-    let mut cluster = Cluster::start(config.cluster.clone()).await?;
+    let mut cluster_config = config.cluster.clone();
+    cluster_config.enable_v2 |= config.workloads.iter().any(|k| k.is_v2());
+    let mut cluster = Cluster::start(cluster_config).await?;
     let urls = cluster.client_urls();
     let epoch = Instant::now();
     let client_error = |what: &str| {
@@ -200,6 +233,8 @@ pub async fn run(config: RunConfig) -> io::Result<Report> {
         None
     };
 
+    let v2_clients = v2::Clients::start(&config, &urls, epoch);
+
     let mut rng = StdRng::seed_from_u64(config.seed);
     let deadline = epoch + config.duration;
     let faults = nemesis::run(&mut cluster, &config.nemesis, &mut rng, epoch, deadline).await;
@@ -223,6 +258,7 @@ pub async fn run(config: RunConfig) -> io::Result<Report> {
         Some(w) => w.stop().await,
         None => (Vec::new(), Vec::new()),
     };
+    let v2_recorded = v2_clients.stop().await;
 
     // Everything healed and running again before the final reads.
     cluster.heal();
@@ -276,6 +312,11 @@ pub async fn run(config: RunConfig) -> io::Result<Report> {
         .map_err(client_error("final revision"))?
         .header
         .map_or(0, |h| h.revision);
+    let v2_final = v2::read_final(&v2_recorded, &cluster.client_url(leader)).await;
+    if let (Err(_), Some(out)) = (&v2_final, &config.out) {
+        let _ = cluster.save_logs(&out.join("logs"));
+    }
+    let v2_final = v2_final?;
 
     let mut anomalies: Vec<String> = malformed
         .into_iter()
@@ -366,18 +407,27 @@ pub async fn run(config: RunConfig) -> io::Result<Report> {
     let append = config
         .runs(WorkloadKind::Append)
         .then(|| check_appends(&txns, &final_lists, &mut anomalies));
+    let v2_checked = v2::check(
+        &v2_recorded,
+        &v2_final,
+        config.check_budget,
+        &mut anomalies,
+        &mut flagged,
+    );
 
     let report = Report {
         seed: config.seed,
         nodes,
         seconds: config.duration.as_secs(),
-        total_ops: history.len() + txns.len() + lock_ops,
+        total_ops: history.len() + txns.len() + lock_ops + v2_recorded.ops(),
         faults,
         register,
         append,
         watch,
         lock,
         k8s,
+        v2_register: v2_checked.register,
+        v2_set: v2_checked.set,
         anomalies,
     };
     if let Some(out) = &config.out {
@@ -385,6 +435,8 @@ pub async fn run(config: RunConfig) -> io::Result<Report> {
             register: &history,
             append: &txns,
             watch: &recorded,
+            v2_register: &v2_recorded.register,
+            v2_set: &v2_recorded.adds,
             flagged: &flagged,
         };
         report::write(out, &report, &recordings)?;

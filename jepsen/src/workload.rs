@@ -9,11 +9,16 @@
 //! - [`lock`]: lock holders doing fenced increments (checked in the module).
 //! - [`k8s`]: kube-apiserver-shaped traffic: optimistic updates, paginated lists,
 //!   periodic compaction.
+//! - [`v2_register`]: the register workload over the v2 keys API (quorum GET, PUT,
+//!   `prevValue` / `prevExist=false` compare-and-set), checked like [`register`].
+//! - [`v2_set`]: unique adds to one v2 directory ([`crate::set_check`]).
 
 pub mod append;
 pub mod k8s;
 pub mod lock;
 pub mod register;
+pub mod v2_register;
+pub mod v2_set;
 pub mod watch;
 
 use std::time::Duration;

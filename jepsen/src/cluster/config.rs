@@ -40,6 +40,8 @@ pub struct ClusterConfig {
     /// `FAILPOINTS` for every member's every start (see ectd's `failpoints` module);
     /// needs an `ectd` built with the `failpoints` feature.
     pub failpoints: Option<String>,
+    /// `--enable-v2`: serve etcd's v2 keys API (`/v2/keys`) on the client port.
+    pub enable_v2: bool,
 }
 
 impl ClusterConfig {
@@ -105,6 +107,7 @@ impl ClusterConfig {
             token: "ectd-jepsen".to_string(),
             snapshot_count: None,
             failpoints: None,
+            enable_v2: false,
         })
     }
 }
