@@ -36,7 +36,12 @@ pub async fn serve(
     let mut builder = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
     // HTTP/1 header names as Go writes them (`X-Etcd-Index`), for clients that
     // match them by case.
-    builder.http1().title_case_headers(true);
+    // The Date header is the application's to write (a request Go's server
+    // refuses before routing gets none), see `api::router`.
+    builder
+        .http1()
+        .title_case_headers(true)
+        .auto_date_header(false);
     let builder = Arc::new(builder);
     let acceptor = serving.tls.clone().map(tokio_rustls::TlsAcceptor::from);
     loop {

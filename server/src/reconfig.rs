@@ -62,7 +62,10 @@ async fn check_quorum_after(
         })
         .count();
     let size = voters.len() + usize::from(added);
-    if up < size / 2 + 1 {
+    // A lone member may take a second voter (how a cluster restored from one
+    // member's data grows again), as etcd allows, though two need both up.
+    let growing_alone = added && removed.is_none() && voters.len() == 1 && up == 1;
+    if up < size / 2 + 1 && !growing_alone {
         return Err(Error::Unhealthy);
     }
     Ok(())

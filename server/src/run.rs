@@ -52,11 +52,16 @@ pub async fn run(
             tls: if https { tls.client.clone() } else { None },
             fix_authority: true,
         };
-        serving.push(tokio::spawn(listener::serve(
-            listener,
-            what,
-            stop_tx.subscribe(),
-        )));
+        // As in etcd, the port is bound now but answered only once this member has
+        // published itself: no client sees it before it is part of the cluster.
+        let (srv, mut stop, stop_serve) =
+            (server.clone(), stop_tx.subscribe(), stop_tx.subscribe());
+        serving.push(tokio::spawn(async move {
+            tokio::select! {
+                _ = srv.published() => listener::serve(listener, what, stop_serve).await,
+                _ = stop.recv() => {}
+            }
+        }));
     }
     let peer_router = tonic::service::Routes::new(
         PeerServer::new(

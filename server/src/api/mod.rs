@@ -14,8 +14,10 @@ use crate::server::Server;
 pub async fn router(server: Arc<Server>) -> axum::Router {
     let grpc = v3::router(server.clone()).await;
     let mut plain = http::router(server.clone());
-    if server.v2_enabled() {
-        // With v2 on, etcd wraps its HTTP handlers (not gRPC) in CORS headers.
+    let v2 = server.v2_enabled();
+    if v2 {
+        // With v2 on, etcd wraps its HTTP handlers (not gRPC) in CORS headers,
+        // its 404s included.
         plain = plain
             .merge(crate::v2::http::router(server))
             .layer(axum::middleware::from_fn(crate::v2::http::cors));
@@ -23,17 +25,68 @@ pub async fn router(server: Arc<Server>) -> axum::Router {
     let app = grpc.merge(plain);
     #[cfg(feature = "failpoints")]
     let app = app.merge(crate::failpoints::router());
-    app.fallback(not_found)
+    app.fallback(move |req: axum::extract::Request| async move {
+        let grpc = is_grpc(&req);
+        let res = not_found(req).await;
+        if v2 && !grpc {
+            crate::v2::http::add_cors(res)
+        } else {
+            res
+        }
+    })
+    .layer(axum::middleware::from_fn(http1_framing))
+}
+
+fn is_grpc(req: &axum::extract::Request) -> bool {
+    req.headers()
+        .get(axum::http::header::CONTENT_TYPE)
+        .is_some_and(|v| v.as_bytes().starts_with(b"application/grpc"))
+}
+
+/// What Go's HTTP/1 server does around every handler: a request whose path holds
+/// a malformed `%` escape is refused before routing with a bare `400 Bad
+/// Request`, and every other answer carries a `Date`.
+async fn http1_framing(
+    req: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    use axum::http::{header, HeaderValue, StatusCode, Version};
+    use axum::response::IntoResponse;
+    if req.version() == Version::HTTP_2 {
+        return next.run(req).await;
+    }
+    if bad_escape(req.uri().path().as_bytes()) {
+        return (
+            StatusCode::BAD_REQUEST,
+            [
+                (header::CONTENT_TYPE, "text/plain; charset=utf-8"),
+                (header::CONNECTION, "close"),
+            ],
+            "400 Bad Request",
+        )
+            .into_response();
+    }
+    let mut res = next.run(req).await;
+    if let Ok(date) = HeaderValue::from_str(&httpdate::fmt_http_date(std::time::SystemTime::now()))
+    {
+        res.headers_mut().entry(header::DATE).or_insert(date);
+    }
+    res
+}
+
+/// Whether `path` has a `%` not followed by two hex digits.
+fn bad_escape(path: &[u8]) -> bool {
+    path.iter().enumerate().any(|(i, &b)| {
+        b == b'%'
+            && !(path.get(i + 1).is_some_and(u8::is_ascii_hexdigit)
+                && path.get(i + 2).is_some_and(u8::is_ascii_hexdigit))
+    })
 }
 
 async fn not_found(req: axum::extract::Request) -> axum::response::Response {
     use axum::http::{header, HeaderValue, StatusCode};
     use axum::response::IntoResponse;
-    let grpc = req
-        .headers()
-        .get(header::CONTENT_TYPE)
-        .is_some_and(|v| v.as_bytes().starts_with(b"application/grpc"));
-    if grpc {
+    if is_grpc(&req) {
         let mut res = StatusCode::OK.into_response();
         let h = res.headers_mut();
         h.insert(

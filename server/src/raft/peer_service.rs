@@ -52,7 +52,13 @@ pub trait Directory: Send + Sync {
     fn is_removed(&self, id: u64) -> bool;
     /// Whether `id` is a current member other than this one.
     fn is_peer(&self, id: u64) -> bool;
+    /// Whether this member is still running (false while it stops).
+    fn serving(&self) -> bool;
 }
+
+/// The metadata key marking a refusal as "you were removed"; only such a refusal
+/// makes the sender stop, never a refusal for any other reason.
+pub const REMOVED_MARK: &str = "ectd-member-removed";
 
 /// Bytes handed to the raft loop and not yet stepped; dropped once stepped.
 pub struct Queued {
@@ -116,12 +122,22 @@ impl PeerService {
                 self.id
             )));
         }
+        // A member that is stopping knows nothing about anyone any more: it must not
+        // tell a peer it is not a member.
+        if !self.directory.serving() {
+            return Err(Status::unavailable("the member is stopping"));
+        }
         // A removed member does not learn of its removal through raft (nobody sends
         // it the log any more); it learns it here and stops.
         if self.directory.is_removed(from) {
-            return Err(Status::permission_denied(
+            let mut status = Status::permission_denied(
                 "the member has been permanently removed from the cluster",
-            ));
+            );
+            status.metadata_mut().insert(
+                REMOVED_MARK,
+                tonic::metadata::MetadataValue::from_static("true"),
+            );
+            return Err(status);
         }
         if !self.directory.is_peer(from) {
             return Err(Status::permission_denied(format!(

@@ -43,6 +43,7 @@ pub struct Transport {
     peers: Mutex<HashMap<u64, PeerLink>>,
     inbox: Arc<SnapshotInbox>,
     tls: Option<Arc<rustls::ClientConfig>>,
+    stopped: std::sync::atomic::AtomicBool,
 }
 
 impl Transport {
@@ -68,6 +69,7 @@ impl Transport {
             peers: Mutex::new(HashMap::new()),
             inbox,
             tls,
+            stopped: Default::default(),
         })
     }
 
@@ -158,8 +160,15 @@ impl Transport {
         }
     }
 
+    /// Whether [`Transport::stop`] was called.
+    pub fn is_stopped(&self) -> bool {
+        self.stopped.load(std::sync::atomic::Ordering::Acquire)
+    }
+
     /// Stops every link.
     pub fn stop(&self) {
+        self.stopped
+            .store(true, std::sync::atomic::Ordering::Release);
         for (_, link) in self.peers.lock().expect("peers lock").drain() {
             link.task.abort();
         }
@@ -253,7 +262,14 @@ async fn run_link(
         // The stream ended: find out whether the peer refused us as removed.
         drop(tx);
         if let Ok(Ok(Err(status))) = tokio::time::timeout(Duration::from_millis(200), call).await {
-            if status.code() == tonic::Code::PermissionDenied {
+            // Only a refusal marked as a removal stops this member: a peer that has
+            // not yet applied our addition also refuses us, and must not.
+            if status.code() == tonic::Code::PermissionDenied
+                && status
+                    .metadata()
+                    .get(super::peer_service::REMOVED_MARK)
+                    .is_some()
+            {
                 tracing::warn!(peer = format!("{to:x}"), "{}", status.message());
                 removed.notify_one();
                 return;

@@ -70,6 +70,8 @@ pub struct Server {
     v2: Arc<crate::v2::V2Store>,
     enable_v2: bool,
     started_at_nanos: i64,
+    /// True once this member's name and client URLs are in the applied membership.
+    published: watch::Sender<bool>,
     hub: Arc<Hub>,
     raft: Mutex<Option<std::sync::mpsc::Sender<Request>>>,
     status: Arc<RaftStatus>,
@@ -230,6 +232,7 @@ impl Server {
                 .duration_since(std::time::UNIX_EPOCH)
                 .map(|d| d.as_nanos() as i64)
                 .unwrap_or(0),
+            published: watch::channel(false).0,
             hub,
             raft: Mutex::new(Some(raft.requests)),
             status: raft.status,
@@ -462,6 +465,13 @@ impl Server {
         ))
     }
 
+    /// Resolves once this member's attributes are published to the cluster, as
+    /// etcd members wait before serving clients.
+    pub async fn published(&self) {
+        let mut rx = self.published.subscribe();
+        let _ = rx.wait_for(|p| *p).await;
+    }
+
     /// Resolves once this member has been removed from the cluster.
     pub async fn removed(&self) {
         self.removed.notified().await
@@ -538,6 +548,10 @@ impl Directory for MemberDirectory {
     fn is_peer(&self, id: u64) -> bool {
         self.0.upgrade().is_some_and(|s| s.transport.is_peer(id))
     }
+
+    fn serving(&self) -> bool {
+        self.0.upgrade().is_some_and(|s| !s.transport.is_stopped())
+    }
 }
 
 /// Announces this member's name and client URLs to the cluster once a leader
@@ -547,6 +561,7 @@ async fn publish(server: std::sync::Weak<Server>) {
         let Some(s) = server.upgrade() else { return };
         let known = membership::get(s.store.engine(), s.member_id);
         if known.is_some_and(|m| m.name == s.name && m.client_urls == s.client_urls) {
+            s.published.send_replace(true);
             return;
         }
         if s.status.leader() != 0 {
@@ -558,6 +573,7 @@ async fn publish(server: std::sync::Weak<Server>) {
             match s.propose(op).await {
                 Ok(_) => {
                     tracing::info!("published member attributes to the cluster");
+                    s.published.send_replace(true);
                     return;
                 }
                 Err(Error::Stopped) => return,

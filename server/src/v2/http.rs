@@ -36,7 +36,7 @@ pub fn router(server: Arc<Server>) -> Router {
 /// request is answered with them alone.
 pub async fn cors(req: Request, next: Next) -> Response {
     let options = req.method() == Method::OPTIONS;
-    let mut resp = if options {
+    let resp = if options {
         let mut r = Response::new(Body::empty());
         r.headers_mut()
             .insert(header::CONTENT_LENGTH, HeaderValue::from_static("0"));
@@ -44,6 +44,11 @@ pub async fn cors(req: Request, next: Next) -> Response {
     } else {
         next.run(req).await
     };
+    add_cors(resp)
+}
+
+/// `resp` with etcd's CORS headers.
+pub fn add_cors(mut resp: Response) -> Response {
     let h = resp.headers_mut();
     h.insert(
         "access-control-allow-headers",
@@ -479,43 +484,76 @@ fn member_json(out: &mut String, m: &ectd_proto::raftcmd::Member) {
     out.push('}');
 }
 
-/// Peer URLs of a member request body, checked as etcd checks them.
+/// Peer URLs of a member request body, checked as etcd checks them (Go's
+/// `url.Parse`, then scheme, `host:port` and no path), sorted.
 fn peer_urls(body: &[u8]) -> Result<Vec<String>, String> {
-    #[derive(serde::Deserialize)]
-    struct Req {
-        #[serde(rename = "peerURLs", default)]
-        peer_urls: Vec<String>,
+    let urls = super::gojson::member_peer_urls(body)?;
+    if urls.is_empty() {
+        return Err("no valid URLs given".into());
     }
-    let r: Req = serde_json::from_slice(body).map_err(|e| e.to_string())?;
-    let mut urls = Vec::new();
-    for u in r.peer_urls {
-        let (scheme, rest) = u
-            .split_once("://")
-            .ok_or_else(|| format!("URL scheme must be http, https, unix, or unixs: {u}"))?;
-        if !matches!(scheme, "http" | "https" | "unix" | "unixs") {
-            return Err(format!(
-                "URL scheme must be http, https, unix, or unixs: {u}"
-            ));
-        }
-        let (host, path) = match rest.find('/') {
-            Some(i) => (&rest[..i], &rest[i..]),
-            None => (rest, ""),
-        };
-        if !host
-            .rsplit_once(':')
-            .is_some_and(|(h, p)| !h.is_empty() && !p.is_empty())
-        {
-            return Err(format!(
-                "URL address does not have the form \"host:port\": {u}"
-            ));
-        }
-        if !path.is_empty() {
-            return Err(format!("URL must not contain a path: {u}"));
-        }
-        urls.push(u);
+    let mut checked = Vec::with_capacity(urls.len());
+    for u in urls {
+        check_peer_url(&u)?;
+        checked.push(u);
     }
-    urls.sort();
-    Ok(urls)
+    checked.sort();
+    Ok(checked)
+}
+
+fn check_peer_url(u: &str) -> Result<(), String> {
+    let b = u.as_bytes();
+    if let Some(i) = (0..b.len()).find(|&i| {
+        b[i] == b'%'
+            && !(i + 2 < b.len() && b[i + 1].is_ascii_hexdigit() && b[i + 2].is_ascii_hexdigit())
+    }) {
+        let esc: String = u[i..].chars().take(3).collect();
+        return Err(format!("parse {u:?}: invalid URL escape {esc:?}"));
+    }
+    // Go's scheme: letters first, then letters, digits, `+`, `-`, `.`, up to `:`.
+    let mut scheme = "";
+    let mut rest = u;
+    for (i, c) in u.char_indices() {
+        match c {
+            'a'..='z' | 'A'..='Z' => {}
+            '0'..='9' | '+' | '-' | '.' if i > 0 => {}
+            ':' if i == 0 => return Err(format!("parse {u:?}: missing protocol scheme")),
+            ':' => {
+                scheme = &u[..i];
+                rest = &u[i + 1..];
+                break;
+            }
+            _ => break,
+        }
+    }
+    let scheme = scheme.to_ascii_lowercase();
+    if !matches!(scheme.as_str(), "http" | "https" | "unix" | "unixs") {
+        return Err(format!(
+            "URL scheme must be http, https, unix, or unixs: {u}"
+        ));
+    }
+    let rest = rest.split(['?', '#']).next().unwrap_or("");
+    let (host, path) = match rest.strip_prefix("//") {
+        Some(auth) => {
+            let (a, p) = auth.split_at(auth.find('/').unwrap_or(auth.len()));
+            (a.rsplit('@').next().unwrap_or(a), p)
+        }
+        None => ("", rest),
+    };
+    let host_port_ok = match host.strip_prefix('[') {
+        Some(h) => h
+            .find(']')
+            .is_some_and(|e| h[e + 1..].starts_with(':') && !h[e + 2..].contains(':')),
+        None => host.matches(':').count() == 1,
+    };
+    if !host_port_ok {
+        return Err(format!(
+            "URL address does not have the form \"host:port\": {u}"
+        ));
+    }
+    if !path.is_empty() {
+        return Err(format!("URL must not contain a path: {u}"));
+    }
+    Ok(())
 }
 
 fn member_error(e: &Error, id: &str) -> Response {

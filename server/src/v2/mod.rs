@@ -4,6 +4,7 @@
 
 pub mod event;
 pub mod form;
+pub mod gojson;
 pub mod http;
 pub mod json;
 pub mod path;

@@ -140,6 +140,9 @@ pub struct WatchGuard {
     store: std::sync::Weak<V2Store>,
     key: String,
     id: u64,
+    /// Keeps a stream answered from history open: as in etcd, such a stream is
+    /// not registered for later changes, yet it does not end either.
+    _held: Option<mpsc::Sender<Arc<Event>>>,
 }
 
 impl Drop for WatchGuard {
@@ -294,10 +297,13 @@ impl V2Store {
             store: Arc::downgrade(self),
             key: key.to_string(),
             id: 0,
+            _held: None,
         };
         if let Some(e) = found {
             let _ = tx.try_send(e);
-            drop(tx);
+            if stream {
+                guard._held = Some(tx);
+            }
         } else {
             st.next_watcher += 1;
             let id = st.next_watcher;
