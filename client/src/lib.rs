@@ -81,6 +81,9 @@
 //! # }
 //! ```
 //!
+//! etcd's v2 HTTP API (`/v2/keys`, `/v2/members`), which ectd serves with
+//! `--enable-v2`, has a client of its own in [`v2`].
+//!
 //! The crate also ships `ectl`, a command-line tool that is flag- and
 //! output-compatible with `etcdctl` 3.4 for the key-value commands, the
 //! cluster commands (`member`, `endpoint`, `move-leader`), `watch`,
@@ -97,6 +100,7 @@ mod lease;
 mod lock;
 mod range;
 mod tls;
+pub mod v2;
 mod watch;
 
 pub use client::{Client, ConnectOptions};

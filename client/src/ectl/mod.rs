@@ -12,6 +12,9 @@
 //! Most commands print their answer when they are done. Those that run
 //! until something happens (`watch`, `lease keep-alive`, `lock`, `elect`)
 //! print as they go, through [`print_now`].
+//!
+//! With `ETCDCTL_API=2` (or `--api 2` as the first argument) ectl is
+//! etcdctl 2 instead, for etcd's v2 HTTP API; see [`v2`].
 
 mod args;
 mod compaction;
@@ -34,6 +37,7 @@ mod settings;
 mod signals;
 mod txn;
 mod txn_syntax;
+mod v2;
 mod watch;
 
 use std::ffi::{OsStr, OsString};
@@ -56,7 +60,16 @@ const API_VERSION: &str = "3.4";
 /// Runs ectl with the process's arguments and environment; returns the exit
 /// status.
 pub fn main() -> i32 {
-    let cli = match Cli::try_parse() {
+    let mut args: Vec<OsString> = std::env::args_os().collect();
+    match api_version(&mut args, std::env::var_os("ETCDCTL_API")) {
+        Ok(Api::V2) => return v2::main(args),
+        Ok(Api::V3) => {}
+        Err(version) => {
+            eprintln!("unsupported API version {version}");
+            return 1;
+        }
+    }
+    let cli = match Cli::try_parse_from(args) {
         Ok(cli) => cli,
         Err(err) => return report_usage_error(err),
     };
@@ -80,6 +93,36 @@ pub fn main() -> i32 {
     match result {
         Ok(()) => 0,
         Err(err) => report(&err),
+    }
+}
+
+/// The API a command line is for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Api {
+    /// etcd's v2 HTTP API, with etcdctl 2's commands.
+    V2,
+    /// The v3 gRPC API.
+    V3,
+}
+
+/// Which API to speak: `--api <2|3>` as the first argument (removed from
+/// `args`), else `ETCDCTL_API` as etcdctl reads it (unset, empty or `3`:
+/// v3). Any other version is returned as the error.
+fn api_version(args: &mut Vec<OsString>, env: Option<OsString>) -> Result<Api, String> {
+    let mut version = env.map(|v| v.to_string_lossy().into_owned());
+    if let Some(first) = args.get(1).map(|arg| arg.to_string_lossy().into_owned()) {
+        if let Some(given) = first.strip_prefix("--api=") {
+            version = Some(given.to_string());
+            args.remove(1);
+        } else if first == "--api" && args.len() > 2 {
+            version = Some(args[2].to_string_lossy().into_owned());
+            args.drain(1..3);
+        }
+    }
+    match version.as_deref() {
+        None | Some("") | Some("3") => Ok(Api::V3),
+        Some("2") => Ok(Api::V2),
+        Some(other) => Err(other.to_string()),
     }
 }
 
@@ -322,6 +365,28 @@ mod tests {
             usage_error(&["frobnicate"]),
             r#"unknown command "frobnicate" for "ectl""#
         );
+    }
+
+    #[test]
+    fn the_api_comes_from_the_first_argument_or_the_environment() {
+        let line = |args: &[&str]| args.iter().map(OsString::from).collect::<Vec<_>>();
+        let mut args = line(&["ectl", "--api", "2", "ls"]);
+        assert_eq!(api_version(&mut args, Some("3".into())), Ok(Api::V2));
+        assert_eq!(args, line(&["ectl", "ls"]));
+        let mut args = line(&["ectl", "--api=3", "get", "k"]);
+        assert_eq!(api_version(&mut args, Some("2".into())), Ok(Api::V3));
+        assert_eq!(args, line(&["ectl", "get", "k"]));
+        let mut args = line(&["ectl", "ls"]);
+        assert_eq!(api_version(&mut args, Some("2".into())), Ok(Api::V2));
+        assert_eq!(api_version(&mut args, Some("".into())), Ok(Api::V3));
+        assert_eq!(api_version(&mut args, None), Ok(Api::V3));
+        assert_eq!(
+            api_version(&mut args, Some("4".into())),
+            Err("4".to_string())
+        );
+        let mut args = line(&["ectl", "get", "--api", "2"]);
+        assert_eq!(api_version(&mut args, None), Ok(Api::V3));
+        assert_eq!(args.len(), 4);
     }
 
     #[test]

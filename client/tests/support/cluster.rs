@@ -43,6 +43,8 @@ pub struct Cluster {
     pub etcd: PathBuf,
     pub etcdctl: PathBuf,
     pub members: Vec<Addresses>,
+    /// More flags for every member.
+    extra_args: Vec<String>,
     processes: Vec<Process>,
     dir: tempfile::TempDir,
     runtime: tokio::runtime::Runtime,
@@ -52,9 +54,16 @@ impl Cluster {
     /// Starts `size` members (`m1`, `m2`, …) and waits until each answers
     /// a linearizable read.
     pub fn start(size: usize) -> Cluster {
+        Cluster::start_with(size, binary("ETCD_BIN", "/usr/bin/etcd"), &[])
+    }
+
+    /// [`Cluster::start`] with another server binary (ectd) and more flags
+    /// for every member.
+    pub fn start_with(size: usize, server: PathBuf, extra_args: &[&str]) -> Cluster {
         let mut cluster = Cluster {
-            etcd: binary("ETCD_BIN", "/usr/bin/etcd"),
+            etcd: server,
             etcdctl: binary("ETCDCTL_BIN", "/usr/bin/etcdctl"),
+            extra_args: extra_args.iter().map(|arg| arg.to_string()).collect(),
             members: (1..=size)
                 .map(|i| Addresses::new(&format!("m{i}")))
                 .collect(),
@@ -105,6 +114,7 @@ impl Cluster {
             .arg(format!("--initial-cluster={initial_cluster}"))
             .arg("--initial-cluster-token=ectl-cluster-vs-etcdctl")
             .arg(format!("--initial-cluster-state={state}"))
+            .args(&self.extra_args)
             .stdin(Stdio::null())
             .stdout(std::fs::File::create(&log).unwrap())
             .stderr(std::fs::File::create(&log).unwrap())

@@ -58,13 +58,23 @@ impl Etcd {
     /// members, which all advertise one shared peer URL, this one
     /// advertises the peer URL it listens on.
     pub fn start_tls(tls: ServerTls) -> Etcd {
-        Etcd::launch_new(binary("ETCD_BIN", "/usr/bin/etcd"), &[], Some(tls))
+        Etcd::start_tls_with(tls, &[])
+    }
+
+    /// [`Etcd::start_tls`] with more command-line flags for etcd.
+    pub fn start_tls_with(tls: ServerTls, extra_args: &[&str]) -> Etcd {
+        Etcd::launch_new(binary("ETCD_BIN", "/usr/bin/etcd"), extra_args, Some(tls))
     }
 
     /// An `ectd` member started exactly as [`Etcd::start`] starts etcd (ectd
     /// takes etcd's flags and derives the same cluster and member IDs from
     /// them). The binary is the `ectd` built next to `ectl`, or `$ECTD_BIN`.
     pub fn start_ectd() -> Etcd {
+        Etcd::start_ectd_with(&[])
+    }
+
+    /// [`Etcd::start_ectd`] with more command-line flags for ectd.
+    pub fn start_ectd_with(extra_args: &[&str]) -> Etcd {
         let default = std::path::Path::new(env!("CARGO_BIN_EXE_ectl")).with_file_name("ectd");
         let path = std::env::var_os("ECTD_BIN").map_or(default, PathBuf::from);
         assert!(
@@ -72,7 +82,7 @@ impl Etcd {
             "{} not found: build the server first (`cargo build -p ectd-server`) or set ECTD_BIN",
             path.display()
         );
-        Etcd::launch_new(path, &[], None)
+        Etcd::launch_new(path, extra_args, None)
     }
 
     fn launch_new(server: PathBuf, extra_args: &[&str], tls: Option<ServerTls>) -> Etcd {

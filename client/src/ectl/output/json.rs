@@ -151,7 +151,7 @@ fn member_object(member: &Member) -> String {
 /// A JSON string literal as Go's `encoding/json` writes it: besides quotes,
 /// backslashes and control characters it escapes `<`, `>` and `&` (so the
 /// output is safe to embed in HTML) and U+2028/U+2029.
-pub(super) fn string(s: &str) -> String {
+pub(crate) fn string(s: &str) -> String {
     let mut out = String::with_capacity(s.len() + 2);
     out.push('"');
     for c in s.chars() {

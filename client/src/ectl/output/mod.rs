@@ -21,6 +21,10 @@ use prost::Message;
 
 use super::exit::CtlError;
 
+/// A JSON string literal as Go's `encoding/json` writes it (shared with the
+/// v2 commands' JSON output).
+pub(crate) use json::string as json_string;
+
 /// An output format.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Format {
