@@ -3,6 +3,7 @@
 //! as a table, a JSON file and an SVG chart. The v2 keys API rows ([`v2`]) run on a pair
 //! of clusters of their own, started with `--enable-v2`.
 
+mod gateway;
 mod v2;
 
 use std::fmt::Write as _;
@@ -51,8 +52,8 @@ pub struct CompareOptions {
     /// the put and linearizable range workloads through it, on both servers.
     #[arg(long)]
     pub tls: bool,
-    /// Measure only one group of rows: `v3` (requests, TLS, watch, key load) or `v2`
-    /// (the v2 keys API rows).
+    /// Measure only one group of rows: `v3` (requests, TLS, watch, key load), `v2`
+    /// (the v2 keys API rows) or `gateway` (the JSON gateway rows).
     #[arg(long, value_enum)]
     pub only: Option<Group>,
     /// v2 keys loaded before measuring memory in the v2 rows (also the v2 workloads'
@@ -70,6 +71,8 @@ pub enum Group {
     /// The v2 keys API: set, get with and without quorum, memory after a key load;
     /// both servers run with `--enable-v2`.
     V2,
+    /// The JSON gateway: put and range as JSON, and as gRPC for reference.
+    Gateway,
 }
 
 impl CompareOptions {
@@ -352,6 +355,9 @@ pub async fn run(opts: &CompareOptions) -> anyhow::Result<Vec<Row>> {
     }
     if opts.measures(Group::V2) {
         rows.extend(v2::rows(opts, &ectd, &tmp.path().join("v2")).await?);
+    }
+    if opts.measures(Group::Gateway) {
+        rows.extend(gateway::rows(opts, &ectd, &tmp.path().join("gateway")).await?);
     }
 
     std::fs::create_dir_all(&opts.out)?;

@@ -4,6 +4,7 @@
 
 mod cluster;
 mod compare;
+mod gateway;
 mod load;
 mod tls;
 mod v2;
@@ -86,6 +87,23 @@ enum Cmd {
         /// own store.
         #[arg(long)]
         quorum: bool,
+        /// Do not write the key space first.
+        #[arg(long)]
+        no_preload: bool,
+    },
+    /// Puts over the JSON gateway: `POST /v3/kv/put`.
+    GwPut {
+        #[command(flatten)]
+        load: Load,
+    },
+    /// Ranges over the JSON gateway: `POST /v3/kv/range` over the key space (written
+    /// first, untimed, over gRPC).
+    GwRange {
+        #[command(flatten)]
+        load: Load,
+        /// Serializable ranges (answered from the member's own store).
+        #[arg(long)]
+        serializable: bool,
         /// Do not write the key space first.
         #[arg(long)]
         no_preload: bool,
@@ -192,6 +210,31 @@ async fn main() -> anyhow::Result<()> {
             }
             let what = if quorum { "v2-get-quorum" } else { "v2-get" };
             print(&v2::get(&conns, &load, quorum).await?, what, cli.json);
+        }
+        Cmd::GwPut { load } => {
+            let conns = v2::connect(eps, &load).await?;
+            print(&gateway::put(&conns, &load).await?, "gw-put", cli.json);
+        }
+        Cmd::GwRange {
+            load,
+            serializable,
+            no_preload,
+        } => {
+            if !no_preload {
+                let ch = load::connect(eps, &load).await?;
+                workloads::preload(&ch, &load).await?;
+            }
+            let conns = v2::connect(eps, &load).await?;
+            let what = if serializable {
+                "gw-range-serializable"
+            } else {
+                "gw-range"
+            };
+            print(
+                &gateway::range(&conns, &load, serializable).await?,
+                what,
+                cli.json,
+            );
         }
         Cmd::Compare { opts } => {
             let rows = compare::run(&opts).await?;

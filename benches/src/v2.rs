@@ -83,6 +83,18 @@ impl Conn {
         path: &str,
         form: Option<String>,
     ) -> Result<(), V2Error> {
+        let body = form.map(|f| ("application/x-www-form-urlencoded", f));
+        self.send_body(method, path, body).await
+    }
+
+    /// Sends one request with an optional (content type, body) and waits for the
+    /// whole answer, holding the connection meanwhile.
+    pub async fn send_body(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<(&'static str, String)>,
+    ) -> Result<(), V2Error> {
         let transport = |e: &dyn std::fmt::Display| V2Error::Transport(e.to_string());
         let mut guard = self.sender.lock().await;
         if guard.as_ref().is_none_or(|s| s.is_closed()) {
@@ -93,12 +105,14 @@ impl Conn {
             .method(method)
             .uri(path)
             .header(HOST, &*self.authority);
-        if form.is_some() {
-            request = request.header(CONTENT_TYPE, "application/x-www-form-urlencoded");
-        }
-        let request = request
-            .body(form.unwrap_or_default())
-            .map_err(|e| transport(&e))?;
+        let body = match body {
+            Some((content_type, body)) => {
+                request = request.header(CONTENT_TYPE, content_type);
+                body
+            }
+            None => String::new(),
+        };
+        let request = request.body(body).map_err(|e| transport(&e))?;
         let result = async {
             sender.ready().await.map_err(|e| transport(&e))?;
             let response = sender
