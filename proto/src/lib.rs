@@ -17,16 +17,25 @@
 //! Each package is a sibling module so that cross-package references in the
 //! generated code (`super::mvccpb::KeyValue`) resolve.
 
+pub use prost_types;
+
+/// Every package above as a `FileDescriptorSet` (`prost_types`): field names,
+/// numbers and types, read by the JSON gateway to decode requests as etcd's
+/// gateway does.
+pub const FILE_DESCRIPTOR_SET: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/descriptors.bin"));
+
 /// Keys, values and change events (`mvccpb`).
 #[allow(clippy::all)]
 pub mod mvccpb {
     tonic::include_proto!("mvccpb");
+    include!(concat!(env!("OUT_DIR"), "/mvccpb.serde.rs"));
 }
 
 /// Users, roles and permissions (`authpb`).
 #[allow(clippy::all)]
 pub mod authpb {
     tonic::include_proto!("authpb");
+    include!(concat!(env!("OUT_DIR"), "/authpb.serde.rs"));
 }
 
 /// The KV, Watch, Lease, Cluster, Maintenance and Auth services
@@ -34,18 +43,21 @@ pub mod authpb {
 #[allow(clippy::all)]
 pub mod etcdserverpb {
     tonic::include_proto!("etcdserverpb");
+    include!(concat!(env!("OUT_DIR"), "/etcdserverpb.serde.rs"));
 }
 
 /// The Lock service (`v3lockpb`).
 #[allow(clippy::all)]
 pub mod v3lockpb {
     tonic::include_proto!("v3lockpb");
+    include!(concat!(env!("OUT_DIR"), "/v3lockpb.serde.rs"));
 }
 
 /// The Election service (`v3electionpb`).
 #[allow(clippy::all)]
 pub mod v3electionpb {
     tonic::include_proto!("v3electionpb");
+    include!(concat!(env!("OUT_DIR"), "/v3electionpb.serde.rs"));
 }
 
 /// Member-to-member traffic on the peer port (`peer`), ectd's own.

@@ -11,7 +11,7 @@ use ectd_proto::etcdserverpb::{
     LeaseTimeToLiveRequest, LeaseTimeToLiveResponse,
 };
 use ectd_proto::raftcmd::command::Op;
-use futures::Stream;
+use futures::{Stream, StreamExt};
 use tonic::{Request, Response, Status, Streaming};
 
 use super::kv::{reject_learner, require_leader};
@@ -48,13 +48,15 @@ fn fresh_id(server: &Server) -> i64 {
 }
 
 /// Reads one keep-alive and renews the lease; `None` when the client is done.
-async fn keep_alive_once(
+async fn keep_alive_once<S>(
     server: &Server,
-    incoming: &mut Streaming<LeaseKeepAliveRequest>,
-) -> Option<Result<LeaseKeepAliveResponse, Status>> {
-    let req = match incoming.message().await {
-        Ok(Some(req)) => req,
-        Ok(None) => return None,
+    incoming: &mut S,
+) -> Option<Result<LeaseKeepAliveResponse, Status>>
+where
+    S: Stream<Item = Result<LeaseKeepAliveRequest, Status>> + Unpin,
+{
+    let req = match incoming.next().await? {
+        Ok(req) => req,
         Err(status) => return Some(Err(status)),
     };
     Some(match server.renew_lease(req.id).await {
@@ -67,8 +69,41 @@ async fn keep_alive_once(
     })
 }
 
-type KeepAliveStream =
+/// The answers of one keep-alive call.
+pub type KeepAliveStream =
     Pin<Box<dyn Stream<Item = Result<LeaseKeepAliveResponse, Status>> + Send + 'static>>;
+
+impl LeaseService {
+    /// One keep-alive call over any source of requests (the gRPC stream, or the
+    /// JSON gateway's request body); the answer is the same either way.
+    #[allow(clippy::result_large_err)] // the error every gRPC method returns
+    pub fn keep_alive<S>(&self, req: Request<S>) -> Result<KeepAliveStream, Status>
+    where
+        S: Stream<Item = Result<LeaseKeepAliveRequest, Status>> + Send + Unpin + 'static,
+    {
+        require_leader(&self.server, &req)?;
+        reject_learner(&self.server)?;
+        let dog = watchdog(&self.server, wants_leader(&req));
+        let incoming = req.into_inner();
+        let server = self.server.clone();
+        // Each keep-alive is answered before the next is read, as etcd does.
+        let out = futures::stream::unfold(
+            (incoming, server, Some(dog)),
+            |(mut incoming, server, dog)| async move {
+                let mut dog = dog?;
+                let answer = tokio::select! {
+                    answer = keep_alive_once(&server, &mut incoming) => answer?,
+                    status = &mut dog => Err(status),
+                };
+                match answer {
+                    Ok(resp) => Some((Ok(resp), (incoming, server, Some(dog)))),
+                    Err(status) => Some((Err(status), (incoming, server, None))),
+                }
+            },
+        );
+        Ok(Box::pin(out))
+    }
+}
 
 #[tonic::async_trait]
 impl Lease for LeaseService {
@@ -119,27 +154,7 @@ impl Lease for LeaseService {
         &self,
         req: Request<Streaming<LeaseKeepAliveRequest>>,
     ) -> Result<Response<Self::LeaseKeepAliveStream>, Status> {
-        require_leader(&self.server, &req)?;
-        reject_learner(&self.server)?;
-        let dog = watchdog(&self.server, wants_leader(&req));
-        let incoming = req.into_inner();
-        let server = self.server.clone();
-        // Each keep-alive is answered before the next is read, as etcd does.
-        let out = futures::stream::unfold(
-            (incoming, server, Some(dog)),
-            |(mut incoming, server, dog)| async move {
-                let mut dog = dog?;
-                let answer = tokio::select! {
-                    answer = keep_alive_once(&server, &mut incoming) => answer?,
-                    status = &mut dog => Err(status),
-                };
-                match answer {
-                    Ok(resp) => Some((Ok(resp), (incoming, server, Some(dog)))),
-                    Err(status) => Some((Err(status), (incoming, server, None))),
-                }
-            },
-        );
-        Ok(Response::new(Box::pin(out)))
+        self.keep_alive(req).map(Response::new)
     }
 
     async fn lease_time_to_live(

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use ectd_proto::etcdserverpb::watch_request::RequestUnion;
 use ectd_proto::etcdserverpb::watch_server::Watch;
 use ectd_proto::etcdserverpb::{WatchRequest, WatchResponse};
-use futures::Stream;
+use futures::{Stream, StreamExt};
 use tonic::{Request, Response, Status, Streaming};
 
 use super::kv::{reject_learner, require_leader};
@@ -28,22 +28,27 @@ impl WatchService {
     }
 }
 
-type ResponseStream = Pin<Box<dyn Stream<Item = Result<WatchResponse, Status>> + Send + 'static>>;
+/// The responses of one watch call.
+pub type ResponseStream =
+    Pin<Box<dyn Stream<Item = Result<WatchResponse, Status>> + Send + 'static>>;
 
 /// Takes the client's requests until it closes its side (the watchers keep
 /// running, as in etcd) or the stream breaks (everything is cancelled).
-async fn take_requests(stream: Arc<WatchStream>, mut incoming: Streaming<WatchRequest>) {
+async fn take_requests<S>(stream: Arc<WatchStream>, mut incoming: S)
+where
+    S: Stream<Item = Result<WatchRequest, Status>> + Unpin,
+{
     loop {
         stream.writable().await;
-        match incoming.message().await {
-            Ok(Some(req)) => match req.request_union {
+        match incoming.next().await {
+            Some(Ok(req)) => match req.request_union {
                 Some(RequestUnion::CreateRequest(c)) => stream.create(&c),
                 Some(RequestUnion::CancelRequest(c)) => stream.cancel(c.watch_id),
                 Some(RequestUnion::ProgressRequest(_)) => stream.request_progress(),
                 None => {}
             },
-            Ok(None) => return,
-            Err(_) => {
+            None => return,
+            Some(Err(_)) => {
                 stream.close();
                 return;
             }
@@ -51,14 +56,14 @@ async fn take_requests(stream: Arc<WatchStream>, mut incoming: Streaming<WatchRe
     }
 }
 
-#[tonic::async_trait]
-impl Watch for WatchService {
-    type WatchStream = ResponseStream;
-
-    async fn watch(
-        &self,
-        req: Request<Streaming<WatchRequest>>,
-    ) -> Result<Response<Self::WatchStream>, Status> {
+impl WatchService {
+    /// One watch call over any source of requests (the gRPC stream, or the JSON
+    /// gateway's request body); the answer is the same either way.
+    #[allow(clippy::result_large_err)] // the error every gRPC method returns
+    pub fn open<S>(&self, req: Request<S>) -> Result<ResponseStream, Status>
+    where
+        S: Stream<Item = Result<WatchRequest, Status>> + Send + Unpin + 'static,
+    {
         require_leader(&self.server, &req)?;
         reject_learner(&self.server)?;
         let dog = watchdog(&self.server, wants_leader(&req));
@@ -81,6 +86,18 @@ impl Watch for WatchService {
             resp.header = Some(header);
             Some((Ok(resp), (stream, server, Some(dog))))
         });
-        Ok(Response::new(Box::pin(out)))
+        Ok(Box::pin(out))
+    }
+}
+
+#[tonic::async_trait]
+impl Watch for WatchService {
+    type WatchStream = ResponseStream;
+
+    async fn watch(
+        &self,
+        req: Request<Streaming<WatchRequest>>,
+    ) -> Result<Response<Self::WatchStream>, Status> {
+        self.open(req).map(Response::new)
     }
 }
