@@ -10,6 +10,7 @@
 //! - [`apply`]: decodes commands and changes the store, one write batch per entry,
 //!   then tells the [`watch`] hub of the changes and the [`lease`] lessor of lease
 //!   changes.
+//! - [`metrics`]: Prometheus metrics under etcd's names.
 //! - [`mvcc`]: etcd's revision model over [`engine`] (RocksDB).
 //! - [`wal`]: the raft log on disk.
 //!
@@ -27,6 +28,7 @@ pub mod failpoints;
 pub mod lease;
 pub mod listener;
 pub mod membership;
+pub mod metrics;
 pub mod mvcc;
 pub mod raft;
 pub mod reconfig;

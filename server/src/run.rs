@@ -63,6 +63,29 @@ pub async fn run(
             }
         }));
     }
+    // The metrics listeners answer from the start, so probes can see a member
+    // that is not ready yet.
+    let metrics_router = crate::api::http::metrics_router(server.clone());
+    for url in &cfg.listen_metrics_urls {
+        let (addr, https) = listen_addr(url).map_err(BootstrapError::from)?;
+        if https && tls.client.is_none() {
+            return Err(RunError::Start(format!(
+                "--listen-metrics-urls: {url} asks for TLS, but the client port has no certificate (--cert-file/--key-file or --auto-tls with an https client URL)"
+            )));
+        }
+        let listener = bind(url, addr).await?;
+        tracing::info!(url = %url, "serving /metrics and health probes");
+        let what = Serving {
+            app: metrics_router.clone(),
+            tls: if https { tls.client.clone() } else { None },
+            fix_authority: false,
+        };
+        serving.push(tokio::spawn(listener::serve(
+            listener,
+            what,
+            stop_tx.subscribe(),
+        )));
+    }
     let peer_router = tonic::service::Routes::new(
         PeerServer::new(
             server

@@ -1,6 +1,7 @@
 //! Client-facing APIs, all on the client port: v3 gRPC and plain HTTP endpoints.
 
 pub(crate) mod authority;
+pub mod gateway;
 pub mod http;
 pub mod v3;
 
@@ -12,7 +13,9 @@ use crate::server::Server;
 /// nothing serves answers as etcd answers it: gRPC calls get `Unimplemented`, other
 /// requests `404 page not found`.
 pub async fn router(server: Arc<Server>) -> axum::Router {
-    let grpc = v3::router(server.clone()).await;
+    let grpc = v3::router(server.clone())
+        .await
+        .merge(gateway::router(server.clone()));
     let mut plain = http::router(server.clone());
     let v2 = server.v2_enabled();
     if v2 {
@@ -27,7 +30,14 @@ pub async fn router(server: Arc<Server>) -> axum::Router {
     let app = app.merge(crate::failpoints::router());
     app.fallback(move |req: axum::extract::Request| async move {
         let grpc = is_grpc(&req);
-        let res = not_found(req).await;
+        let res = match unclean_path(&req) {
+            // As Go's mux does for every handler etcd serves: a path that is not
+            // in clean form is redirected to the clean one.
+            Some(clean) if !grpc => {
+                crate::v2::http::redirect(&clean, req.uri().query(), req.method())
+            }
+            _ => not_found(req).await,
+        };
         if v2 && !grpc {
             crate::v2::http::add_cors(res)
         } else {
@@ -35,6 +45,14 @@ pub async fn router(server: Arc<Server>) -> axum::Router {
         }
     })
     .layer(axum::middleware::from_fn(http1_framing))
+}
+
+/// The clean form of the request's (decoded) path, if it differs from it.
+fn unclean_path(req: &axum::extract::Request) -> Option<String> {
+    let decoded = crate::v2::form::unescape(req.uri().path().as_bytes(), false).ok()?;
+    let p = String::from_utf8_lossy(&decoded);
+    let clean = crate::v2::path::mux_clean(&p);
+    (clean != p).then_some(clean)
 }
 
 fn is_grpc(req: &axum::extract::Request) -> bool {

@@ -238,6 +238,7 @@ impl Applier {
                 Ok(Output::DeleteRange(res))
             }
             Some(Op::Txn(req)) => {
+                store.stats().note_txn();
                 let mut txn = store.write_txn(&mut batch);
                 let res = kv::txn_write(&mut txn, &leases, compacted, &req).map(Output::Txn);
                 (rev, changes) = txn.finish();
@@ -324,6 +325,7 @@ impl Applier {
             fail::fail_point!("compact_before_commit");
         }
         store.commit(batch, rev, compacted);
+        store.stats().note_changes(&changes);
         if compacting {
             fail::fail_point!("compact_after_commit");
         }

@@ -39,6 +39,8 @@ pub(super) struct FileConfig {
     experimental_lease_checkpoint_interval: Option<u64>,
     experimental_enable_lease_checkpoint: Option<bool>,
     enable_v2: Option<bool>,
+    listen_metrics_urls: Option<UrlList>,
+    metrics: Option<String>,
     client_transport_security: Option<TransportSecurity>,
     peer_transport_security: Option<TransportSecurity>,
     cipher_suites: Option<Vec<String>>,
@@ -85,6 +87,8 @@ pub(super) const KEYS: &[&str] = &[
     "experimental-lease-checkpoint-interval",
     "experimental-enable-lease-checkpoint",
     "enable-v2",
+    "listen-metrics-urls",
+    "metrics",
     "client-transport-security",
     "peer-transport-security",
     "cipher-suites",
@@ -120,7 +124,7 @@ pub(super) const NESTED_KEYS: &[(&str, &[&str])] = &[
 ];
 
 impl FileConfig {
-    pub(super) fn apply_to(self, cfg: &mut Config) {
+    pub(super) fn apply_to(self, cfg: &mut Config) -> Result<(), super::ConfigError> {
         fn set<T>(slot: &mut T, value: Option<T>) {
             if let Some(v) = value {
                 *slot = v;
@@ -161,6 +165,10 @@ impl FileConfig {
         set(&mut cfg.election_timeout, self.election_timeout);
         set(&mut cfg.snapshot_count, self.snapshot_count);
         set(&mut cfg.enable_v2, self.enable_v2);
+        set(&mut cfg.listen_metrics_urls, urls(self.listen_metrics_urls));
+        if let Some(level) = text(self.metrics) {
+            cfg.metrics = super::parse_metrics_level(&level).map_err(super::ConfigError)?;
+        }
         set(&mut cfg.max_request_bytes, self.max_request_bytes);
         set(&mut cfg.max_txn_ops, self.max_txn_ops);
         set(&mut cfg.log_level, text(self.log_level));
@@ -212,6 +220,7 @@ impl FileConfig {
             &mut tls.self_signed_cert_validity,
             self.self_signed_cert_validity,
         );
+        Ok(())
     }
 }
 

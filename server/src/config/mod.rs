@@ -144,6 +144,18 @@ pub struct Config {
         action = clap::ArgAction::Set
     )]
     pub enable_v2: bool,
+    /// Extra URLs serving only `/metrics` and the health endpoints (`/health`,
+    /// `/livez`, `/readyz`), plain HTTP/1 or HTTPS with the client certificate.
+    #[arg(long, env = "ETCD_LISTEN_METRICS_URLS", value_delimiter = ',')]
+    pub listen_metrics_urls: Vec<String>,
+    /// `basic` or `extensive` (adds gRPC handling-time histograms).
+    #[arg(
+        long,
+        env = "ETCD_METRICS",
+        default_value = "basic",
+        value_parser = parse_metrics_level
+    )]
+    pub metrics: crate::metrics::Level,
     /// Log level: debug, info, warn, error.
     #[arg(long, env = "ETCD_LOG_LEVEL", default_value = "info")]
     pub log_level: String,
@@ -244,7 +256,7 @@ impl Config {
             serde_norway::from_str(text).map_err(|e| ConfigError(e.to_string()))?;
         let mut cfg = Self::defaults();
         if let Some(file) = file {
-            file.apply_to(&mut cfg);
+            file.apply_to(&mut cfg)?;
         }
         cfg.ignored = ignored;
         Ok(cfg)
@@ -328,6 +340,9 @@ impl Config {
         for u in self.listen_client_urls.iter().chain(&self.listen_peer_urls) {
             listen_addr(u)?;
         }
+        for u in &self.listen_metrics_urls {
+            listen_addr(u).map_err(|e| ConfigError(format!("--listen-metrics-urls: {}", e.0)))?;
+        }
         for u in self
             .advertise_client_urls
             .iter()
@@ -353,6 +368,11 @@ enum LoadError {
     Usage(clap::Error),
     /// The configuration file could not be read or understood.
     Config(ConfigError),
+}
+
+/// Parses `--metrics`.
+pub fn parse_metrics_level(text: &str) -> Result<crate::metrics::Level, String> {
+    text.parse()
 }
 
 /// Parses a Go duration (`300ms`, `1.5s`, `10m`, `1h30m`; units ns, us, ms, s, m, h).

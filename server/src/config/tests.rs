@@ -296,7 +296,7 @@ fn every_flag_has_its_environment_variable() {
         );
         seen += 1;
     }
-    assert_eq!(seen, 38);
+    assert_eq!(seen, 40);
     let names: Vec<_> = cmd
         .get_arguments()
         .filter_map(|a| a.get_env()?.to_str().map(String::from))
@@ -318,6 +318,8 @@ fn every_flag_has_its_environment_variable() {
         "ETCD_MAX_REQUEST_BYTES",
         "ETCD_MAX_TXN_OPS",
         "ETCD_LOG_LEVEL",
+        "ETCD_LISTEN_METRICS_URLS",
+        "ETCD_METRICS",
     ] {
         assert!(names.iter().any(|n| n == name), "{name}");
     }
@@ -496,4 +498,51 @@ fn min_lease_ttl_follows_the_election_timeout() {
     assert_eq!(cfg.min_lease_ttl(), 1);
     let cfg = load(&["--election-timeout=5000"]).unwrap_or_else(|_| panic!("flags load"));
     assert_eq!(cfg.min_lease_ttl(), 8);
+}
+
+#[test]
+fn metrics_settings_from_flags_environment_and_file() {
+    use crate::metrics::Level;
+    let _env = env_lock();
+    let cfg = load(&[
+        "--listen-metrics-urls",
+        "http://127.0.0.1:2381,http://127.0.0.1:2382",
+        "--metrics",
+        "extensive",
+    ])
+    .unwrap_or_else(|_| panic!("metrics flags parse"));
+    assert_eq!(
+        cfg.listen_metrics_urls,
+        ["http://127.0.0.1:2381", "http://127.0.0.1:2382"]
+    );
+    assert_eq!(cfg.metrics, Level::Extensive);
+    assert_eq!(
+        load(&[]).unwrap_or_else(|_| panic!("defaults")).metrics,
+        Level::Basic
+    );
+
+    std::env::set_var("ETCD_METRICS", "extensive");
+    std::env::set_var("ETCD_LISTEN_METRICS_URLS", "http://127.0.0.1:2383");
+    let from_env = load(&[]);
+    std::env::remove_var("ETCD_METRICS");
+    std::env::remove_var("ETCD_LISTEN_METRICS_URLS");
+    let from_env = from_env.unwrap_or_else(|_| panic!("metrics environment parses"));
+    assert_eq!(from_env.metrics, Level::Extensive);
+    assert_eq!(from_env.listen_metrics_urls, ["http://127.0.0.1:2383"]);
+
+    let file = yaml("metrics: extensive\nlisten-metrics-urls: http://127.0.0.1:2384\n").unwrap();
+    assert_eq!(file.metrics, Level::Extensive);
+    assert_eq!(file.listen_metrics_urls, ["http://127.0.0.1:2384"]);
+
+    // Refused by name: an unknown level (flag and file) and a listen URL on a name.
+    match load(&["--metrics", "verbose"]) {
+        Err(LoadError::Usage(e)) => assert!(e.to_string().contains("--metrics"), "{e}"),
+        _ => panic!("--metrics verbose accepted"),
+    }
+    let err = yaml("metrics: verbose\n").expect_err("metrics: verbose refused");
+    assert!(err.0.contains("--metrics"), "{}", err.0);
+    let bad = load(&["--listen-metrics-urls", "http://example.com:2381"])
+        .unwrap_or_else(|_| panic!("parses; validation refuses"));
+    let err = bad.validate().expect_err("a listen URL must be an IP");
+    assert!(err.0.contains("--listen-metrics-urls"), "{}", err.0);
 }

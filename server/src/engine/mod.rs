@@ -27,6 +27,8 @@ pub enum EngineError {
 #[derive(Clone)]
 pub struct Engine {
     db: Arc<DB>,
+    /// Where commit latency is recorded, once metrics are attached.
+    commit_latency: Arc<std::sync::OnceLock<prometheus::Histogram>>,
 }
 
 impl Engine {
@@ -45,7 +47,16 @@ impl Engine {
             ColumnFamilyDescriptor::new(cf.name(), o)
         });
         let db = DB::open_cf_descriptors(&opts, path, cfs)?;
-        Ok(Engine { db: Arc::new(db) })
+        Ok(Engine {
+            db: Arc::new(db),
+            commit_latency: Arc::default(),
+        })
+    }
+
+    /// Records the latency of every later [`Engine::write`] (on every clone of
+    /// this handle) in `h`; only the first call counts.
+    pub fn observe_commits(&self, h: prometheus::Histogram) {
+        let _ = self.commit_latency.set(h);
     }
 
     /// The raw RocksDB handle, for iterators and snapshots.
@@ -71,7 +82,11 @@ impl Engine {
         let mut wo = WriteOptions::default();
         wo.disable_wal(true);
         fail::fail_point!("backend_before_commit");
+        let started = std::time::Instant::now();
         self.db.write_opt(batch, &wo)?;
+        if let Some(h) = self.commit_latency.get() {
+            h.observe(started.elapsed().as_secs_f64());
+        }
         fail::fail_point!("backend_after_commit");
         Ok(())
     }

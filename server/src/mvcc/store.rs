@@ -1,14 +1,19 @@
 //! The keyspace's shared state: current and compact revisions, and the publication
 //! of applied batches to readers.
 
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::sync::RwLock;
+
+use ectd_proto::mvccpb::event::EventType;
 
 use rocksdb::WriteBatch;
 
 use super::keys::{split_index_key, Revision, KIND_PUT, REV_LEN};
-use super::read::{ReadView, Source};
+use super::read::{KvRead, RangeOptions, ReadView, Source};
+use super::txn::Change;
 use super::txn::WriteTxn;
 use super::MvccError;
+use super::RangeEnd;
 use crate::engine::schema::meta;
 use crate::engine::{Cf, Engine};
 
@@ -22,6 +27,68 @@ struct Revs {
 pub struct Store {
     engine: Engine,
     revs: RwLock<Revs>,
+    stats: Stats,
+}
+
+/// Counts of what the store has served since it opened, for metrics: atomics, so
+/// counting takes no lock.
+#[derive(Debug, Default)]
+pub struct Stats {
+    puts: AtomicU64,
+    deletes: AtomicU64,
+    ranges: AtomicU64,
+    txns: AtomicU64,
+    keys: AtomicI64,
+}
+
+impl Stats {
+    /// Counts one range read.
+    pub fn note_range(&self) {
+        self.ranges.fetch_add(1, Ordering::Relaxed);
+    }
+    /// Counts one transaction.
+    pub fn note_txn(&self) {
+        self.txns.fetch_add(1, Ordering::Relaxed);
+    }
+    /// Counts the puts and deletes of a committed write, and the live keys they
+    /// add or remove.
+    pub fn note_changes(&self, changes: &[Change]) {
+        let (mut puts, mut deletes, mut keys) = (0u64, 0u64, 0i64);
+        for c in changes {
+            if c.r#type == EventType::Put as i32 {
+                puts += 1;
+                if c.prev_kv.is_none() {
+                    keys += 1;
+                }
+            } else {
+                deletes += 1;
+                keys -= 1;
+            }
+        }
+        self.puts.fetch_add(puts, Ordering::Relaxed);
+        self.deletes.fetch_add(deletes, Ordering::Relaxed);
+        self.keys.fetch_add(keys, Ordering::Relaxed);
+    }
+    /// Puts since open.
+    pub fn puts(&self) -> u64 {
+        self.puts.load(Ordering::Relaxed)
+    }
+    /// Keys deleted since open.
+    pub fn deletes(&self) -> u64 {
+        self.deletes.load(Ordering::Relaxed)
+    }
+    /// Ranges since open.
+    pub fn ranges(&self) -> u64 {
+        self.ranges.load(Ordering::Relaxed)
+    }
+    /// Transactions since open.
+    pub fn txns(&self) -> u64 {
+        self.txns.load(Ordering::Relaxed)
+    }
+    /// Live keys.
+    pub fn keys(&self) -> i64 {
+        self.keys.load(Ordering::Relaxed)
+    }
 }
 
 fn read_u64(engine: &Engine, key: &[u8]) -> Option<u64> {
@@ -39,10 +106,35 @@ impl Store {
         // Before any compaction the oldest readable revision is "-1", as in etcd:
         // compacting at revision 0 is allowed once.
         let compacted = read_u64(&engine, meta::COMPACT_REVISION).map_or(-1, |r| r as i64);
-        Store {
+        let store = Store {
             engine,
             revs: RwLock::new(Revs { current, compacted }),
-        }
+            stats: Stats::default(),
+        };
+        store.count_keys();
+        store
+    }
+
+    /// Sets the live-key count from the keyspace (at open and after a snapshot
+    /// replaced it): one count-only scan.
+    fn count_keys(&self) {
+        let n = self
+            .read_view()
+            .range(
+                b"\0",
+                RangeEnd::Unbounded,
+                RangeOptions {
+                    count_only: true,
+                    ..Default::default()
+                },
+            )
+            .map_or(0, |r| r.count);
+        self.stats.keys.store(n as i64, Ordering::Relaxed);
+    }
+
+    /// What the store has served since open.
+    pub fn stats(&self) -> &Stats {
+        &self.stats
     }
 
     /// Re-reads the revisions after the state was replaced underneath (snapshot
@@ -51,6 +143,7 @@ impl Store {
         let current = read_u64(&self.engine, meta::REVISION).unwrap_or(1) as i64;
         let compacted = read_u64(&self.engine, meta::COMPACT_REVISION).map_or(-1, |r| r as i64);
         *self.revs.write().expect("revs lock") = Revs { current, compacted };
+        self.count_keys();
     }
 
     /// The engine underneath.
@@ -198,6 +291,9 @@ impl Store {
         let snap = self.engine.db().snapshot();
         let mut h = crc32fast::Hasher::new();
         for cf in [Cf::Kv, Cf::Index] {
+            // Each part is named in the hash, so even an empty store hashes to
+            // something other than zero (a zero hash reads as "no hash").
+            h.update(format!("{cf:?}").as_bytes());
             let mut it = snap.raw_iterator_cf(self.engine.cf(cf));
             it.seek_to_first();
             while it.valid() {

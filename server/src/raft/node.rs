@@ -1,7 +1,8 @@
 //! The raft loop: one thread, sole owner of the `RawNode`, following raft-rs 0.7's
 //! Ready protocol step by step (see `docs/design.md`).
 
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::mpsc::{Receiver, RecvTimeoutError, Sender};
 use std::sync::Arc;
 use std::thread::JoinHandle;
@@ -119,6 +120,8 @@ pub struct RaftSettings {
     pub election_ticks: usize,
     /// The last index the state machine has applied.
     pub applied: u64,
+    /// Where the loop records heartbeat round trips and WAL syncs.
+    pub metrics: Arc<crate::metrics::Metrics>,
 }
 
 /// Raft facts the API layer reports, updated by the raft loop after every Ready.
@@ -127,6 +130,8 @@ pub struct RaftStatus {
     term: AtomicU64,
     leader: AtomicU64,
     commit: AtomicU64,
+    is_leader: AtomicBool,
+    leader_changes: AtomicU64,
 }
 
 impl RaftStatus {
@@ -141,6 +146,14 @@ impl RaftStatus {
     /// The commit index.
     pub fn commit(&self) -> u64 {
         self.commit.load(Ordering::Acquire)
+    }
+    /// Whether this member leads.
+    pub fn is_leader(&self) -> bool {
+        self.is_leader.load(Ordering::Acquire)
+    }
+    /// How many times this member has seen a new leader since it started.
+    pub fn leader_changes(&self) -> u64 {
+        self.leader_changes.load(Ordering::Relaxed)
     }
 }
 
@@ -169,6 +182,11 @@ struct Loop {
     /// point below it, reported by a flush that began before the install, is stale.
     installed: u64,
     transport: Arc<Transport>,
+    metrics: Arc<crate::metrics::Metrics>,
+    /// When the last heartbeat to each peer left, for the round-trip histogram.
+    heartbeats: HashMap<u64, Instant>,
+    /// Each peer's round-trip histogram, resolved once.
+    rtt: HashMap<u64, prometheus::Histogram>,
 }
 
 /// Starts the raft loop on its own thread over `store` and `wal`. Committed entries
@@ -195,6 +213,8 @@ pub fn spawn(
     };
     cfg.validate()?;
     let single = store_is_single_voter(&store, settings.id);
+    let mut wal = wal;
+    wal.observe_fsyncs(settings.metrics.wal_fsync.clone());
     let node = RawNode::new(&cfg, store, &super::logger::logger())?;
     let status = Arc::new(RaftStatus::default());
     let (tx, rx) = requests;
@@ -208,6 +228,9 @@ pub fn spawn(
         durable,
         installed: 0,
         transport,
+        metrics: settings.metrics.clone(),
+        heartbeats: HashMap::new(),
+        rtt: HashMap::new(),
     };
     let tick = settings.tick;
     let thread = std::thread::Builder::new()
@@ -364,6 +387,9 @@ impl Loop {
                     }
                     _ => {}
                 }
+                if m.get_msg_type() == MessageType::MsgHeartbeatResponse {
+                    self.heartbeat_answered(m.from);
+                }
                 if let Err(e) = self.node.step(m) {
                     tracing::debug!(error = %e, "raft refused a peer message");
                 }
@@ -383,7 +409,24 @@ impl Loop {
     }
 
     fn send(&mut self, msgs: Vec<Message>) {
+        for m in &msgs {
+            if m.get_msg_type() == MessageType::MsgHeartbeat {
+                self.heartbeats.entry(m.to).or_insert_with(Instant::now);
+            }
+        }
         self.transport.send(msgs);
+    }
+
+    /// Records the round trip of the oldest unanswered heartbeat to `from`.
+    fn heartbeat_answered(&mut self, from: u64) {
+        let Some(sent) = self.heartbeats.remove(&from) else {
+            return;
+        };
+        let metrics = &self.metrics;
+        self.rtt
+            .entry(from)
+            .or_insert_with(|| metrics.peer_rtt.with_label_values(&[&format!("{from:x}")]))
+            .observe(sent.elapsed().as_secs_f64());
     }
 
     /// Hands committed entries to apply, applying conf changes to raft first.
@@ -543,6 +586,13 @@ impl Loop {
 
     fn publish_status(&mut self) {
         let r = &self.node.raft;
+        let previous = self.status.leader.load(Ordering::Relaxed);
+        if r.leader_id != previous && r.leader_id != 0 {
+            self.status.leader_changes.fetch_add(1, Ordering::Relaxed);
+        }
+        self.status
+            .is_leader
+            .store(r.state == StateRole::Leader, Ordering::Release);
         self.status.term.store(r.term, Ordering::Release);
         self.status.leader.store(r.leader_id, Ordering::Release);
         self.status

@@ -80,6 +80,7 @@ pub struct PeerService {
     inbox: Arc<SnapshotInbox>,
     directory: Box<dyn Directory>,
     backlog: Arc<AtomicUsize>,
+    received_bytes: Option<prometheus::IntCounterVec>,
 }
 
 impl PeerService {
@@ -100,7 +101,15 @@ impl PeerService {
             inbox,
             directory,
             backlog: Arc::default(),
+            received_bytes: None,
         }
+    }
+
+    /// Counts the bytes of raft messages received, per sending peer, in `v`
+    /// (label `From`).
+    pub fn count_received(mut self, v: prometheus::IntCounterVec) -> PeerService {
+        self.received_bytes = Some(v);
+        self
     }
 
     fn raft(&self) -> Sender<RaftRequest> {
@@ -217,8 +226,22 @@ impl Peer for PeerService {
     ) -> Result<Response<StreamAck>, Status> {
         let mut stream = req.into_inner();
         let raft = self.raft();
+        let mut received: Option<(u64, prometheus::IntCounter)> = None;
         while let Some(batch) = stream.message().await? {
             self.check_sender(batch.cluster_id, batch.from, batch.to)?;
+            if let Some(v) = &self.received_bytes {
+                if received
+                    .as_ref()
+                    .is_none_or(|(from, _)| *from != batch.from)
+                {
+                    let c = v.with_label_values(&[&format!("{:x}", batch.from)]);
+                    received = Some((batch.from, c));
+                }
+                let bytes: usize = batch.messages.iter().map(Vec::len).sum();
+                if let Some((_, c)) = &received {
+                    c.inc_by(bytes as u64);
+                }
+            }
             let mut vetted = Vec::with_capacity(batch.messages.len());
             for raw in &batch.messages {
                 vetted.push((vet(raw, batch.from, self.id)?, raw.len()));

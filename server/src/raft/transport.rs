@@ -44,6 +44,7 @@ pub struct Transport {
     inbox: Arc<SnapshotInbox>,
     tls: Option<Arc<rustls::ClientConfig>>,
     stopped: std::sync::atomic::AtomicBool,
+    metrics: Arc<crate::metrics::Metrics>,
 }
 
 impl Transport {
@@ -59,6 +60,7 @@ impl Transport {
         removed: Arc<tokio::sync::Notify>,
         inbox: Arc<SnapshotInbox>,
         tls: Option<Arc<rustls::ClientConfig>>,
+        metrics: Arc<crate::metrics::Metrics>,
     ) -> Arc<Transport> {
         Arc::new(Transport {
             cluster_id,
@@ -70,6 +72,7 @@ impl Transport {
             inbox,
             tls,
             stopped: Default::default(),
+            metrics,
         })
     }
 
@@ -105,6 +108,16 @@ impl Transport {
                     to: *id,
                     urls: urls.clone(),
                     tls: self.tls.clone(),
+                },
+                PeerCounters {
+                    sent_bytes: self
+                        .metrics
+                        .peer_sent
+                        .with_label_values(&[&format!("{id:x}")]),
+                    failures: self
+                        .metrics
+                        .peer_sent_failures
+                        .with_label_values(&[&format!("{id:x}")]),
                 },
                 rx,
                 self.raft.clone(),
@@ -153,8 +166,12 @@ impl Transport {
                 }
                 continue;
             }
+            let heartbeat = m.get_msg_type() == MessageType::MsgHeartbeat;
             let delivered = links.get(&to).is_some_and(|l| l.queue.try_send(m).is_ok());
             if !delivered {
+                if heartbeat {
+                    self.metrics.heartbeat_send_failures.inc();
+                }
                 let _ = self.raft.send(RaftRequest::Unreachable(to));
             }
         }
@@ -194,6 +211,12 @@ async fn connect(
     None
 }
 
+/// One peer's transport counters, resolved when its link starts.
+struct PeerCounters {
+    sent_bytes: prometheus::IntCounter,
+    failures: prometheus::IntCounter,
+}
+
 /// Where one peer is and how to reach it.
 struct Link {
     cluster_id: u64,
@@ -205,6 +228,7 @@ struct Link {
 
 async fn run_link(
     link: Link,
+    counters: PeerCounters,
     mut queue: mpsc::Receiver<Message>,
     raft: Sender<RaftRequest>,
     removed: Arc<tokio::sync::Notify>,
@@ -218,6 +242,7 @@ async fn run_link(
     let mut backoff = Duration::from_millis(50);
     loop {
         let Some(mut client) = connect(&link.urls, link.tls.as_ref()).await else {
+            counters.failures.inc();
             let _ = raft.send(RaftRequest::Unreachable(to));
             while queue.try_recv().is_ok() {}
             tokio::time::sleep(backoff).await;
@@ -249,6 +274,7 @@ async fn run_link(
                     Err(_) => break,
                 }
             }
+            counters.sent_bytes.inc_by(bytes as u64);
             let batch = MessageBatch {
                 cluster_id,
                 from,
@@ -275,6 +301,7 @@ async fn run_link(
                 return;
             }
         }
+        counters.failures.inc();
         let _ = raft.send(RaftRequest::Unreachable(to));
         tracing::debug!(peer = format!("{to:x}"), "peer stream broke; reconnecting");
     }

@@ -28,6 +28,8 @@ pub(super) struct ApplyTask {
     pub(super) applied: watch::Sender<u64>,
     pub(super) durable: std::sync::mpsc::Sender<Durable>,
     pub(super) hub: Arc<Hub>,
+    /// Counts entries slower to apply than [`crate::metrics::SLOW_APPLY`].
+    pub(super) slow_apply: prometheus::IntCounter,
 }
 
 /// The apply task: applies committed entries in order, answers waiters, publishes
@@ -50,6 +52,7 @@ pub(super) fn spawn_apply(
         removed,
         learner,
         hub,
+        slow_apply,
     } = task;
     let note_membership = move |members: &[Member]| {
         transport.set_peers(&peer_urls(members));
@@ -111,7 +114,11 @@ pub(super) fn spawn_apply(
                         continue;
                     }
                     fail::fail_point!("apply_before_entry");
+                    let started = std::time::Instant::now();
                     let done = applier.apply(e.index, e.term, &e.data);
+                    if started.elapsed() > crate::metrics::SLOW_APPLY {
+                        slow_apply.inc();
+                    }
                     fail::fail_point!("apply_after_entry");
                     if !done.changes.is_empty() {
                         hub.notify(done.revision, &done.changes);

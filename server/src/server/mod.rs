@@ -24,6 +24,7 @@ use crate::config::Config;
 use crate::error::Error;
 use crate::lease::{expiry, Lessor};
 use crate::membership;
+use crate::metrics::{Metrics, Snapshot};
 use crate::mvcc::Store;
 use crate::raft::{
     Directory, LogStore, PeerService, Progress, RaftSettings, RaftStatus, Request, SnapshotInbox,
@@ -81,6 +82,7 @@ pub struct Server {
     reads: mpsc::UnboundedSender<ReadWaiter>,
     renews: mpsc::UnboundedSender<renew::RenewWaiter>,
     threads: Mutex<Vec<JoinHandle<()>>>,
+    metrics: Arc<Metrics>,
 }
 
 impl Server {
@@ -100,6 +102,8 @@ impl Server {
             member_id,
             cluster_id,
         } = opened;
+        let metrics = Metrics::new(&cfg.etcd_version, cfg.metrics);
+        engine.observe_commits(metrics.backend_commit.clone());
         let store = Arc::new(Store::open(engine));
         let lessor = Arc::new(Lessor::load(store.engine()));
         let v2 = crate::v2::V2Store::load(store.engine());
@@ -154,6 +158,7 @@ impl Server {
             removed.clone(),
             inbox,
             peer_tls,
+            metrics.clone(),
         );
         let mut members = membership::list(store.engine());
         if members.is_empty() {
@@ -166,6 +171,7 @@ impl Server {
                 tick: cfg.tick(),
                 election_ticks: cfg.election_ticks(),
                 applied: applied_index,
+                metrics: metrics.clone(),
             },
             log,
             wal,
@@ -201,6 +207,7 @@ impl Server {
                 removed: removed.clone(),
                 learner: learner.clone(),
                 hub: hub.clone(),
+                slow_apply: metrics.slow_apply.clone(),
             },
             committed_rx,
         );
@@ -242,6 +249,7 @@ impl Server {
             reads: reads_tx,
             renews: renews_tx,
             threads: Mutex::new(vec![raft.thread, apply_thread]),
+            metrics,
         });
         tokio::spawn(read_batcher(Arc::downgrade(&server), reads_rx));
         tokio::spawn(publish(Arc::downgrade(&server)));
@@ -259,6 +267,57 @@ impl Server {
             cfg.watch_progress_notify_interval,
         ));
         Ok(server)
+    }
+
+    /// The member's metrics.
+    pub fn metrics(&self) -> &Arc<Metrics> {
+        &self.metrics
+    }
+
+    /// Every metric in Prometheus text format, values read from the member now.
+    pub fn render_metrics(&self) -> Vec<u8> {
+        let stats = self.store.stats();
+        let db_size = self.store.engine().size_bytes();
+        self.metrics.refresh(&Snapshot {
+            leader: self.status.leader(),
+            is_leader: self.status.is_leader(),
+            leader_changes: self.status.leader_changes(),
+            committed: self.status.commit(),
+            applied: *self.applied.borrow(),
+            db_size,
+            db_size_in_use: db_size,
+            puts: stats.puts(),
+            deletes: stats.deletes(),
+            ranges: stats.ranges(),
+            txns: stats.txns(),
+            keys: stats.keys(),
+        });
+        self.metrics.render()
+    }
+
+    /// The alarms active on this member (`NOSPACE`, `CORRUPT`). ectd raises no
+    /// alarms yet, so this is empty; `/health` and `/readyz` consult it.
+    pub fn active_alarms(&self) -> Vec<String> {
+        Vec::new()
+    }
+
+    /// A serializable read of the local state, as the liveness probe makes one.
+    pub fn serializable_read(&self) -> Result<(), Error> {
+        if self.is_stopped() {
+            return Err(Error::Stopped);
+        }
+        let view = self.store.read_view();
+        crate::mvcc::KvRead::range(
+            &view,
+            b"health",
+            crate::mvcc::RangeEnd::Single,
+            crate::mvcc::RangeOptions {
+                count_only: true,
+                ..Default::default()
+            },
+        )
+        .map(|_| ())
+        .map_err(Error::from)
     }
 
     /// This member's id.
@@ -405,13 +464,21 @@ impl Server {
         if raft.send(request(dropped_tx)).is_err() {
             return Err(Error::Stopped);
         }
-        tokio::select! {
+        let _pending = Pending::new(&self.metrics);
+        let outcome = tokio::select! {
             res = done_rx => res.unwrap_or(Err(Error::Stopped)),
             Ok(()) = &mut dropped_rx => {
                 Err(if self.status.leader() == 0 { Error::NoLeader } else { Error::Timeout })
             }
             _ = tokio::time::sleep(self.limits.request_timeout) => Err(Error::Timeout),
+        };
+        if matches!(
+            outcome,
+            Err(Error::NoLeader | Error::Timeout | Error::Stopped)
+        ) {
+            self.metrics.proposals_failed.inc();
         }
+        outcome
     }
 
     /// Sends `req` to the raft loop.
@@ -462,7 +529,8 @@ impl Server {
             self.raft_sender()?,
             self.transport.inbox().clone(),
             Box::new(MemberDirectory(Arc::downgrade(self))),
-        ))
+        )
+        .count_received(self.metrics.peer_received.clone()))
     }
 
     /// Resolves once this member's attributes are published to the cluster, as
@@ -505,6 +573,24 @@ impl Server {
             tracing::error!(error = %e, "flushing the state machine on shutdown failed");
         }
         tracing::info!("member stopped");
+    }
+}
+
+/// One proposal, counted in `etcd_server_proposals_pending` while it waits.
+struct Pending<'a> {
+    metrics: &'a Metrics,
+}
+
+impl<'a> Pending<'a> {
+    fn new(metrics: &'a Metrics) -> Pending<'a> {
+        metrics.proposals_pending.inc();
+        Pending { metrics }
+    }
+}
+
+impl Drop for Pending<'_> {
+    fn drop(&mut self) {
+        self.metrics.proposals_pending.dec();
     }
 }
 
@@ -619,6 +705,9 @@ async fn read_batcher(
         };
         round += 1;
         let result = server.read_index_round(round).await;
+        if result.is_err() {
+            server.metrics.slow_read_indexes.inc();
+        }
         for w in batch {
             let _ = w.send(result.clone());
         }

@@ -171,7 +171,7 @@ async fn dispatch(State(s): State<Arc<Server>>, req: Request) -> Response {
     resp
 }
 
-fn redirect(to: &str, query: Option<&str>, method: &Method) -> Response {
+pub(crate) fn redirect(to: &str, query: Option<&str>, method: &Method) -> Response {
     let mut loc = String::new();
     for b in to.bytes() {
         if b.is_ascii_alphanumeric() || b"/-._~!$&'()*+,;=:@".contains(&b) {

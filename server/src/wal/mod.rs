@@ -83,6 +83,8 @@ pub struct Wal {
     /// `(seq, first index, path)` of every segment, oldest first.
     segments: Vec<(u64, u64, PathBuf)>,
     last_index: u64,
+    /// Where fdatasync latency is recorded, if metrics are attached.
+    fsync_latency: Option<prometheus::Histogram>,
 }
 
 impl Wal {
@@ -146,6 +148,7 @@ impl Wal {
             buf: Vec::with_capacity(64 * 1024),
             segments,
             last_index,
+            fsync_latency: None,
         };
         Ok((wal, replay))
     }
@@ -178,6 +181,11 @@ impl Wal {
         encode_record(&mut self.buf, RecordType::Snapshot, &payload);
     }
 
+    /// Records the latency of every later `fdatasync` in `h`.
+    pub fn observe_fsyncs(&mut self, h: prometheus::Histogram) {
+        self.fsync_latency = Some(h);
+    }
+
     /// Writes buffered records to the current segment without syncing.
     pub fn flush(&mut self) -> Result<(), WalError> {
         if self.buf.is_empty() {
@@ -195,7 +203,11 @@ impl Wal {
     /// starts a new segment if the current one is full.
     pub fn sync(&mut self) -> Result<(), WalError> {
         self.flush()?;
+        let started = std::time::Instant::now();
         self.file.sync_data().map_err(io_err(&self.path))?;
+        if let Some(h) = &self.fsync_latency {
+            h.observe(started.elapsed().as_secs_f64());
+        }
         if self.size >= SEGMENT_BYTES {
             self.roll()?;
         }

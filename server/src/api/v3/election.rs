@@ -4,7 +4,8 @@
 //! candidate whose key was created first leads. Campaign returns once every key
 //! created before the candidate's is gone; the `LeaderKey` it returns (key and
 //! create revision) is the proof Proclaim and Resign check, so a deposed leader's
-//! writes are refused. As with locks, keeping the lease alive is the caller's job.
+//! writes are refused. As with locks, keeping the lease alive is the caller's job,
+//! and a campaign without a lease gets a 60-second lease of its own.
 
 use std::pin::Pin;
 use std::sync::Arc;
@@ -79,7 +80,8 @@ async fn resign(local: &Local, leader: &LeaderKey) -> Result<ResponseHeader, Err
     Ok(resp.header.expect("filled header"))
 }
 
-async fn campaign(local: &Local, req: CampaignRequest) -> Result<CampaignResponse, Error> {
+async fn campaign(local: &Local, mut req: CampaignRequest) -> Result<CampaignResponse, Error> {
+    req.lease = local.session_lease(req.lease).await?;
     let prefix = prefix_of(&req.name);
     let key = lease_key(&prefix, req.lease);
     let resp = local

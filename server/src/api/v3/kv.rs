@@ -63,6 +63,7 @@ impl Kv for KvService {
             self.server.read_barrier().await?;
         }
         let view = self.server.store().read_view();
+        self.server.store().stats().note_range();
         let mut resp = kv::range(&view, &r)?;
         resp.header = Some(self.server.header(view.rev()));
         Ok(Response::new(resp))
@@ -111,6 +112,7 @@ impl Kv for KvService {
                 self.server.read_barrier().await?;
             }
             let view = self.server.store().read_view();
+            self.server.store().stats().note_txn();
             kv::txn_read(&view, view.compact_rev(), &r)?
         } else {
             match self.server.propose(Op::Txn(r)).await? {

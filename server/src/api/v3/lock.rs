@@ -6,7 +6,8 @@
 //! its revision is the fencing token: a holder's writes can be made conditional on
 //! it. If the caller goes away before acquiring, the key is deleted. Keeping the
 //! lease alive is the caller's job, while it waits too (etcd's lock service does
-//! not keep it alive either).
+//! not keep it alive either). Without a lease (0), the lock gets a 60-second lease
+//! of its own, as etcd's does.
 
 use std::sync::Arc;
 
@@ -38,6 +39,7 @@ impl LockService {
 }
 
 async fn lock(local: &Local, name: &[u8], lease: i64) -> Result<LockResponse, Error> {
+    let lease = local.session_lease(lease).await?;
     let mut prefix = name.to_vec();
     prefix.push(b'/');
     let key = lease_key(&prefix, lease);

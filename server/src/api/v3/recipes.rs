@@ -133,6 +133,10 @@ pub fn range_of(resp: &TxnResponse, i: usize) -> &RangeResponse {
     }
 }
 
+/// The TTL of the lease a lock or campaign without a lease gets (etcd's session
+/// default).
+pub const SESSION_TTL: i64 = 60;
+
 /// Runs KV requests on behalf of a recipe.
 #[derive(Clone)]
 pub struct Local {
@@ -162,6 +166,30 @@ impl Local {
                 Ok(resp)
             }
             o => panic!("apply answered a txn with {o:?}"),
+        }
+    }
+
+    /// The lease a recipe's key is written with: `lease` if given, else, as
+    /// etcd's lock and election services do with lease 0, a new lease of
+    /// [`SESSION_TTL`] seconds that nothing keeps alive past the request.
+    pub async fn session_lease(&self, lease: i64) -> Result<i64, Error> {
+        if lease != 0 {
+            return Ok(lease);
+        }
+        let id = loop {
+            let id = (rand::random::<u64>() >> 1) as i64;
+            if id != 0 && !self.server.lessor().exists(id) {
+                break id;
+            }
+        };
+        let grant = ectd_proto::etcdserverpb::LeaseGrantRequest {
+            ttl: SESSION_TTL.max(self.server.limits().min_lease_ttl),
+            id,
+        };
+        match self.server.propose(Op::LeaseGrant(grant)).await? {
+            Output::LeaseGrant(resp) if resp.error.is_empty() => Ok(resp.id),
+            Output::LeaseGrant(_) => Err(Error::LeaseExists),
+            o => panic!("apply answered a lease grant with {o:?}"),
         }
     }
 
