@@ -24,3 +24,4 @@ cp "$CARGO_TARGET_DIR/debug/ectd" "$CARGO_TARGET_DIR/failpoints/ectd"
 export ECTD_FAILPOINTS_BIN="$CARGO_TARGET_DIR/failpoints/ectd"
 echo "== cargo test"
 cargo test --workspace -- --test-threads 2
+echo "== real consumers (etcd3gw, Patroni) on the JSON gateway"; bash scripts/consumers/run.sh
