@@ -7,6 +7,7 @@ pub mod form;
 pub mod gojson;
 pub mod http;
 pub mod json;
+pub mod members;
 pub mod path;
 pub mod stats;
 pub mod store;

@@ -149,7 +149,12 @@ fn go_escape(json: Vec<u8>) -> Vec<u8> {
 
 /// A successful unary answer.
 pub fn ok<T: Serialize>(msg: &T) -> Response {
-    let mut res = Response::new(Body::from(to_json(msg)));
+    json_response(Body::from(to_json(msg)))
+}
+
+/// A 200 answer with `body` and the gateway's content-type headers.
+pub fn json_response(body: Body) -> Response {
+    let mut res = Response::new(body);
     let h = res.headers_mut();
     h.insert(
         header::CONTENT_TYPE,

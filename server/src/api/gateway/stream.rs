@@ -11,7 +11,6 @@
 use std::pin::Pin;
 
 use axum::body::{Body, Bytes};
-use axum::http::{header, HeaderValue};
 use axum::response::Response;
 use futures::{Stream, StreamExt};
 use serde::Serialize;
@@ -144,17 +143,7 @@ where
     let chunks = futures::stream::iter(first)
         .chain(rest)
         .map(Ok::<_, std::convert::Infallible>);
-    let mut res = Response::new(Body::from_stream(chunks));
-    let h = res.headers_mut();
-    h.insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("application/json"),
-    );
-    h.insert(
-        "grpc-metadata-content-type",
-        HeaderValue::from_static("application/grpc"),
-    );
-    res
+    super::codec::json_response(Body::from_stream(chunks))
 }
 
 #[cfg(test)]
