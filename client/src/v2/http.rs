@@ -25,6 +25,10 @@ use super::url::Endpoint;
 use crate::tls::tls_failure;
 use crate::TlsOptions;
 
+/// The largest answer read from a member; a recursive listing of a large v2 store
+/// fits many times over.
+pub const MAX_ANSWER_BYTES: usize = 1 << 30;
+
 /// A request, independent of the endpoint it goes to.
 #[derive(Debug, Clone)]
 pub(crate) struct HttpRequest {
@@ -113,11 +117,17 @@ impl Transport {
         };
         let status = response.status().as_u16();
         let headers = response.headers().clone();
-        let body = response
-            .into_body()
+        // A member's answer is bounded: a server that sends without end is a
+        // broken connection, not a reason to run out of memory.
+        let body = http_body_util::Limited::new(response.into_body(), MAX_ANSWER_BYTES)
             .collect()
             .await
-            .map_err(|err| failure(&err))?
+            .map_err(|err| match err.downcast_ref::<hyper::Error>() {
+                Some(e) => failure(e),
+                None => EndpointErrorKind::Connection(format!(
+                    "answer larger than {MAX_ANSWER_BYTES} bytes"
+                )),
+            })?
             .to_bytes();
         if !sender.is_closed() {
             self.idle
