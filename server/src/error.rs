@@ -100,6 +100,60 @@ pub enum Error {
     /// Leadership transfer to a member that is not a voter.
     #[error("etcdserver: bad leader transferee")]
     BadLeaderTransferee,
+    /// Auth enable without a `root` user.
+    #[error("etcdserver: root user does not exist")]
+    RootUserNotExist,
+    /// Auth enable while `root` lacks the `root` role.
+    #[error("etcdserver: root user does not have root role")]
+    RootRoleNotExist,
+    /// A user add of a name in use.
+    #[error("etcdserver: user name already exists")]
+    UserAlreadyExist,
+    /// An empty user name, or a request without credentials while auth is on.
+    #[error("etcdserver: user name is empty")]
+    UserEmpty,
+    /// No user has that name.
+    #[error("etcdserver: user name not found")]
+    UserNotFound,
+    /// A role add of a name in use.
+    #[error("etcdserver: role name already exists")]
+    RoleAlreadyExist,
+    /// No role has that name.
+    #[error("etcdserver: role name not found")]
+    RoleNotFound,
+    /// An empty role name.
+    #[error("etcdserver: role name is empty")]
+    RoleEmpty,
+    /// A wrong user name or password.
+    #[error("etcdserver: authentication failed, invalid user ID or password")]
+    AuthFailed,
+    /// A password given for a user that logs in by certificate only.
+    #[error("auth: authentication failed, password was given for no password user")]
+    NoPasswordUser,
+    /// A permission grant without the permission.
+    #[error("etcdserver: permission not given")]
+    PermissionNotGiven,
+    /// The user's roles do not allow the request.
+    #[error("etcdserver: permission denied")]
+    PermissionDenied,
+    /// A revoke of a role the user does not have.
+    #[error("etcdserver: role is not granted to the user")]
+    RoleNotGranted,
+    /// A revoke of a permission the role does not have.
+    #[error("etcdserver: permission is not granted to the role")]
+    PermissionNotGranted,
+    /// Authenticate while auth is off.
+    #[error("etcdserver: authentication is not enabled")]
+    AuthNotEnabled,
+    /// A token that is unknown, expired, or badly signed.
+    #[error("etcdserver: invalid auth token")]
+    InvalidAuthToken,
+    /// A change that would lock the administrator out (deleting `root`, ...).
+    #[error("etcdserver: invalid auth management")]
+    InvalidAuthMgmt,
+    /// The auth store changed since the request's token was checked.
+    #[error("etcdserver: revision of auth store is old")]
+    AuthOldRevision,
 }
 
 impl From<MvccError> for Error {
@@ -146,6 +200,25 @@ impl Error {
             | Error::BadLeaderTransferee => Code::FailedPrecondition,
             Error::MemberNotFound => Code::NotFound,
             Error::MemberBadUrls => Code::InvalidArgument,
+            Error::RootUserNotExist
+            | Error::RootRoleNotExist
+            | Error::UserAlreadyExist
+            | Error::UserNotFound
+            | Error::RoleAlreadyExist
+            | Error::RoleNotFound
+            | Error::RoleNotGranted
+            | Error::PermissionNotGranted
+            | Error::AuthNotEnabled => Code::FailedPrecondition,
+            Error::UserEmpty
+            | Error::RoleEmpty
+            | Error::AuthFailed
+            | Error::PermissionNotGiven
+            | Error::InvalidAuthMgmt
+            | Error::AuthOldRevision => Code::InvalidArgument,
+            // etcd has no gRPC code of its own for this one.
+            Error::NoPasswordUser => Code::Unknown,
+            Error::PermissionDenied => Code::PermissionDenied,
+            Error::InvalidAuthToken => Code::Unauthenticated,
         }
     }
 }

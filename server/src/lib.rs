@@ -20,6 +20,7 @@
 
 pub mod api;
 pub mod apply;
+pub mod auth;
 pub mod bootstrap;
 pub mod config;
 pub mod engine;

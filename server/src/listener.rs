@@ -82,8 +82,21 @@ pub async fn serve(
                                 return;
                             }
                         };
+                    let cn = crate::tls::ClientCn::of(tls.get_ref().1);
                     let (r, w) = tokio::io::split(tls);
-                    serve_conn(&builder, watcher, r, w, app, fix).await
+                    match cn {
+                        Some(cn) => {
+                            let app = tower::ServiceExt::map_request(
+                                app,
+                                move |mut req: axum::extract::Request<hyper::body::Incoming>| {
+                                    req.extensions_mut().insert(cn.clone());
+                                    req
+                                },
+                            );
+                            serve_conn(&builder, watcher, r, w, app, fix).await
+                        }
+                        None => serve_conn(&builder, watcher, r, w, app, fix).await,
+                    }
                 }
             }
         });
@@ -91,16 +104,24 @@ pub async fn serve(
     let _ = tokio::time::timeout(Duration::from_secs(2), graceful.shutdown()).await;
 }
 
-async fn serve_conn<R, W>(
+async fn serve_conn<R, W, S>(
     builder: &hyper_util::server::conn::auto::Builder<TokioExecutor>,
     watcher: hyper_util::server::graceful::Watcher,
     r: R,
     w: W,
-    app: axum::Router,
+    app: S,
     fix_authority: bool,
 ) where
     R: tokio::io::AsyncRead + Unpin + Send + 'static,
     W: tokio::io::AsyncWrite + Unpin + Send + 'static,
+    S: tower::Service<
+            axum::extract::Request<hyper::body::Incoming>,
+            Response = axum::response::Response,
+            Error = std::convert::Infallible,
+        > + Clone
+        + Send
+        + 'static,
+    S::Future: Send + 'static,
 {
     let svc = hyper_util::service::TowerToHyperService::new(app);
     let result = if fix_authority {

@@ -147,3 +147,8 @@ fn percent_encode(msg: &str) -> String {
     }
     out
 }
+
+/// Marks a request that came through the JSON gateway: its client
+/// certificate's CN never names a user, as in etcd.
+#[derive(Debug, Clone, Copy)]
+pub struct Gatewayed;

@@ -4,6 +4,8 @@
 //!
 //! Apply is deterministic: it reads only the entry and the store, never a clock.
 
+mod access;
+mod auth_ops;
 pub mod kv;
 pub mod lease;
 
@@ -20,6 +22,7 @@ use rocksdb::WriteBatch;
 use ectd_proto::raftcmd::Member;
 use raft::prelude::{ConfChange, ConfChangeType};
 
+use crate::auth::AuthStore;
 use crate::engine::schema::meta;
 use crate::engine::Cf;
 use crate::error::Error;
@@ -55,6 +58,16 @@ pub enum Output {
     LeaseCheckpointed,
     /// A v2 store write: its event, or etcd's v2 error.
     V2(Result<crate::v2::Event, crate::v2::V2Error>),
+    /// An auth store change was applied (or changed nothing).
+    AuthChanged,
+    /// A login was recorded: the auth revision and the raft index it was
+    /// applied at (a simple token's number).
+    Authenticated {
+        /// The auth revision at the login.
+        revision: u64,
+        /// The raft index of the login.
+        index: u64,
+    },
 }
 
 /// What applying a command produced for its waiter.
@@ -74,17 +87,29 @@ pub struct Applied {
     pub membership_changed: bool,
 }
 
-/// Applies commands to the MVCC store and the leases.
+/// Applies commands to the MVCC store, the leases, the v2 store and the auth
+/// store.
 pub struct Applier {
     store: Arc<Store>,
     lessor: Arc<Lessor>,
     v2: Arc<V2Store>,
+    auth: Arc<AuthStore>,
 }
 
 impl Applier {
-    /// An applier writing to `store` and keeping `lessor` in step.
-    pub fn new(store: Arc<Store>, lessor: Arc<Lessor>, v2: Arc<V2Store>) -> Applier {
-        Applier { store, lessor, v2 }
+    /// An applier writing to `store` and keeping `lessor` and `auth` in step.
+    pub fn new(
+        store: Arc<Store>,
+        lessor: Arc<Lessor>,
+        v2: Arc<V2Store>,
+        auth: Arc<AuthStore>,
+    ) -> Applier {
+        Applier {
+            store,
+            lessor,
+            v2,
+            auth,
+        }
     }
 
     /// The term of the applied entry recorded in the store (0 for a new store).
@@ -113,6 +138,7 @@ impl Applier {
         self.store.reload();
         self.lessor.reload(self.store.engine());
         self.v2.reload(self.store.engine());
+        self.auth.reload(self.store.engine());
         Ok(())
     }
 
@@ -224,25 +250,44 @@ impl Applier {
         let mut changes = Vec::new();
         let mut rev = store.current_rev();
         let mut membership_changed = false;
+        let auth_state = self.auth.state();
+        // Client commands carry who sent them; a member's own commands do not
+        // and are not checked.
+        let who = cmd.auth.as_ref().filter(|_| auth_state.enabled());
+        let mut auth_effect = None;
         let outcome = match cmd.op {
             Some(Op::Put(req)) => {
                 let mut txn = store.write_txn(&mut batch);
-                let res = kv::put(&mut txn, &leases, &req).map(Output::Put);
+                let res = match who.map(|h| access::put(&auth_state, h, &txn, &req)) {
+                    Some(Err(e)) => Err(e),
+                    _ => kv::put(&mut txn, &leases, &req).map(Output::Put),
+                };
                 (rev, changes) = txn.finish();
                 res
             }
             Some(Op::DeleteRange(req)) => {
                 let mut txn = store.write_txn(&mut batch);
-                let res = kv::delete_range(&mut txn, &req);
+                let res = match who.map(|h| access::delete_range(&auth_state, h, &req)) {
+                    Some(Err(e)) => Err(e),
+                    _ => Ok(Output::DeleteRange(kv::delete_range(&mut txn, &req))),
+                };
                 (rev, changes) = txn.finish();
-                Ok(Output::DeleteRange(res))
+                res
             }
             Some(Op::Txn(req)) => {
                 store.stats().note_txn();
                 let mut txn = store.write_txn(&mut batch);
-                let res = kv::txn_write(&mut txn, &leases, compacted, &req).map(Output::Txn);
+                let res = match who.map(|h| {
+                    crate::auth::check_txn(&auth_state, &h.username, h.revision, &req)
+                }) {
+                    Some(Err(e)) => Err(e),
+                    _ => kv::txn_write(&mut txn, &leases, compacted, &req).map(Output::Txn),
+                };
                 (rev, changes) = txn.finish();
                 res
+            }
+            Some(Op::Compaction(_)) if who.is_some_and(|h| auth_state.check_admin(&h.username).is_err()) => {
+                Err(auth_state.check_admin(&who.expect("checked").username).unwrap_err())
             }
             Some(Op::Compaction(req)) => match store.check_compact(req.revision) {
                 Ok(()) => {
@@ -286,7 +331,10 @@ impl Applier {
             }
             Some(Op::LeaseRevoke(req)) => {
                 let mut txn = store.write_txn(&mut batch);
-                let res = lease::revoke(&mut txn, lessor, &req);
+                let res = match who.map(|h| access::lease_keys(&auth_state, h, &txn, req.id)) {
+                    Some(Err(e)) => Err(e),
+                    _ => lease::revoke(&mut txn, lessor, &req),
+                };
                 (rev, changes) = txn.finish();
                 res.map(|(resp, e)| {
                     effect = Some(e);
@@ -303,6 +351,16 @@ impl Applier {
                 Ok(Output::LeaseCheckpointed)
             }
             Some(Op::V2(req)) => Ok(Output::V2(self.v2.apply(store.engine(), &mut batch, &req))),
+            Some(op) if auth_ops::is_auth(&op) => {
+                let mut w = crate::auth::state::Writer::new(store.engine(), &mut batch);
+                auth_ops::apply(&auth_state, cmd.auth.as_ref(), op, index, &mut w).map(
+                    |(out, effect)| {
+                        auth_effect = Some(effect);
+                        out
+                    },
+                )
+            }
+            Some(_) => unreachable!("every command kind is matched above"),
             None => panic!("committed entry {index} holds a command with no operation"),
         };
         if outcome.is_err() {
@@ -310,6 +368,7 @@ impl Applier {
             batch.clear();
             changes.clear();
             effect = None;
+            auth_effect = None;
             rev = store.current_rev();
             compacted = store.compact_rev();
         }
@@ -331,6 +390,9 @@ impl Applier {
         }
         if let Some(e) = effect {
             e.apply_to(lessor);
+        }
+        if let Some(e) = auth_effect {
+            e.apply_to(&self.auth);
         }
         Applied {
             request_id: cmd.request_id,

@@ -39,6 +39,9 @@ pub(super) struct FileConfig {
     experimental_lease_checkpoint_interval: Option<u64>,
     experimental_enable_lease_checkpoint: Option<bool>,
     enable_v2: Option<bool>,
+    auth_token: Option<String>,
+    auth_token_ttl: Option<u64>,
+    bcrypt_cost: Option<u32>,
     listen_metrics_urls: Option<UrlList>,
     metrics: Option<String>,
     client_transport_security: Option<TransportSecurity>,
@@ -87,6 +90,9 @@ pub(super) const KEYS: &[&str] = &[
     "experimental-lease-checkpoint-interval",
     "experimental-enable-lease-checkpoint",
     "enable-v2",
+    "auth-token",
+    "auth-token-ttl",
+    "bcrypt-cost",
     "listen-metrics-urls",
     "metrics",
     "client-transport-security",
@@ -165,6 +171,9 @@ impl FileConfig {
         set(&mut cfg.election_timeout, self.election_timeout);
         set(&mut cfg.snapshot_count, self.snapshot_count);
         set(&mut cfg.enable_v2, self.enable_v2);
+        set(&mut cfg.auth_token, text(self.auth_token));
+        set(&mut cfg.auth_token_ttl, self.auth_token_ttl);
+        set(&mut cfg.bcrypt_cost, self.bcrypt_cost);
         set(&mut cfg.listen_metrics_urls, urls(self.listen_metrics_urls));
         if let Some(level) = text(self.metrics) {
             cfg.metrics = super::parse_metrics_level(&level).map_err(super::ConfigError)?;

@@ -144,6 +144,16 @@ pub struct Config {
         action = clap::ArgAction::Set
     )]
     pub enable_v2: bool,
+    /// How clients' auth tokens are made: `simple`, or
+    /// `jwt,pub-key=<file>,priv-key=<file>,sign-method=<alg>[,ttl=<duration>]`.
+    #[arg(long, env = "ETCD_AUTH_TOKEN", default_value = "simple")]
+    pub auth_token: String,
+    /// Seconds a simple token lives without being used.
+    #[arg(long, env = "ETCD_AUTH_TOKEN_TTL", default_value_t = 300)]
+    pub auth_token_ttl: u64,
+    /// The bcrypt cost passwords are hashed with (4 to 31).
+    #[arg(long, env = "ETCD_BCRYPT_COST", default_value_t = 10)]
+    pub bcrypt_cost: u32,
     /// Extra URLs serving only `/metrics` and the health endpoints (`/health`,
     /// `/livez`, `/readyz`), plain HTTP/1 or HTTPS with the client certificate.
     #[arg(long, env = "ETCD_LISTEN_METRICS_URLS", value_delimiter = ',')]
@@ -321,6 +331,11 @@ impl Config {
         Ok(members)
     }
 
+    /// The auth token provider `--auth-token` and `--auth-token-ttl` describe.
+    pub fn auth_tokens(&self) -> Result<crate::auth::token::Tokens, ConfigError> {
+        crate::auth::options::tokens(&self.auth_token, Duration::from_secs(self.auth_token_ttl))
+    }
+
     /// Checks the settings that must be right before anything starts.
     pub fn validate(&self) -> Result<(), ConfigError> {
         if self.heartbeat_interval == 0 || self.election_timeout < 5 * self.heartbeat_interval {
@@ -350,6 +365,13 @@ impl Config {
         {
             parse_url(u)?;
         }
+        if !(4..=31).contains(&self.bcrypt_cost) {
+            return Err(ConfigError(format!(
+                "--bcrypt-cost: {} is outside 4 to 31",
+                self.bcrypt_cost
+            )));
+        }
+        self.auth_tokens()?;
         let members = self.initial_members()?;
         if !members.iter().any(|(n, _)| n == &self.name) {
             return Err(ConfigError(format!(

@@ -14,10 +14,13 @@ pub enum Cf {
     Lease,
     /// The v2 store (see [`v2`]): nodes by path, its index, and its event history.
     V2,
+    /// The auth store (see [`auth`]): users, roles, whether auth is on, and the
+    /// auth revision.
+    Auth,
 }
 
 /// All column families, in the order they are opened.
-pub const ALL: [Cf; 5] = [Cf::Kv, Cf::Index, Cf::Meta, Cf::Lease, Cf::V2];
+pub const ALL: [Cf; 6] = [Cf::Kv, Cf::Index, Cf::Meta, Cf::Lease, Cf::V2, Cf::Auth];
 
 impl Cf {
     /// The column family's name on disk.
@@ -28,6 +31,7 @@ impl Cf {
             Cf::Meta => "meta",
             Cf::Lease => "lease",
             Cf::V2 => "v2",
+            Cf::Auth => "auth",
         }
     }
 }
@@ -113,6 +117,34 @@ pub mod v2 {
         let mut k = [0u8; 9];
         k[0] = EVENT;
         k[1..].copy_from_slice(&index.to_be_bytes());
+        k
+    }
+}
+
+/// Keys of the `auth` column family.
+pub mod auth {
+    /// Whether auth is enabled: one byte, 1 or 0.
+    pub const ENABLED: &[u8] = b"e";
+    /// The auth revision (u64 big-endian).
+    pub const REVISION: &[u8] = b"r";
+    /// Prefix of users: `u ++ name` -> `authpb.User` (password bcrypt-hashed).
+    pub const USER: u8 = b'u';
+    /// Prefix of roles: `o ++ name` -> `authpb.Role`.
+    pub const ROLE: u8 = b'o';
+
+    /// The record key of user `name`.
+    pub fn user_key(name: &str) -> Vec<u8> {
+        let mut k = Vec::with_capacity(1 + name.len());
+        k.push(USER);
+        k.extend_from_slice(name.as_bytes());
+        k
+    }
+
+    /// The record key of role `name`.
+    pub fn role_key(name: &str) -> Vec<u8> {
+        let mut k = Vec::with_capacity(1 + name.len());
+        k.push(ROLE);
+        k.extend_from_slice(name.as_bytes());
         k
     }
 }

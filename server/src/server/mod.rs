@@ -69,6 +69,8 @@ pub struct Server {
     store: Arc<Store>,
     lessor: Arc<Lessor>,
     v2: Arc<crate::v2::V2Store>,
+    auth: Arc<crate::auth::AuthStore>,
+    client_cert_auth: bool,
     enable_v2: bool,
     started_at_nanos: i64,
     /// True once this member's name and client URLs are in the applied membership.
@@ -107,7 +109,12 @@ impl Server {
         let store = Arc::new(Store::open(engine));
         let lessor = Arc::new(Lessor::load(store.engine()));
         let v2 = crate::v2::V2Store::load(store.engine());
-        let applier = Applier::new(store.clone(), lessor.clone(), v2.clone());
+        let auth = Arc::new(crate::auth::AuthStore::load(
+            store.engine(),
+            cfg.auth_tokens()?,
+            cfg.bcrypt_cost,
+        ));
+        let applier = Applier::new(store.clone(), lessor.clone(), v2.clone(), auth.clone());
         let applied_index = applier.persisted_applied_index();
 
         let mut hs = replay.hard_state;
@@ -234,6 +241,8 @@ impl Server {
             store,
             lessor,
             v2,
+            auth,
+            client_cert_auth: cfg.tls.client_cert_auth,
             enable_v2: cfg.enable_v2,
             started_at_nanos: std::time::SystemTime::now()
                 .duration_since(std::time::UNIX_EPOCH)
@@ -355,6 +364,57 @@ impl Server {
         &self.v2
     }
 
+    /// The auth store.
+    pub fn auth(&self) -> &Arc<crate::auth::AuthStore> {
+        &self.auth
+    }
+
+    /// Who sent a request: the user of its token (gRPC metadata `token`, or
+    /// `authorization` as the gateway forwards it), else, under
+    /// `--client-cert-auth`, the CN of its client certificate (never for
+    /// requests through the gateway). A token that is not valid is refused.
+    pub async fn identity<T>(
+        &self,
+        req: &tonic::Request<T>,
+    ) -> Result<crate::auth::Identity, Error> {
+        let md = req.metadata();
+        let token = md.get("token").or_else(|| md.get("authorization"));
+        if let Some(token) = token {
+            let token = token.to_str().map_err(|_| Error::InvalidAuthToken)?;
+            return self.identity_of_token(token).await.map(Some);
+        }
+        if self.client_cert_auth && req.extensions().get::<crate::api::Gatewayed>().is_none() {
+            if let Some(cn) = req.extensions().get::<crate::tls::ClientCn>() {
+                return Ok(Some(self.auth.identity_of(cn.0.clone(), None)));
+            }
+        }
+        Ok(None)
+    }
+
+    /// The identity a token names; a simple token issued by a login this member
+    /// has not applied yet is waited for (up to the request timeout).
+    pub async fn identity_of_token(&self, token: &str) -> Result<crate::auth::AuthInfo, Error> {
+        use crate::auth::token::Lookup;
+        let lookup = match self.auth.lookup(token, self.applied_index()) {
+            Lookup::NotYetApplied(index) => {
+                let mut applied = self.applied.clone();
+                let reached = tokio::time::timeout(self.limits.request_timeout, async {
+                    applied.wait_for(|a| *a >= index).await.is_ok()
+                })
+                .await;
+                if reached != Ok(true) {
+                    return Err(Error::InvalidAuthToken);
+                }
+                self.auth.lookup(token, self.applied_index())
+            }
+            other => other,
+        };
+        match lookup {
+            Lookup::User(user, revision) => Ok(self.auth.identity_of(user, revision)),
+            _ => Err(Error::InvalidAuthToken),
+        }
+    }
+
     /// Whether the v2 HTTP API is served (`--enable-v2`).
     pub fn v2_enabled(&self) -> bool {
         self.enable_v2
@@ -413,11 +473,27 @@ impl Server {
             .ok_or(Error::Stopped)
     }
 
-    /// Proposes `op` through raft and waits until it is applied on this member.
+    /// Proposes `op`, a member's own command that no permission check applies
+    /// to, through raft and waits until it is applied on this member.
     pub async fn propose(&self, op: Op) -> Outcome {
+        self.propose_command(op, None).await
+    }
+
+    /// Proposes a client's `op`, checked when applied against the identity `id`.
+    pub async fn propose_as(&self, op: Op, id: &crate::auth::Identity) -> Outcome {
+        self.propose_command(op, Some(crate::auth::header_of(id)))
+            .await
+    }
+
+    async fn propose_command(
+        &self,
+        op: Op,
+        auth: Option<ectd_proto::raftcmd::AuthHeader>,
+    ) -> Outcome {
         let request_id = self.next_request_id();
         let data = Command {
             request_id,
+            auth,
             op: Some(op),
         }
         .encode_to_vec();

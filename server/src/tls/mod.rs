@@ -24,6 +24,21 @@ use rustls::{ClientConfig, ServerConfig, SupportedProtocolVersion};
 use crate::config::{parse_url, Config, PortTls, TlsFlags};
 pub use files::ReloadingKey;
 
+/// The common name of a client's verified certificate, attached to each of the
+/// connection's requests; under `--client-cert-auth` it names the user.
+#[derive(Debug, Clone)]
+pub struct ClientCn(pub String);
+
+impl ClientCn {
+    /// The CN of the first certificate `conn` presented, if any.
+    pub fn of(conn: &rustls::ServerConnection) -> Option<ClientCn> {
+        let der = conn.peer_certificates()?.first()?;
+        let (_, cert) = x509_parser::parse_x509_certificate(der.as_ref()).ok()?;
+        let cn = cert.subject().iter_common_name().next()?;
+        cn.as_str().ok().map(|s| ClientCn(s.to_string()))
+    }
+}
+
 /// Why TLS could not be set up; reported at start.
 #[derive(Debug, thiserror::Error)]
 #[error("{0}")]

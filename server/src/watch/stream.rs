@@ -183,6 +183,27 @@ impl WatchStream {
         }
     }
 
+    /// Refuses a create request without creating anything: queues a `created`
+    /// and `canceled` response with watch id -1 and `reason`.
+    pub fn refuse(&self, reason: &str) {
+        let hub = self.hub.lock();
+        let st = self.shared.lock();
+        if st.closed {
+            return;
+        }
+        let header = self.hub.header(hub.rev);
+        drop(st);
+        drop(hub);
+        self.shared.outbox.force_push(WatchResponse {
+            header,
+            watch_id: -1,
+            created: true,
+            canceled: true,
+            cancel_reason: reason.to_string(),
+            ..Default::default()
+        });
+    }
+
     /// Cancels watcher `watch_id`; queues the `canceled` response. Unknown ids are
     /// ignored, as etcd ignores them.
     pub fn cancel(&self, watch_id: i64) {

@@ -96,6 +96,7 @@ pub async fn read_unary<T: Message>(body: Body, limit: usize) -> Result<T, Statu
 /// header under its name without the prefix.
 pub fn grpc_request<T>(headers: &HeaderMap, msg: T) -> tonic::Request<T> {
     let mut req = tonic::Request::new(msg);
+    req.extensions_mut().insert(crate::api::Gatewayed);
     let md = req.metadata_mut();
     for (name, value) in headers {
         let Ok(value) = AsciiMetadataValue::try_from(value.as_bytes()) else {

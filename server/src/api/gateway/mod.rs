@@ -9,8 +9,8 @@
 //! What etcd 3.4 answers for paths and methods it does not serve is kept: a path
 //! under `/v3/` or `/v3beta/` that names no method is `404 Not Found`, a known
 //! path with a method other than POST is `405 Method Not Allowed`, `/v3` itself
-//! is redirected to `/v3/`, and every answer carries etcd's CORS headers. The `Auth` paths go to the Auth service
-//! as gRPC would, which ectd does not serve yet (`Unimplemented`).
+//! is redirected to `/v3/`, and every answer carries etcd's CORS headers. The `Authorization` header
+//! carries the auth token, as the gRPC metadata `token` does.
 
 mod codec;
 mod errors;
@@ -33,7 +33,7 @@ use tonic::Status;
 use self::codec::Message;
 use self::routes::Route;
 use super::v3::{
-    cluster::ClusterService, election::ElectionService, kv::KvService, lease::LeaseService,
+    auth::AuthService, cluster::ClusterService, election::ElectionService, kv::KvService, lease::LeaseService,
     lock::LockService, maintenance::MaintenanceService, watch::WatchService,
 };
 use crate::server::Server;
@@ -47,6 +47,7 @@ struct Gateway {
     maintenance: MaintenanceService,
     lock: LockService,
     election: ElectionService,
+    auth: AuthService,
     /// The largest request in protobuf form, as gRPC allows it.
     limit: usize,
 }
@@ -61,7 +62,8 @@ pub fn router(server: Arc<Server>) -> Router {
         cluster: ClusterService::new(server.clone()),
         maintenance: MaintenanceService::new(server.clone()),
         lock: LockService::new(server.clone()),
-        election: ElectionService::new(server),
+        election: ElectionService::new(server.clone()),
+        auth: AuthService::new(server),
         limit,
     });
     Router::new()
@@ -149,11 +151,3 @@ where
     stream::respond(call.map(tonic::Response::into_inner)).await
 }
 
-/// The Auth service is not served yet: its methods decode their request, then
-/// answer as a gRPC call to an unknown service does.
-async fn auth_unimplemented<Req: Message>(limit: usize, req: Request) -> Response {
-    unary(limit, req, |_: tonic::Request<Req>| async {
-        Err::<tonic::Response<()>, _>(Status::unimplemented("unknown service etcdserverpb.Auth"))
-    })
-    .await
-}

@@ -5,15 +5,15 @@
 
 use axum::extract::Request;
 use axum::response::Response;
+use ectd_proto::etcdserverpb::auth_server::Auth as _;
 use ectd_proto::etcdserverpb::cluster_server::Cluster as _;
 use ectd_proto::etcdserverpb::kv_server::Kv as _;
 use ectd_proto::etcdserverpb::lease_server::Lease as _;
 use ectd_proto::etcdserverpb::maintenance_server::Maintenance as _;
-use ectd_proto::etcdserverpb::{self as pb};
 use ectd_proto::v3electionpb::election_server::Election as _;
 use ectd_proto::v3lockpb::lock_server::Lock as _;
 
-use super::{auth_unimplemented, bidi, server_stream, unary, Gateway};
+use super::{bidi, server_stream, unary, Gateway};
 
 /// One v3 method the gateway serves.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -213,38 +213,32 @@ impl Gateway {
             Route::Leader => unary(n, req, |r| self.election.leader(r)).await,
             Route::Observe => server_stream(n, req, |r| self.election.observe(r)).await,
             Route::Resign => unary(n, req, |r| self.election.resign(r)).await,
-            Route::Auth(m) => auth(n, req, m).await,
+            Route::Auth(m) => auth(self, n, req, m).await,
         }
     }
 }
 
-/// Decodes an Auth request as its method's message, so malformed bodies are
-/// refused as etcd refuses them, before the call answers.
-async fn auth(n: usize, req: Request, method: AuthMethod) -> Response {
+/// The Auth methods, as their gRPC calls.
+async fn auth(gw: &Gateway, n: usize, req: Request, method: AuthMethod) -> Response {
     use AuthMethod as A;
+    let a = &gw.auth;
     match method {
-        A::Enable => auth_unimplemented::<pb::AuthEnableRequest>(n, req).await,
-        A::Disable => auth_unimplemented::<pb::AuthDisableRequest>(n, req).await,
-        A::Authenticate => auth_unimplemented::<pb::AuthenticateRequest>(n, req).await,
-        A::UserAdd => auth_unimplemented::<pb::AuthUserAddRequest>(n, req).await,
-        A::UserGet => auth_unimplemented::<pb::AuthUserGetRequest>(n, req).await,
-        A::UserList => auth_unimplemented::<pb::AuthUserListRequest>(n, req).await,
-        A::UserDelete => auth_unimplemented::<pb::AuthUserDeleteRequest>(n, req).await,
-        A::UserChangePassword => {
-            auth_unimplemented::<pb::AuthUserChangePasswordRequest>(n, req).await
-        }
-        A::UserGrantRole => auth_unimplemented::<pb::AuthUserGrantRoleRequest>(n, req).await,
-        A::UserRevokeRole => auth_unimplemented::<pb::AuthUserRevokeRoleRequest>(n, req).await,
-        A::RoleAdd => auth_unimplemented::<pb::AuthRoleAddRequest>(n, req).await,
-        A::RoleGet => auth_unimplemented::<pb::AuthRoleGetRequest>(n, req).await,
-        A::RoleList => auth_unimplemented::<pb::AuthRoleListRequest>(n, req).await,
-        A::RoleDelete => auth_unimplemented::<pb::AuthRoleDeleteRequest>(n, req).await,
-        A::RoleGrantPermission => {
-            auth_unimplemented::<pb::AuthRoleGrantPermissionRequest>(n, req).await
-        }
-        A::RoleRevokePermission => {
-            auth_unimplemented::<pb::AuthRoleRevokePermissionRequest>(n, req).await
-        }
+        A::Enable => unary(n, req, |r| a.auth_enable(r)).await,
+        A::Disable => unary(n, req, |r| a.auth_disable(r)).await,
+        A::Authenticate => unary(n, req, |r| a.authenticate(r)).await,
+        A::UserAdd => unary(n, req, |r| a.user_add(r)).await,
+        A::UserGet => unary(n, req, |r| a.user_get(r)).await,
+        A::UserList => unary(n, req, |r| a.user_list(r)).await,
+        A::UserDelete => unary(n, req, |r| a.user_delete(r)).await,
+        A::UserChangePassword => unary(n, req, |r| a.user_change_password(r)).await,
+        A::UserGrantRole => unary(n, req, |r| a.user_grant_role(r)).await,
+        A::UserRevokeRole => unary(n, req, |r| a.user_revoke_role(r)).await,
+        A::RoleAdd => unary(n, req, |r| a.role_add(r)).await,
+        A::RoleGet => unary(n, req, |r| a.role_get(r)).await,
+        A::RoleList => unary(n, req, |r| a.role_list(r)).await,
+        A::RoleDelete => unary(n, req, |r| a.role_delete(r)).await,
+        A::RoleGrantPermission => unary(n, req, |r| a.role_grant_permission(r)).await,
+        A::RoleRevokePermission => unary(n, req, |r| a.role_revoke_permission(r)).await,
     }
 }
 

@@ -86,6 +86,32 @@ fn to_wire_all(ms: Vec<raftcmd::Member>) -> Vec<Member> {
     ms.into_iter().map(to_wire).collect()
 }
 
+impl ClusterService {
+    /// Refuses anyone but an administrator while auth is on, as etcd does for
+    /// membership changes; the request's token, to forward to the leader.
+    async fn admin<T>(
+        &self,
+        req: &Request<T>,
+    ) -> Result<Option<tonic::metadata::MetadataValue<tonic::metadata::Ascii>>, Status> {
+        let id = self.server.identity(req).await?;
+        self.server.auth().check_admin(&id)?;
+        let md = req.metadata();
+        Ok(md.get("token").or_else(|| md.get("authorization")).cloned())
+    }
+}
+
+/// A request to the leader carrying the client's token.
+fn forward<T>(
+    msg: T,
+    token: Option<tonic::metadata::MetadataValue<tonic::metadata::Ascii>>,
+) -> Request<T> {
+    let mut req = Request::new(msg);
+    if let Some(t) = token {
+        req.metadata_mut().insert("token", t);
+    }
+    req
+}
+
 #[tonic::async_trait]
 impl Cluster for ClusterService {
     async fn member_add(
@@ -93,9 +119,10 @@ impl Cluster for ClusterService {
         req: Request<MemberAddRequest>,
     ) -> Result<Response<MemberAddResponse>, Status> {
         reject_learner(&self.server)?;
+        let token = self.admin(&req).await?;
         let r = req.into_inner();
         if let Some(mut leader) = leader_client(&self.server).await? {
-            return leader.member_add(r).await;
+            return leader.member_add(forward(r, token)).await;
         }
         let (member, members) = reconfig::add(&self.server, r.peer_ur_ls, r.is_learner).await?;
         Ok(Response::new(MemberAddResponse {
@@ -110,9 +137,10 @@ impl Cluster for ClusterService {
         req: Request<MemberRemoveRequest>,
     ) -> Result<Response<MemberRemoveResponse>, Status> {
         reject_learner(&self.server)?;
+        let token = self.admin(&req).await?;
         let r = req.into_inner();
         if let Some(mut leader) = leader_client(&self.server).await? {
-            return leader.member_remove(r).await;
+            return leader.member_remove(forward(r, token)).await;
         }
         let members = reconfig::remove(&self.server, r.id).await?;
         Ok(Response::new(MemberRemoveResponse {
@@ -126,6 +154,7 @@ impl Cluster for ClusterService {
         req: Request<MemberUpdateRequest>,
     ) -> Result<Response<MemberUpdateResponse>, Status> {
         reject_learner(&self.server)?;
+        self.admin(&req).await?;
         let r = req.into_inner();
         let members = reconfig::update(&self.server, r.id, r.peer_ur_ls).await?;
         Ok(Response::new(MemberUpdateResponse {
@@ -152,9 +181,10 @@ impl Cluster for ClusterService {
         req: Request<MemberPromoteRequest>,
     ) -> Result<Response<MemberPromoteResponse>, Status> {
         reject_learner(&self.server)?;
+        let token = self.admin(&req).await?;
         let r = req.into_inner();
         if let Some(mut leader) = leader_client(&self.server).await? {
-            return leader.member_promote(r).await;
+            return leader.member_promote(forward(r, token)).await;
         }
         let members = reconfig::promote(&self.server, r.id).await?;
         Ok(Response::new(MemberPromoteResponse {

@@ -225,7 +225,8 @@ impl Election for ElectionService {
     ) -> Result<Response<CampaignResponse>, Status> {
         require_leader(self.local.server(), &req)?;
         reject_learner(self.local.server())?;
-        let resp = campaign(&self.local, req.into_inner())
+        let local = self.local.as_sender_of(&req).await?;
+        let resp = campaign(&local, req.into_inner())
             .await
             .map_err(recipe_status)?;
         Ok(Response::new(resp))
@@ -237,9 +238,10 @@ impl Election for ElectionService {
     ) -> Result<Response<ProclaimResponse>, Status> {
         require_leader(self.local.server(), &req)?;
         reject_learner(self.local.server())?;
+        let local = self.local.as_sender_of(&req).await?;
         let r = req.into_inner();
         let leader = r.leader.ok_or(recipe_status(Error::MissingLeaderKey))?;
-        let header = proclaim(&self.local, &leader, &r.value)
+        let header = proclaim(&local, &leader, &r.value)
             .await
             .map_err(recipe_status)?;
         Ok(Response::new(ProclaimResponse {
@@ -253,7 +255,8 @@ impl Election for ElectionService {
     ) -> Result<Response<LeaderResponse>, Status> {
         require_leader(self.local.server(), &req)?;
         reject_learner(self.local.server())?;
-        let (header, kv) = leader(&self.local, &req.into_inner().name)
+        let local = self.local.as_sender_of(&req).await?;
+        let (header, kv) = leader(&local, &req.into_inner().name)
             .await
             .map_err(recipe_status)?;
         let kv = kv.ok_or(recipe_status(Error::ElectionNoLeader))?;
@@ -271,8 +274,9 @@ impl Election for ElectionService {
     ) -> Result<Response<Self::ObserveStream>, Status> {
         require_leader(self.local.server(), &req)?;
         reject_learner(self.local.server())?;
+        let local = self.local.as_sender_of(&req).await?;
         let (tx, rx) = mpsc::channel(16);
-        let task = tokio::spawn(observe(self.local.clone(), req.into_inner().name, tx));
+        let task = tokio::spawn(observe(local.clone(), req.into_inner().name, tx));
         // The task ends when the client goes away (its sends fail); abort it then
         // too, in case it is waiting for a change.
         struct AbortOnDrop(tokio::task::JoinHandle<()>);
@@ -295,11 +299,12 @@ impl Election for ElectionService {
     ) -> Result<Response<ResignResponse>, Status> {
         require_leader(self.local.server(), &req)?;
         reject_learner(self.local.server())?;
+        let local = self.local.as_sender_of(&req).await?;
         let leader = req
             .into_inner()
             .leader
             .ok_or(recipe_status(Error::MissingLeaderKey))?;
-        let header = resign(&self.local, &leader).await.map_err(recipe_status)?;
+        let header = resign(&local, &leader).await.map_err(recipe_status)?;
         Ok(Response::new(ResignResponse {
             header: Some(header),
         }))

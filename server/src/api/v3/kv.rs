@@ -54,6 +54,7 @@ fn unexpected(o: Output) -> Status {
 impl Kv for KvService {
     async fn range(&self, req: Request<RangeRequest>) -> Result<Response<RangeResponse>, Status> {
         require_leader(&self.server, &req)?;
+        let id = self.server.identity(&req).await?;
         let r = req.into_inner();
         if !r.serializable {
             reject_learner(&self.server)?;
@@ -62,9 +63,12 @@ impl Kv for KvService {
         if !r.serializable {
             self.server.read_barrier().await?;
         }
+        let auth = self.server.auth();
+        auth.check_range(&id, &r.key, &r.range_end)?;
         let view = self.server.store().read_view();
         self.server.store().stats().note_range();
         let mut resp = kv::range(&view, &r)?;
+        auth.check_not_stale(&id)?;
         resp.header = Some(self.server.header(view.rev()));
         Ok(Response::new(resp))
     }
@@ -72,9 +76,10 @@ impl Kv for KvService {
     async fn put(&self, req: Request<PutRequest>) -> Result<Response<PutResponse>, Status> {
         require_leader(&self.server, &req)?;
         reject_learner(&self.server)?;
+        let id = self.server.identity(&req).await?;
         let r = req.into_inner();
         check::put(&r)?;
-        match self.server.propose(Op::Put(r)).await? {
+        match self.server.propose_as(Op::Put(r), &id).await? {
             Output::Put(mut resp) => {
                 let rev = resp.header.map_or(0, |h| h.revision);
                 resp.header = Some(self.server.header(rev));
@@ -90,9 +95,10 @@ impl Kv for KvService {
     ) -> Result<Response<DeleteRangeResponse>, Status> {
         require_leader(&self.server, &req)?;
         reject_learner(&self.server)?;
+        let id = self.server.identity(&req).await?;
         let r = req.into_inner();
         check::delete_range(&r)?;
-        match self.server.propose(Op::DeleteRange(r)).await? {
+        match self.server.propose_as(Op::DeleteRange(r), &id).await? {
             Output::DeleteRange(mut resp) => {
                 let rev = resp.header.map_or(0, |h| h.revision);
                 resp.header = Some(self.server.header(rev));
@@ -105,17 +111,22 @@ impl Kv for KvService {
     async fn txn(&self, req: Request<TxnRequest>) -> Result<Response<TxnResponse>, Status> {
         require_leader(&self.server, &req)?;
         reject_learner(&self.server)?;
+        let id = self.server.identity(&req).await?;
         let r = req.into_inner();
         check::txn(&r, self.server.limits().max_txn_ops)?;
         let mut resp = if kv::txn_is_read_only(&r) {
             if !txn_is_serializable(&r) {
                 self.server.read_barrier().await?;
             }
+            let auth = self.server.auth();
+            crate::auth::check_txn_for(&auth.state(), &id, &r)?;
             let view = self.server.store().read_view();
             self.server.store().stats().note_txn();
-            kv::txn_read(&view, view.compact_rev(), &r)?
+            let resp = kv::txn_read(&view, view.compact_rev(), &r)?;
+            auth.check_not_stale(&id)?;
+            resp
         } else {
-            match self.server.propose(Op::Txn(r)).await? {
+            match self.server.propose_as(Op::Txn(r), &id).await? {
                 Output::Txn(resp) => resp,
                 o => return Err(unexpected(o)),
             }
@@ -131,8 +142,9 @@ impl Kv for KvService {
     ) -> Result<Response<CompactionResponse>, Status> {
         require_leader(&self.server, &req)?;
         reject_learner(&self.server)?;
+        let id = self.server.identity(&req).await?;
         let r = req.into_inner();
-        match self.server.propose(Op::Compaction(r)).await? {
+        match self.server.propose_as(Op::Compaction(r), &id).await? {
             Output::Compaction(mut resp) => {
                 let rev = resp.header.map_or(0, |h| h.revision);
                 resp.header = Some(self.server.header(rev));

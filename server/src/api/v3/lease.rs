@@ -113,6 +113,7 @@ impl Lease for LeaseService {
     ) -> Result<Response<LeaseGrantResponse>, Status> {
         require_leader(&self.server, &req)?;
         reject_learner(&self.server)?;
+        let id = self.server.identity(&req).await?;
         let mut r = req.into_inner();
         if r.ttl > MAX_LEASE_TTL {
             return Err(Error::LeaseTtlTooLarge.into());
@@ -121,7 +122,7 @@ impl Lease for LeaseService {
         if r.id == 0 {
             r.id = fresh_id(&self.server);
         }
-        match self.server.propose(Op::LeaseGrant(r)).await? {
+        match self.server.propose_as(Op::LeaseGrant(r), &id).await? {
             Output::LeaseGrant(mut resp) => {
                 let rev = resp.header.map_or(0, |h| h.revision);
                 resp.header = Some(self.server.header(rev));
@@ -137,8 +138,9 @@ impl Lease for LeaseService {
     ) -> Result<Response<LeaseRevokeResponse>, Status> {
         require_leader(&self.server, &req)?;
         reject_learner(&self.server)?;
+        let id = self.server.identity(&req).await?;
         let r = req.into_inner();
-        match self.server.propose(Op::LeaseRevoke(r)).await? {
+        match self.server.propose_as(Op::LeaseRevoke(r), &id).await? {
             Output::LeaseRevoke(mut resp) => {
                 let rev = resp.header.map_or(0, |h| h.revision);
                 resp.header = Some(self.server.header(rev));
@@ -163,9 +165,21 @@ impl Lease for LeaseService {
     ) -> Result<Response<LeaseTimeToLiveResponse>, Status> {
         require_leader(&self.server, &req)?;
         reject_learner(&self.server)?;
+        let id = self.server.identity(&req).await?;
         let r = req.into_inner();
         self.server.read_barrier().await?;
         let view = self.server.store().read_view();
+        if r.keys && self.server.auth().enabled() {
+            // Listing a lease's keys needs read access to each, as in etcd 3.5.
+            if id.is_none() {
+                return Err(Error::UserEmpty.into());
+            }
+            if self.server.lessor().exists(r.id) {
+                for key in view.lease_keys(r.id) {
+                    self.server.auth().check_range(&id, &key, &[])?;
+                }
+            }
+        }
         let header = Some(self.server.header(0));
         let resp = match self.server.lessor().get(r.id) {
             None => LeaseTimeToLiveResponse {

@@ -94,8 +94,9 @@ impl Lock for LockService {
     async fn lock(&self, req: Request<LockRequest>) -> Result<Response<LockResponse>, Status> {
         require_leader(self.local.server(), &req)?;
         reject_learner(self.local.server())?;
+        let local = self.local.as_sender_of(&req).await?;
         let r = req.into_inner();
-        let resp = lock(&self.local, &r.name, r.lease)
+        let resp = lock(&local, &r.name, r.lease)
             .await
             .map_err(recipe_status)?;
         Ok(Response::new(resp))
@@ -107,11 +108,12 @@ impl Lock for LockService {
     ) -> Result<Response<UnlockResponse>, Status> {
         require_leader(self.local.server(), &req)?;
         reject_learner(self.local.server())?;
+        let local = self.local.as_sender_of(&req).await?;
         let r = req.into_inner();
         if r.key.is_empty() {
             return Err(recipe_status(Error::EmptyKey));
         }
-        let header = self.local.delete(&r.key).await.map_err(recipe_status)?;
+        let header = local.delete(&r.key).await.map_err(recipe_status)?;
         Ok(Response::new(UnlockResponse {
             header: Some(header),
         }))

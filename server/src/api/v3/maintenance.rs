@@ -29,6 +29,13 @@ impl MaintenanceService {
     pub fn new(server: Arc<Server>) -> MaintenanceService {
         MaintenanceService { server }
     }
+
+    /// Refuses anyone but an administrator while auth is on.
+    async fn admin<T>(&self, req: &Request<T>) -> Result<(), Status> {
+        let id = self.server.identity(req).await?;
+        self.server.auth().check_admin(&id)?;
+        Ok(())
+    }
 }
 
 type SnapshotStream = Pin<Box<dyn Stream<Item = Result<SnapshotResponse, Status>> + Send>>;
@@ -36,6 +43,7 @@ type SnapshotStream = Pin<Box<dyn Stream<Item = Result<SnapshotResponse, Status>
 #[tonic::async_trait]
 impl Maintenance for MaintenanceService {
     async fn alarm(&self, req: Request<AlarmRequest>) -> Result<Response<AlarmResponse>, Status> {
+        self.admin(&req).await?;
         // ectd raises no alarms (no space quota yet), so there is never one to list
         // or clear; raising one by hand is refused rather than pretended.
         if req.into_inner().action == AlarmAction::Activate as i32 {
@@ -74,8 +82,9 @@ impl Maintenance for MaintenanceService {
 
     async fn defragment(
         &self,
-        _req: Request<DefragmentRequest>,
+        req: Request<DefragmentRequest>,
     ) -> Result<Response<DefragmentResponse>, Status> {
+        self.admin(&req).await?;
         let server = self.server.clone();
         tokio::task::spawn_blocking(move || server.store().engine().compact_all())
             .await
@@ -85,7 +94,8 @@ impl Maintenance for MaintenanceService {
         Ok(Response::new(DefragmentResponse { header: None }))
     }
 
-    async fn hash(&self, _req: Request<HashRequest>) -> Result<Response<HashResponse>, Status> {
+    async fn hash(&self, req: Request<HashRequest>) -> Result<Response<HashResponse>, Status> {
+        self.admin(&req).await?;
         let server = self.server.clone();
         let hash = tokio::task::spawn_blocking(move || server.store().hash_all())
             .await
@@ -100,6 +110,7 @@ impl Maintenance for MaintenanceService {
         &self,
         req: Request<HashKvRequest>,
     ) -> Result<Response<HashKvResponse>, Status> {
+        self.admin(&req).await?;
         let rev = req.into_inner().revision;
         let server = self.server.clone();
         let (hash, compact_revision, hash_revision) =
@@ -119,8 +130,9 @@ impl Maintenance for MaintenanceService {
 
     async fn snapshot(
         &self,
-        _req: Request<SnapshotRequest>,
+        req: Request<SnapshotRequest>,
     ) -> Result<Response<SnapshotStream>, Status> {
+        self.admin(&req).await?;
         // etcd's snapshot is a bbolt file that etcdctl restores; ectd's storage is
         // not bbolt, so it does not hand out a file that would fail to restore.
         Err(Status::unimplemented(
@@ -132,6 +144,7 @@ impl Maintenance for MaintenanceService {
         &self,
         req: Request<MoveLeaderRequest>,
     ) -> Result<Response<MoveLeaderResponse>, Status> {
+        self.admin(&req).await?;
         let target = req.into_inner().target_id;
         let s = &self.server;
         if s.raft_status().leader() != s.member_id() {

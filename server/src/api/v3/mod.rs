@@ -1,5 +1,6 @@
-//! etcd's v3 gRPC services. Services not listed here answer `Unimplemented`.
+//! etcd's v3 gRPC services.
 
+pub mod auth;
 pub mod check;
 pub mod cluster;
 pub mod election;
@@ -14,6 +15,7 @@ mod watchdog;
 
 use std::sync::Arc;
 
+use ectd_proto::etcdserverpb::auth_server::AuthServer;
 use ectd_proto::etcdserverpb::cluster_server::ClusterServer;
 use ectd_proto::etcdserverpb::kv_server::KvServer;
 use ectd_proto::etcdserverpb::lease_server::LeaseServer;
@@ -107,5 +109,6 @@ async fn routes(server: Arc<Server>) -> Routes {
     .add_service(ElectionServer::new(election::ElectionService::new(
         server.clone(),
     )))
+    .add_service(AuthServer::new(auth::AuthService::new(server.clone())))
     .add_service(health_service)
 }

@@ -137,16 +137,27 @@ pub fn range_of(resp: &TxnResponse, i: usize) -> &RangeResponse {
 /// default).
 pub const SESSION_TTL: i64 = 60;
 
-/// Runs KV requests on behalf of a recipe.
+/// Runs KV requests on behalf of a recipe, as the user who asked for it: each
+/// is checked as the same request from that user would be.
 #[derive(Clone)]
 pub struct Local {
     server: Arc<Server>,
+    id: crate::auth::Identity,
 }
 
 impl Local {
-    /// Requests served by `server`.
+    /// Requests served by `server` (no user yet).
     pub fn new(server: Arc<Server>) -> Local {
-        Local { server }
+        Local { server, id: None }
+    }
+
+    /// The same, on behalf of the sender of `req`.
+    pub async fn as_sender_of<T>(&self, req: &tonic::Request<T>) -> Result<Local, tonic::Status> {
+        let id = self.server.identity(req).await?;
+        Ok(Local {
+            server: self.server.clone(),
+            id,
+        })
     }
 
     /// The server.
@@ -160,7 +171,7 @@ impl Local {
 
     /// A txn through raft; the response header is complete.
     pub async fn txn(&self, req: TxnRequest) -> Result<TxnResponse, Error> {
-        match self.server.propose(Op::Txn(req)).await? {
+        match self.server.propose_as(Op::Txn(req), &self.id).await? {
             Output::Txn(mut resp) => {
                 resp.header = self.fill(resp.header);
                 Ok(resp)
@@ -186,7 +197,7 @@ impl Local {
             ttl: SESSION_TTL.max(self.server.limits().min_lease_ttl),
             id,
         };
-        match self.server.propose(Op::LeaseGrant(grant)).await? {
+        match self.server.propose_as(Op::LeaseGrant(grant), &self.id).await? {
             Output::LeaseGrant(resp) if resp.error.is_empty() => Ok(resp.id),
             Output::LeaseGrant(_) => Err(Error::LeaseExists),
             o => panic!("apply answered a lease grant with {o:?}"),
@@ -196,8 +207,11 @@ impl Local {
     /// A linearizable range; the response header is complete.
     pub async fn range(&self, req: RangeRequest) -> Result<RangeResponse, Error> {
         self.server.read_barrier().await?;
+        let auth = self.server.auth();
+        auth.check_range(&self.id, &req.key, &req.range_end)?;
         let view = self.server.store().read_view();
         let mut resp = kv::range(&view, &req)?;
+        auth.check_not_stale(&self.id)?;
         resp.header = self.fill(resp.header);
         Ok(resp)
     }
@@ -206,10 +220,13 @@ impl Local {
     pub async fn delete(&self, key: &[u8]) -> Result<ResponseHeader, Error> {
         match self
             .server
-            .propose(Op::DeleteRange(DeleteRangeRequest {
-                key: key.to_vec(),
-                ..Default::default()
-            }))
+            .propose_as(
+                Op::DeleteRange(DeleteRangeRequest {
+                    key: key.to_vec(),
+                    ..Default::default()
+                }),
+                &self.id,
+            )
             .await?
         {
             Output::DeleteRange(resp) => Ok(self.fill(resp.header).expect("filled header")),

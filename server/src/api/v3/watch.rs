@@ -7,12 +7,13 @@ use std::sync::Arc;
 
 use ectd_proto::etcdserverpb::watch_request::RequestUnion;
 use ectd_proto::etcdserverpb::watch_server::Watch;
-use ectd_proto::etcdserverpb::{WatchRequest, WatchResponse};
+use ectd_proto::etcdserverpb::{WatchCreateRequest, WatchRequest, WatchResponse};
 use futures::{Stream, StreamExt};
 use tonic::{Request, Response, Status, Streaming};
 
 use super::kv::{reject_learner, require_leader};
 use super::watchdog::{wants_leader, watchdog};
+use crate::error::Error;
 use crate::server::Server;
 use crate::watch::WatchStream;
 
@@ -32,17 +33,65 @@ impl WatchService {
 pub type ResponseStream =
     Pin<Box<dyn Stream<Item = Result<WatchResponse, Status>> + Send + 'static>>;
 
+/// Whether the sender of the watch call may watch what `c` asks for, checked
+/// when the watcher is created, as etcd checks it (a range end of `0x00` is
+/// checked as the key alone, as etcd does); the cancel reason if not. A watcher
+/// keeps running if the right is revoked later, as in etcd.
+async fn refusal(
+    server: &Server,
+    creds: &Request<()>,
+    c: &WatchCreateRequest,
+) -> Option<&'static str> {
+    let auth = server.auth();
+    if !auth.enabled() && creds.metadata().is_empty() {
+        return None;
+    }
+    let id = match server.identity(creds).await {
+        Ok(id) => id,
+        Err(Error::InvalidAuthToken) => return Some("etcdserver: invalid auth token"),
+        Err(_) => return Some("etcdserver: permission denied"),
+    };
+    let key: &[u8] = if c.key.is_empty() { &[0] } else { &c.key };
+    let end: &[u8] = if c.range_end == [0] { &[] } else { &c.range_end };
+    match auth.check_range(&id, key, end) {
+        Ok(()) => None,
+        Err(Error::AuthOldRevision) => Some("etcdserver: revision of auth store is old"),
+        Err(Error::UserEmpty) => Some("etcdserver: user name is empty"),
+        Err(_) => Some("etcdserver: permission denied"),
+    }
+}
+
+/// The credentials of a call, kept to check each watcher it creates.
+fn credentials_of<T>(req: &Request<T>) -> Request<()> {
+    let mut creds = Request::new(());
+    *creds.metadata_mut() = req.metadata().clone();
+    if let Some(cn) = req.extensions().get::<crate::tls::ClientCn>() {
+        creds.extensions_mut().insert(cn.clone());
+    }
+    if let Some(g) = req.extensions().get::<crate::api::Gatewayed>() {
+        creds.extensions_mut().insert(*g);
+    }
+    creds
+}
+
 /// Takes the client's requests until it closes its side (the watchers keep
 /// running, as in etcd) or the stream breaks (everything is cancelled).
-async fn take_requests<S>(stream: Arc<WatchStream>, mut incoming: S)
-where
+async fn take_requests<S>(
+    server: Arc<Server>,
+    creds: Request<()>,
+    stream: Arc<WatchStream>,
+    mut incoming: S,
+) where
     S: Stream<Item = Result<WatchRequest, Status>> + Unpin,
 {
     loop {
         stream.writable().await;
         match incoming.next().await {
             Some(Ok(req)) => match req.request_union {
-                Some(RequestUnion::CreateRequest(c)) => stream.create(&c),
+                Some(RequestUnion::CreateRequest(c)) => match refusal(&server, &creds, &c).await {
+                    Some(reason) => stream.refuse(reason),
+                    None => stream.create(&c),
+                },
                 Some(RequestUnion::CancelRequest(c)) => stream.cancel(c.watch_id),
                 Some(RequestUnion::ProgressRequest(_)) => stream.request_progress(),
                 None => {}
@@ -68,7 +117,13 @@ impl WatchService {
         reject_learner(&self.server)?;
         let dog = watchdog(&self.server, wants_leader(&req));
         let stream = Arc::new(self.server.hub().open_stream());
-        tokio::spawn(take_requests(stream.clone(), req.into_inner()));
+        let creds = credentials_of(&req);
+        tokio::spawn(take_requests(
+            self.server.clone(),
+            creds,
+            stream.clone(),
+            req.into_inner(),
+        ));
         let server = self.server.clone();
         let state = (stream, server, Some(dog));
         let out = futures::stream::unfold(state, |(stream, server, dog)| async move {
