@@ -1,6 +1,8 @@
 //! `ectl auth`: turns authentication on and off, and reports whether it
 //! is on.
 
+use ectd_client::Client;
+
 use super::args::{AuthCommand, NameArgs};
 use super::exit::CtlError;
 use super::Context;
@@ -15,7 +17,7 @@ pub async fn run(
         AuthCommand::Enable(args) => {
             no_arguments(args, "enable")?;
             let printer = ctx.printer()?;
-            ctx.connect().await?.auth_enable().await?;
+            enable(&ctx.connect().await?).await?;
             printer.auth_switched(out, true);
             Ok(())
         }
@@ -31,6 +33,26 @@ pub async fn run(
             let printer = ctx.printer()?;
             let resp = ctx.connect().await?.auth_status().await?;
             printer.auth_status(out, &resp)
+        }
+    }
+}
+
+/// etcd's refusal to enable authentication while the user `root` lacks the
+/// role `root`.
+const ROOT_ROLE_MISSING: &str = "etcdserver: root user does not have root role";
+
+/// Enables authentication as etcdctl does: a `root` user without the
+/// `root` role is given it (the role is created first) and enabling is
+/// tried again. Whatever else fails ends the command, including creating a
+/// `root` role that exists already.
+async fn enable(client: &Client) -> Result<(), ectd_client::Error> {
+    loop {
+        match client.auth_enable().await {
+            Err(err) if err.message() == Some(ROOT_ROLE_MISSING) => {
+                client.role_add("root").await?;
+                client.user_grant_role("root", "root").await?;
+            }
+            result => return result.map(drop),
         }
     }
 }
