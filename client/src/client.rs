@@ -357,8 +357,8 @@ impl Client {
     {
         let timeout = self.options.command_timeout;
         let deadline = (!timeout.is_zero()).then(|| Instant::now() + timeout);
-        let attempts = self.with_token_retry(|| {
-            let mut request = tonic::Request::new(message.clone());
+        let attempt = |message: Req| {
+            let mut request = tonic::Request::new(message);
             // The server learns the deadline too, so it can stop working on
             // a request nobody is waiting for any more.
             if let Some(deadline) = deadline {
@@ -366,7 +366,14 @@ impl Client {
             }
             let response = call(request);
             async move { Ok(response.await?.into_inner()) }
-        });
+        };
+        let attempts = async {
+            // Only a client that logs in may have to send a request twice.
+            if self.session().is_none() {
+                return attempt(message).await;
+            }
+            self.with_token_retry(|| attempt(message.clone())).await
+        };
         match deadline {
             None => attempts.await,
             Some(deadline) => tokio::time::timeout_at(deadline, attempts)
