@@ -259,7 +259,7 @@ fn enable(t: &mut Compare) {
     t.check(&["user", "get", "root", "--detail"]);
     t.check(&["auth", "enable"]);
     t.check_auth_status(true, &ROOT);
-    t.check(&as_root(&["auth", "enable", "-w", "json"]));
+    t.check_formats(&as_root(&["auth", "enable"]));
 }
 
 fn logins(t: &mut Compare) {
@@ -304,6 +304,12 @@ fn logins(t: &mut Compare) {
         ],
         "bobpw\nrootpw\n",
     );
+    // The new user's password is asked for before the login's.
+    t.check_stdin(
+        &["--user", "root", "user", "add", "zed"],
+        "zedpw\nzedpw\nrootpw\n",
+    );
+    t.check_stdin(&["--user", "root", "user", "delete", "zed"], "rootpw\n");
     // From the environment.
     t.check_env(&["user", "list"], &[("ETCDCTL_USER", "root:rootpw")]);
     t.check_env(
