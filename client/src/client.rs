@@ -1,9 +1,11 @@
 //! Connecting to a cluster and issuing key-value calls.
 
 use std::future::Future;
+use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::time::Instant;
+use tonic::service::interceptor::InterceptedService;
 use tonic::transport::{Channel, Endpoint};
 
 use crate::proto::etcdserverpb::{
@@ -15,6 +17,7 @@ use crate::proto::etcdserverpb::{
 use crate::proto::v3electionpb::election_client::ElectionClient;
 use crate::proto::v3lockpb::lock_client::LockClient;
 use crate::tls::{self, TlsConnector};
+use crate::token::{Session, TokenInterceptor};
 use crate::{Error, TlsOptions};
 
 /// Responses are not size-limited on the client: a range over a large
@@ -52,16 +55,21 @@ impl Default for ConnectOptions {
     }
 }
 
+/// The transport of the raw service clients: the connection, with the
+/// client's auth token added to every request (see [`TokenInterceptor`]).
+pub type TokenChannel = InterceptedService<Channel, TokenInterceptor>;
+
 /// A connection to one member of an etcd-compatible cluster.
 ///
 /// Cloning is cheap and clones share the underlying HTTP/2 connection, which
-/// tonic re-establishes by itself if it drops. Every method may be called
-/// concurrently.
+/// tonic re-establishes by itself if it drops, and the login, if any (see
+/// [`Client::with_credentials`]). Every method may be called concurrently.
 #[derive(Debug, Clone)]
 pub struct Client {
     channel: Channel,
     endpoint: String,
     options: ConnectOptions,
+    session: Option<Arc<Session>>,
 }
 
 impl Client {
@@ -138,6 +146,7 @@ impl Client {
                             channel,
                             endpoint: target.url.clone(),
                             options,
+                            session: None,
                         })
                     }
                     Ok(Err(err)) => match tls::tls_failure(&err) {
@@ -184,22 +193,53 @@ impl Client {
     }
 
     /// The underlying channel, for building clients of other gRPC services.
+    /// Requests made on it directly carry no auth token; wrap it with
+    /// [`Client::token_interceptor`] for that.
     pub fn channel(&self) -> Channel {
         self.channel.clone()
     }
 
+    /// Adds this client's auth token to requests, for clients of other gRPC
+    /// services built on [`Client::channel`].
+    pub fn token_interceptor(&self) -> TokenInterceptor {
+        TokenInterceptor::new(self.session.clone())
+    }
+
+    /// The channel with the auth token added, which the raw service
+    /// clients use.
+    fn token_channel(&self) -> TokenChannel {
+        InterceptedService::new(self.channel(), self.token_interceptor())
+    }
+
+    /// This client, logged in as `session` says.
+    pub(crate) fn logged_in(self, session: Arc<Session>) -> Client {
+        Client {
+            session: Some(session),
+            ..self
+        }
+    }
+
+    /// The login, if this client has one.
+    pub(crate) fn session(&self) -> Option<&Session> {
+        self.session.as_deref()
+    }
+
     /// `KV.Range`: reads keys exactly as the request describes.
     pub async fn range(&self, request: RangeRequest) -> Result<RangeResponse, Error> {
-        let mut kv = self.kv();
-        self.unary(request, |req| async move { kv.range(req).await })
-            .await
+        self.unary(request, |req| {
+            let mut kv = self.kv();
+            async move { kv.range(req).await }
+        })
+        .await
     }
 
     /// `KV.Put`: writes one key exactly as the request describes.
     pub async fn put(&self, request: PutRequest) -> Result<PutResponse, Error> {
-        let mut kv = self.kv();
-        self.unary(request, |req| async move { kv.put(req).await })
-            .await
+        self.unary(request, |req| {
+            let mut kv = self.kv();
+            async move { kv.put(req).await }
+        })
+        .await
     }
 
     /// `KV.DeleteRange`: deletes the keys the request selects.
@@ -207,24 +247,30 @@ impl Client {
         &self,
         request: DeleteRangeRequest,
     ) -> Result<DeleteRangeResponse, Error> {
-        let mut kv = self.kv();
-        self.unary(request, |req| async move { kv.delete_range(req).await })
-            .await
+        self.unary(request, |req| {
+            let mut kv = self.kv();
+            async move { kv.delete_range(req).await }
+        })
+        .await
     }
 
     /// `KV.Txn`: evaluates the compares and applies the success or failure
     /// branch atomically.
     pub async fn txn(&self, request: TxnRequest) -> Result<TxnResponse, Error> {
-        let mut kv = self.kv();
-        self.unary(request, |req| async move { kv.txn(req).await })
-            .await
+        self.unary(request, |req| {
+            let mut kv = self.kv();
+            async move { kv.txn(req).await }
+        })
+        .await
     }
 
     /// `KV.Compact`: discards history before the requested revision.
     pub async fn compact(&self, request: CompactionRequest) -> Result<CompactionResponse, Error> {
-        let mut kv = self.kv();
-        self.unary(request, |req| async move { kv.compact(req).await })
-            .await
+        self.unary(request, |req| {
+            let mut kv = self.kv();
+            async move { kv.compact(req).await }
+        })
+        .await
     }
 
     /// Reads the latest value of a single key (a linearizable `Range`).
@@ -251,67 +297,88 @@ impl Client {
     }
 
     /// A raw client of the KV service on this connection.
-    pub fn kv(&self) -> KvClient<Channel> {
-        KvClient::new(self.channel()).max_decoding_message_size(MAX_DECODING_MESSAGE_SIZE)
+    pub fn kv(&self) -> KvClient<TokenChannel> {
+        KvClient::new(self.token_channel()).max_decoding_message_size(MAX_DECODING_MESSAGE_SIZE)
     }
 
     /// A raw client of the Watch service on this connection.
-    pub fn watch(&self) -> WatchClient<Channel> {
-        WatchClient::new(self.channel()).max_decoding_message_size(MAX_DECODING_MESSAGE_SIZE)
+    pub fn watch(&self) -> WatchClient<TokenChannel> {
+        WatchClient::new(self.token_channel()).max_decoding_message_size(MAX_DECODING_MESSAGE_SIZE)
     }
 
     /// A raw client of the Lease service on this connection.
-    pub fn lease(&self) -> LeaseClient<Channel> {
-        LeaseClient::new(self.channel()).max_decoding_message_size(MAX_DECODING_MESSAGE_SIZE)
+    pub fn lease(&self) -> LeaseClient<TokenChannel> {
+        LeaseClient::new(self.token_channel()).max_decoding_message_size(MAX_DECODING_MESSAGE_SIZE)
     }
 
     /// A raw client of the Cluster service on this connection.
-    pub fn cluster(&self) -> ClusterClient<Channel> {
-        ClusterClient::new(self.channel()).max_decoding_message_size(MAX_DECODING_MESSAGE_SIZE)
+    pub fn cluster(&self) -> ClusterClient<TokenChannel> {
+        ClusterClient::new(self.token_channel())
+            .max_decoding_message_size(MAX_DECODING_MESSAGE_SIZE)
     }
 
     /// A raw client of the Maintenance service on this connection.
-    pub fn maintenance(&self) -> MaintenanceClient<Channel> {
-        MaintenanceClient::new(self.channel()).max_decoding_message_size(MAX_DECODING_MESSAGE_SIZE)
+    pub fn maintenance(&self) -> MaintenanceClient<TokenChannel> {
+        MaintenanceClient::new(self.token_channel())
+            .max_decoding_message_size(MAX_DECODING_MESSAGE_SIZE)
     }
 
     /// A raw client of the Auth service on this connection.
-    pub fn auth(&self) -> AuthClient<Channel> {
-        AuthClient::new(self.channel()).max_decoding_message_size(MAX_DECODING_MESSAGE_SIZE)
+    pub fn auth(&self) -> AuthClient<TokenChannel> {
+        AuthClient::new(self.token_channel()).max_decoding_message_size(MAX_DECODING_MESSAGE_SIZE)
     }
 
     /// A raw client of the Lock service (`v3lockpb`) on this connection.
-    pub fn lock(&self) -> LockClient<Channel> {
-        LockClient::new(self.channel()).max_decoding_message_size(MAX_DECODING_MESSAGE_SIZE)
+    pub fn lock(&self) -> LockClient<TokenChannel> {
+        LockClient::new(self.token_channel()).max_decoding_message_size(MAX_DECODING_MESSAGE_SIZE)
     }
 
     /// A raw client of the Election service (`v3electionpb`) on this
     /// connection.
-    pub fn election(&self) -> ElectionClient<Channel> {
-        ElectionClient::new(self.channel()).max_decoding_message_size(MAX_DECODING_MESSAGE_SIZE)
+    pub fn election(&self) -> ElectionClient<TokenChannel> {
+        ElectionClient::new(self.token_channel())
+            .max_decoding_message_size(MAX_DECODING_MESSAGE_SIZE)
     }
 
-    /// Runs one unary call under the command timeout.
+    /// Runs one unary call under the command timeout. `call` makes the call
+    /// for a request; it runs a second time, with a fresh token, when the
+    /// server refused the first one's token (see
+    /// [`Client::with_credentials`]). The timeout bounds both attempts and
+    /// the login between them.
     pub(crate) async fn unary<Req, Resp, F, Fut>(
         &self,
         message: Req,
         call: F,
     ) -> Result<Resp, Error>
     where
-        F: FnOnce(tonic::Request<Req>) -> Fut,
+        Req: Clone,
+        F: Fn(tonic::Request<Req>) -> Fut,
         Fut: Future<Output = Result<tonic::Response<Resp>, tonic::Status>>,
     {
-        let mut request = tonic::Request::new(message);
         let timeout = self.options.command_timeout;
-        if timeout.is_zero() {
-            return Ok(call(request).await?.into_inner());
-        }
-        // The server learns the deadline too, so it can stop working on a
-        // request nobody is waiting for any more.
-        request.set_timeout(timeout);
-        match tokio::time::timeout(timeout, call(request)).await {
-            Ok(result) => Ok(result?.into_inner()),
-            Err(_) => Err(Error::Timeout),
+        let deadline = (!timeout.is_zero()).then(|| Instant::now() + timeout);
+        let attempt = |message: Req| {
+            let mut request = tonic::Request::new(message);
+            // The server learns the deadline too, so it can stop working on
+            // a request nobody is waiting for any more.
+            if let Some(deadline) = deadline {
+                request.set_timeout(deadline.saturating_duration_since(Instant::now()));
+            }
+            let response = call(request);
+            async move { Ok(response.await?.into_inner()) }
+        };
+        let attempts = async {
+            // Only a client that logs in may have to send a request twice.
+            if self.session().is_none() {
+                return attempt(message).await;
+            }
+            self.with_token_retry(|| attempt(message.clone())).await
+        };
+        match deadline {
+            None => attempts.await,
+            Some(deadline) => tokio::time::timeout_at(deadline, attempts)
+                .await
+                .unwrap_or(Err(Error::Timeout)),
         }
     }
 }

@@ -18,18 +18,22 @@ impl Client {
         &self,
         request: MemberListRequest,
     ) -> Result<MemberListResponse, Error> {
-        let mut cluster = self.cluster();
-        self.unary(request, |req| async move { cluster.member_list(req).await })
-            .await
+        self.unary(request, |req| {
+            let mut cluster = self.cluster();
+            async move { cluster.member_list(req).await }
+        })
+        .await
     }
 
     /// `Cluster.MemberAdd`: registers a new member (a learner when
     /// `is_learner` is set) by its peer URLs. The member itself must then be
     /// started with the configuration the response describes.
     pub async fn member_add(&self, request: MemberAddRequest) -> Result<MemberAddResponse, Error> {
-        let mut cluster = self.cluster();
-        self.unary(request, |req| async move { cluster.member_add(req).await })
-            .await
+        self.unary(request, |req| {
+            let mut cluster = self.cluster();
+            async move { cluster.member_add(req).await }
+        })
+        .await
     }
 
     /// `Cluster.MemberRemove`: removes the member with the given ID.
@@ -37,11 +41,10 @@ impl Client {
         &self,
         request: MemberRemoveRequest,
     ) -> Result<MemberRemoveResponse, Error> {
-        let mut cluster = self.cluster();
-        self.unary(
-            request,
-            |req| async move { cluster.member_remove(req).await },
-        )
+        self.unary(request, |req| {
+            let mut cluster = self.cluster();
+            async move { cluster.member_remove(req).await }
+        })
         .await
     }
 
@@ -50,11 +53,10 @@ impl Client {
         &self,
         request: MemberUpdateRequest,
     ) -> Result<MemberUpdateResponse, Error> {
-        let mut cluster = self.cluster();
-        self.unary(
-            request,
-            |req| async move { cluster.member_update(req).await },
-        )
+        self.unary(request, |req| {
+            let mut cluster = self.cluster();
+            async move { cluster.member_update(req).await }
+        })
         .await
     }
 
@@ -64,20 +66,21 @@ impl Client {
         &self,
         request: MemberPromoteRequest,
     ) -> Result<MemberPromoteResponse, Error> {
-        let mut cluster = self.cluster();
-        self.unary(
-            request,
-            |req| async move { cluster.member_promote(req).await },
-        )
+        self.unary(request, |req| {
+            let mut cluster = self.cluster();
+            async move { cluster.member_promote(req).await }
+        })
         .await
     }
 
     /// `Maintenance.Status` of the member this client is connected to: its
     /// ID, the leader it follows, raft progress, database size and alarms.
     pub async fn status(&self, request: StatusRequest) -> Result<StatusResponse, Error> {
-        let mut maintenance = self.maintenance();
-        self.unary(request, |req| async move { maintenance.status(req).await })
-            .await
+        self.unary(request, |req| {
+            let mut maintenance = self.maintenance();
+            async move { maintenance.status(req).await }
+        })
+        .await
     }
 
     /// `Maintenance.Status` of one particular endpoint: connects to exactly
@@ -101,11 +104,10 @@ impl Client {
         &self,
         request: MoveLeaderRequest,
     ) -> Result<MoveLeaderResponse, Error> {
-        let mut maintenance = self.maintenance();
-        self.unary(
-            request,
-            |req| async move { maintenance.move_leader(req).await },
-        )
+        self.unary(request, |req| {
+            let mut maintenance = self.maintenance();
+            async move { maintenance.move_leader(req).await }
+        })
         .await
     }
 }

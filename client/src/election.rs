@@ -33,7 +33,12 @@ impl Client {
             lease,
             value: value.into(),
         };
-        Ok(self.election().campaign(request).await?.into_inner())
+        self.with_token_retry(|| {
+            let mut election = self.election();
+            let request = request.clone();
+            async move { Ok(election.campaign(request).await?.into_inner()) }
+        })
+        .await
     }
 
     /// `Election.Proclaim`: replaces the leader's proclamation with `value`,
@@ -43,23 +48,27 @@ impl Client {
         leader: LeaderKey,
         value: impl Into<Vec<u8>>,
     ) -> Result<ProclaimResponse, Error> {
-        let mut election = self.election();
         let request = ProclaimRequest {
             leader: Some(leader),
             value: value.into(),
         };
-        self.unary(request, |req| async move { election.proclaim(req).await })
-            .await
+        self.unary(request, |req| {
+            let mut election = self.election();
+            async move { election.proclaim(req).await }
+        })
+        .await
     }
 
     /// `Election.Leader`: the current leader's key and proclamation. An
     /// election without a leader fails with etcd's status `Unknown`,
     /// `election: no leader`.
     pub async fn leader(&self, name: impl Into<Vec<u8>>) -> Result<LeaderResponse, Error> {
-        let mut election = self.election();
         let request = LeaderRequest { name: name.into() };
-        self.unary(request, |req| async move { election.leader(req).await })
-            .await
+        self.unary(request, |req| {
+            let mut election = self.election();
+            async move { election.leader(req).await }
+        })
+        .await
     }
 
     /// `Election.Observe`: the current leader's proclamation (once there
@@ -90,11 +99,13 @@ impl Client {
     /// `Election.Resign`: gives up leadership held through `leader`,
     /// deleting its key so that the next candidate leads.
     pub async fn resign(&self, leader: LeaderKey) -> Result<ResignResponse, Error> {
-        let mut election = self.election();
         let request = ResignRequest {
             leader: Some(leader),
         };
-        self.unary(request, |req| async move { election.resign(req).await })
-            .await
+        self.unary(request, |req| {
+            let mut election = self.election();
+            async move { election.resign(req).await }
+        })
+        .await
     }
 }

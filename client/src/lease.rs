@@ -24,19 +24,23 @@ impl Client {
     /// value asks for exactly that ID (and fails if it is taken). The server
     /// may raise a TTL below its minimum; the response says what was granted.
     pub async fn lease_grant(&self, ttl: i64, id: i64) -> Result<LeaseGrantResponse, Error> {
-        let mut lease = self.lease();
         let request = LeaseGrantRequest { ttl, id };
-        self.unary(request, |req| async move { lease.lease_grant(req).await })
-            .await
+        self.unary(request, |req| {
+            let mut lease = self.lease();
+            async move { lease.lease_grant(req).await }
+        })
+        .await
     }
 
     /// `Lease.LeaseRevoke`: ends the lease now and deletes every key attached
     /// to it, in one revision (none if no key is attached).
     pub async fn lease_revoke(&self, id: i64) -> Result<LeaseRevokeResponse, Error> {
-        let mut lease = self.lease();
         let request = LeaseRevokeRequest { id };
-        self.unary(request, |req| async move { lease.lease_revoke(req).await })
-            .await
+        self.unary(request, |req| {
+            let mut lease = self.lease();
+            async move { lease.lease_revoke(req).await }
+        })
+        .await
     }
 
     /// `Lease.LeaseTimeToLive`: the granted and remaining TTL of a lease,
@@ -48,20 +52,19 @@ impl Client {
         id: i64,
         keys: bool,
     ) -> Result<LeaseTimeToLiveResponse, Error> {
-        let mut lease = self.lease();
         let request = LeaseTimeToLiveRequest { id, keys };
-        self.unary(
-            request,
-            |req| async move { lease.lease_time_to_live(req).await },
-        )
+        self.unary(request, |req| {
+            let mut lease = self.lease();
+            async move { lease.lease_time_to_live(req).await }
+        })
         .await
     }
 
     /// `Lease.LeaseLeases`: every lease the server holds.
     pub async fn lease_leases(&self) -> Result<LeaseLeasesResponse, Error> {
-        let mut lease = self.lease();
-        self.unary(LeaseLeasesRequest {}, |req| async move {
-            lease.lease_leases(req).await
+        self.unary(LeaseLeasesRequest {}, |req| {
+            let mut lease = self.lease();
+            async move { lease.lease_leases(req).await }
         })
         .await
     }
@@ -71,20 +74,24 @@ impl Client {
     /// was revoked) fails with etcd's `NotFound` status
     /// `etcdserver: requested lease not found`, as clientv3 reports it.
     pub async fn lease_keep_alive_once(&self, id: i64) -> Result<LeaseKeepAliveResponse, Error> {
-        let mut lease = self.lease();
-        // The request side stays open until the answer is in: a server may
-        // end the call as soon as the client half-closes it.
-        let request =
-            futures::stream::iter([LeaseKeepAliveRequest { id }]).chain(futures::stream::pending());
         let resp = self
-            .unary(request, |req| async move {
-                let mut responses = lease.lease_keep_alive(req).await?.into_inner();
-                match responses.next().await {
-                    Some(Ok(resp)) => Ok(tonic::Response::new(resp)),
-                    Some(Err(status)) => Err(status),
-                    None => Err(tonic::Status::unavailable(
-                        "keep-alive stream ended without a response",
-                    )),
+            .unary(LeaseKeepAliveRequest { id }, |req| {
+                let mut lease = self.lease();
+                // The request side stays open until the answer is in: a
+                // server may end the call as soon as the client half-closes
+                // it.
+                let req = req.map(|renewal| {
+                    futures::stream::iter([renewal]).chain(futures::stream::pending())
+                });
+                async move {
+                    let mut responses = lease.lease_keep_alive(req).await?.into_inner();
+                    match responses.next().await {
+                        Some(Ok(resp)) => Ok(tonic::Response::new(resp)),
+                        Some(Err(status)) => Err(status),
+                        None => Err(tonic::Status::unavailable(
+                            "keep-alive stream ended without a response",
+                        )),
+                    }
                 }
             })
             .await?;

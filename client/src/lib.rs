@@ -81,16 +81,36 @@
 //! # }
 //! ```
 //!
+//! With authentication enabled on the server, [`Client::with_credentials`]
+//! logs in and every later call carries the token, renewed when the server
+//! refuses it; users, roles and permissions are managed with
+//! [`Client::user_add`], [`Client::role_grant_permission`], … and
+//! [`Client::auth_enable`].
+//!
+//! ```no_run
+//! # async fn demo() -> Result<(), ectd_client::Error> {
+//! use ectd_client::{Client, Credentials};
+//!
+//! let client = Client::connect(&["127.0.0.1:2379".to_string()])
+//!     .await?
+//!     .with_credentials(Credentials::new("root", "secret"))
+//!     .await?;
+//! client.put_kv("foo", "bar").await?;
+//! # Ok(())
+//! # }
+//! ```
+//!
 //! etcd's v2 HTTP API (`/v2/keys`, `/v2/members`), which ectd serves with
 //! `--enable-v2`, has a client of its own in [`v2`].
 //!
 //! The crate also ships `ectl`, a command-line tool that is flag- and
 //! output-compatible with `etcdctl` 3.4 for the key-value commands, the
 //! cluster commands (`member`, `endpoint`, `move-leader`), `watch`,
-//! `lease`, `lock` and `elect`.
+//! `lease`, `lock`, `elect`, and `auth`, `user` and `role`.
 
 #![warn(missing_docs)]
 
+mod auth;
 mod client;
 mod cluster;
 mod election;
@@ -100,15 +120,17 @@ mod lease;
 mod lock;
 mod range;
 mod tls;
+mod token;
 pub mod v2;
 mod watch;
 
-pub use client::{Client, ConnectOptions};
+pub use client::{Client, ConnectOptions, TokenChannel};
 pub use error::Error;
 pub use keep_alive::{KeepAliveEnd, KeepAliveState, LeaseKeeper};
 pub use lock::{HeldLock, LeasedMutex};
 pub use range::{prefix_range_end, KeyRange};
 pub use tls::TlsOptions;
+pub use token::{Credentials, TokenInterceptor};
 pub use watch::{is_progress_notify, ProgressRequester, Watcher};
 
 /// The wire types and gRPC stubs (`etcdserverpb`, `mvccpb`, …) the client

@@ -26,16 +26,23 @@ impl Client {
             name: name.into(),
             lease,
         };
-        Ok(self.lock().lock(request).await?.into_inner())
+        self.with_token_retry(|| {
+            let mut lock = self.lock();
+            let request = request.clone();
+            async move { Ok(lock.lock(request).await?.into_inner()) }
+        })
+        .await
     }
 
     /// `Lock.Unlock`: releases the lock held through `key` (the key
     /// [`Client::acquire_lock`] returned) by deleting that key.
     pub async fn unlock(&self, key: impl Into<Vec<u8>>) -> Result<UnlockResponse, Error> {
-        let mut lock = self.lock();
         let request = UnlockRequest { key: key.into() };
-        self.unary(request, |req| async move { lock.unlock(req).await })
-            .await
+        self.unary(request, |req| {
+            let mut lock = self.lock();
+            async move { lock.unlock(req).await }
+        })
+        .await
     }
 }
 

@@ -45,7 +45,9 @@ impl Client {
     /// server refuses outright fails here.
     pub async fn open_watch(&self, create: WatchCreateRequest) -> Result<Watcher, Error> {
         let timeout = self.options().command_timeout;
-        let opening = WatchStream::open(self, create.clone());
+        // A stream presents its token when it opens: one refused for its
+        // token is opened again after a new login.
+        let opening = self.with_token_retry(|| WatchStream::open(self, create.clone()));
         let (stream, created) = if timeout.is_zero() {
             opening.await?
         } else {

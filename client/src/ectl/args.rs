@@ -8,6 +8,7 @@
 //! optional).
 
 use std::ffi::OsString;
+use std::fmt;
 use std::time::Duration;
 
 use clap::{ArgAction, Args, Parser, Subcommand};
@@ -15,12 +16,17 @@ use clap::{ArgAction, Args, Parser, Subcommand};
 use super::duration::parse_duration;
 use super::gostr::{parse_bool, parse_int};
 
+mod auth;
 mod cluster;
 mod concurrency;
 mod lease;
 mod tls;
 mod watch;
 
+pub use auth::{
+    AuthArgs, AuthCommand, NameArgs, PermissionArgs, RoleArgs, RoleCommand, UserAddArgs, UserArgs,
+    UserCommand, UserGetArgs, UserPasswdArgs,
+};
 pub use cluster::{
     EndpointArgs, EndpointCommand, MemberAddArgs, MemberArgs, MemberCommand, MemberIdArgs,
     MemberUpdateArgs, MoveLeaderArgs,
@@ -82,9 +88,28 @@ pub struct GlobalArgs {
     #[arg(long, global = true, value_parser = go_duration)]
     pub command_timeout: Option<Duration>,
 
+    /// username[:password] for authentication (prompt if password is not supplied)
+    #[arg(long, global = true, value_parser = secret)]
+    pub user: Option<Secret>,
+
+    /// password for authentication (if this option is used, --user option shouldn't include password)
+    #[arg(long, global = true, value_parser = secret)]
+    pub password: Option<Secret>,
+
     /// The transport-security flags.
     #[command(flatten)]
     pub tls: TlsArgs,
+}
+
+/// The value of a flag that may hold a password (`--user`, `--password`):
+/// `Debug` does not show it.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(pub String);
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Secret(<hidden>)")
+    }
 }
 
 /// The commands ectl knows.
@@ -146,6 +171,24 @@ pub enum Command {
     /// Transfers leadership to another etcd cluster member.
     #[command(override_usage = "ectl move-leader <transferee-member-id>")]
     MoveLeader(MoveLeaderArgs),
+    /// Enable or disable authentication
+    #[command(
+        arg_required_else_help = true,
+        override_usage = "ectl auth <enable or disable> [flags]"
+    )]
+    Auth(AuthArgs),
+    /// User related commands
+    #[command(
+        arg_required_else_help = true,
+        override_usage = "ectl user <subcommand> [flags]"
+    )]
+    User(UserArgs),
+    /// Role related commands
+    #[command(
+        arg_required_else_help = true,
+        override_usage = "ectl role <subcommand> [flags]"
+    )]
+    Role(RoleArgs),
     /// Prints the version of ectl
     Version(VersionArgs),
 }
@@ -407,6 +450,10 @@ fn go_duration(s: &str) -> Result<Duration, String> {
     parse_duration(s)
 }
 
+fn secret(s: &str) -> Result<Secret, String> {
+    Ok(Secret(s.to_string()))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -579,6 +626,61 @@ mod tests {
             cli.command,
             Command::Elect(ElectArgs { listen: true, .. })
         ));
+    }
+
+    #[test]
+    fn auth_user_and_role_flags() {
+        let cli = parse(&[
+            "user",
+            "add",
+            "alice",
+            "--interactive=false",
+            "--user=root:pw",
+        ])
+        .unwrap();
+        let Command::User(UserArgs {
+            command: UserCommand::Add(add),
+        }) = cli.command
+        else {
+            panic!("not user add")
+        };
+        assert_eq!(add.args, vec!["alice".to_string()]);
+        assert!(!add.interactive && !add.no_password);
+        assert_eq!(add.new_user_password, "");
+        assert_eq!(cli.global.user, Some(Secret("root:pw".into())));
+        let cli = parse(&["user", "passwd", "bob"]).unwrap();
+        assert!(matches!(
+            cli.command,
+            Command::User(UserArgs {
+                command: UserCommand::Passwd(UserPasswdArgs {
+                    interactive: true,
+                    ..
+                })
+            })
+        ));
+        let cli = parse(&[
+            "role",
+            "grant-permission",
+            "r",
+            "read",
+            "k",
+            "--prefix",
+            "--password",
+            "x",
+        ])
+        .unwrap();
+        let Command::Role(RoleArgs {
+            command: RoleCommand::GrantPermission(grant),
+        }) = cli.command
+        else {
+            panic!("not role grant-permission")
+        };
+        assert_eq!(grant.args.len(), 3);
+        assert!(grant.prefix && !grant.from_key);
+        assert_eq!(cli.global.password, Some(Secret("x".into())));
+        assert!(parse(&["auth", "enable"]).is_ok());
+        assert!(parse(&["user", "get", "u", "--detail"]).is_ok());
+        assert!(parse(&["role", "frobnicate"]).is_err());
     }
 
     #[test]

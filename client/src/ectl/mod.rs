@@ -2,12 +2,16 @@
 //!
 //! Flags, output formats, error messages and exit codes follow etcdctl 3.4
 //! (`ETCDCTL_API=3`) for `put`, `get`, `del`, `txn`, `compaction`,
-//! `watch`, `lease`, `lock`, `elect`, `member`, `endpoint`, `move-leader`
-//! and `version`, so scripts written for etcdctl work with ectl unchanged.
+//! `watch`, `lease`, `lock`, `elect`, `member`, `endpoint`, `move-leader`,
+//! `auth`, `user`, `role` and `version`, so scripts written for etcdctl
+//! work with ectl unchanged. `auth status`, which etcdctl 3.4 lacks,
+//! follows etcdctl 3.5.
 //!
 //! Transport security takes etcdctl's global flags and variables too
 //! (`--cacert`, `--cert`, `--key`, `--insecure-skip-tls-verify`,
-//! `--insecure-transport`, `ETCDCTL_CACERT`, …); see [`settings`].
+//! `--insecure-transport`, `ETCDCTL_CACERT`, …); see [`settings`]. So does
+//! the login (`--user`, `--password`, `ETCDCTL_USER`, `ETCDCTL_PASSWORD`);
+//! see [`login`].
 //!
 //! Most commands print their answer when they are done. Those that run
 //! until something happens (`watch`, `lease keep-alive`, `lock`, `elect`)
@@ -17,6 +21,7 @@
 //! etcdctl 2 instead, for etcd's v2 HTTP API; see [`v2`].
 
 mod args;
+mod auth;
 mod compaction;
 mod del;
 mod duration;
@@ -28,28 +33,33 @@ mod get;
 mod gostr;
 mod lease;
 mod lock;
+mod login;
 mod member;
 mod move_leader;
 mod output;
+mod password;
 mod peer_urls;
 mod put;
+mod role;
 mod settings;
 mod signals;
 mod txn;
 mod txn_syntax;
+mod user;
 mod v2;
 mod watch;
 
+use std::cell::OnceCell;
 use std::ffi::{OsStr, OsString};
 use std::future::Future;
 use std::io::Write;
 
 use clap::error::{ContextKind, ContextValue, ErrorKind};
 use clap::Parser;
-use ectd_client::{Client, ConnectOptions};
+use ectd_client::{Client, ConnectOptions, Credentials};
 
 use args::{Cli, Command};
-use exit::CtlError;
+use exit::{CtlError, EXIT_BAD_CONNECTION};
 use output::{Format, Printer};
 use settings::Settings;
 
@@ -127,7 +137,7 @@ fn api_version(args: &mut Vec<OsString>, env: Option<OsString>) -> Result<Api, S
 }
 
 async fn run(command: &Command, settings: &Settings, out: &mut Vec<u8>) -> Result<(), CtlError> {
-    let ctx = Context { settings };
+    let ctx = Context::new(settings);
     match command {
         Command::Put(args) => put::run(&ctx, args, out).await,
         Command::Get(args) => get::run(&ctx, args, out).await,
@@ -141,6 +151,9 @@ async fn run(command: &Command, settings: &Settings, out: &mut Vec<u8>) -> Resul
         Command::Member(args) => member::run(&ctx, &args.command, out).await,
         Command::Endpoint(args) => endpoint::run(&ctx, args, out).await,
         Command::MoveLeader(args) => move_leader::run(&ctx, args, out).await,
+        Command::Auth(args) => auth::run(&ctx, &args.command, out).await,
+        Command::User(args) => user::run(&ctx, &args.command, out).await,
+        Command::Role(args) => role::run(&ctx, &args.command, out).await,
         Command::Version(_) => {
             out.extend(
                 format!(
@@ -157,9 +170,29 @@ async fn run(command: &Command, settings: &Settings, out: &mut Vec<u8>) -> Resul
 /// What every command needs from the global settings.
 pub struct Context<'a> {
     settings: &'a Settings,
+    /// The login, once known: a password asked for is asked once, however
+    /// many connections the command makes.
+    credentials: OnceCell<Option<Credentials>>,
 }
 
 impl Context<'_> {
+    fn new(settings: &Settings) -> Context<'_> {
+        Context {
+            settings,
+            credentials: OnceCell::new(),
+        }
+    }
+
+    /// The credentials to log in with, if any; the first call asks for a
+    /// password that was not given.
+    fn credentials(&self) -> Result<Option<Credentials>, CtlError> {
+        if let Some(credentials) = self.credentials.get() {
+            return Ok(credentials.clone());
+        }
+        let credentials = self.settings.login.credentials()?;
+        Ok(self.credentials.get_or_init(|| credentials).clone())
+    }
+
     /// The printer for `--write-out`, or etcdctl's error for an unknown
     /// format.
     fn printer(&self) -> Result<Printer, CtlError> {
@@ -196,17 +229,35 @@ impl Context<'_> {
     }
 
     /// Connects in plaintext or over TLS, as the TLS settings and the
-    /// endpoints' schemes say.
+    /// endpoints' schemes say, and logs in if asked to.
     async fn dial(
         &self,
         endpoints: &[String],
         options: ConnectOptions,
     ) -> Result<Client, CtlError> {
-        let client = match self.settings.tls.for_endpoints(endpoints)? {
-            None => Client::connect_with(endpoints, options).await?,
-            Some(tls) => Client::connect_tls(endpoints, options, &tls).await?,
+        let credentials = self.credentials()?;
+        let tls = self.settings.tls.for_endpoints(endpoints)?;
+        let logs_in = credentials.is_some();
+        let connecting = async {
+            let client = match tls {
+                None => Client::connect_with(endpoints, options).await?,
+                Some(tls) => Client::connect_tls(endpoints, options, &tls).await?,
+            };
+            match credentials {
+                None => Ok(client),
+                Some(credentials) => client.with_credentials(credentials).await,
+            }
         };
-        Ok(client)
+        // etcd's client logs in while it connects, so etcdctl reports
+        // either failing as a bad connection when it has a login.
+        connecting.await.map_err(|err: ectd_client::Error| {
+            let err = CtlError::from(err);
+            if logs_in {
+                err.with_code(EXIT_BAD_CONNECTION)
+            } else {
+                err
+            }
+        })
     }
 
     /// Runs `work` (connecting and asking one endpoint) within one command

@@ -6,10 +6,11 @@ use std::time::Duration;
 
 use ectd_client::TlsOptions;
 
-use super::args::GlobalArgs;
+use super::args::{GlobalArgs, Secret};
 use super::duration::parse_duration;
 use super::exit::CtlError;
 use super::gostr::parse_bool;
+use super::login::Login;
 
 /// The effective global settings of one ectl run.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -33,6 +34,8 @@ pub struct Settings {
     pub watch_range_end: String,
     /// Transport security.
     pub tls: TlsSettings,
+    /// Whom to log in as (`--user`, `--password`).
+    pub login: Login,
 }
 
 impl Settings {
@@ -120,6 +123,14 @@ impl Settings {
             )?,
         };
 
+        let secret = |flag: &Option<Secret>, name: &str| -> Result<Option<String>, CtlError> {
+            let from_env = lookup(name, flag.is_some())?;
+            Ok(flag.as_ref().map(|secret| secret.0.clone()).or(from_env))
+        };
+        let user = secret(&global.user, "ETCDCTL_USER")?;
+        let password = secret(&global.password, "ETCDCTL_PASSWORD")?;
+        let login = Login::from_flags(user.as_deref(), password.as_deref());
+
         Ok(Settings {
             endpoints,
             write_out,
@@ -129,6 +140,7 @@ impl Settings {
             watch_key: env("ETCDCTL_WATCH_KEY").unwrap_or_default(),
             watch_range_end: env("ETCDCTL_WATCH_RANGE_END").unwrap_or_default(),
             tls,
+            login,
         })
     }
 }
@@ -240,6 +252,8 @@ mod tests {
             hex: None,
             dial_timeout: None,
             command_timeout: None,
+            user: None,
+            password: None,
             tls: TlsArgs::default(),
         }
     }
@@ -296,6 +310,44 @@ mod tests {
         assert!(err.message.contains("\"ETCDCTL_ENDPOINTS\" is shadowed"));
         // An empty variable does not count as set.
         assert!(Settings::resolve(&flags, env_of(&[("ETCDCTL_ENDPOINTS", "")])).is_ok());
+    }
+
+    #[test]
+    fn login_from_flags_and_environment() {
+        use ectd_client::Credentials;
+        let settings = Settings::resolve(&no_flags(), env_of(&[])).unwrap();
+        assert_eq!(settings.login, Login::Anonymous);
+        let env = env_of(&[("ETCDCTL_USER", "root:pw")]);
+        let settings = Settings::resolve(&no_flags(), env).unwrap();
+        assert_eq!(
+            settings.login,
+            Login::Password(Credentials::new("root", "pw"))
+        );
+        let env = env_of(&[("ETCDCTL_USER", "root"), ("ETCDCTL_PASSWORD", "a:b")]);
+        let settings = Settings::resolve(&no_flags(), env).unwrap();
+        assert_eq!(
+            settings.login,
+            Login::Password(Credentials::new("root", "a:b"))
+        );
+        let mut flags = no_flags();
+        flags.user = Some(Secret("alice".into()));
+        let settings = Settings::resolve(&flags, env_of(&[])).unwrap();
+        assert_eq!(
+            settings.login,
+            Login::Prompt {
+                user: "alice".into()
+            }
+        );
+        let err = Settings::resolve(&flags, env_of(&[("ETCDCTL_USER", "bob:pw")])).unwrap_err();
+        assert!(
+            err.message.contains("\"ETCDCTL_USER\" is shadowed"),
+            "{}",
+            err.message
+        );
+        // Nothing of a password shows in the settings' Debug.
+        flags.password = Some(Secret("s3cret".into()));
+        let settings = Settings::resolve(&flags, env_of(&[])).unwrap();
+        assert!(!format!("{settings:?} {flags:?}").contains("s3cret"));
     }
 
     fn endpoints(list: &[&str]) -> Vec<String> {

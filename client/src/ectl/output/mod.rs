@@ -3,6 +3,7 @@
 //! Each format reproduces etcdctl 3.4 byte for byte, so that anything that
 //! parses etcdctl's output can parse ectl's.
 
+mod auth;
 mod fields;
 mod json;
 mod json_clientv3;
@@ -24,6 +25,8 @@ use super::exit::CtlError;
 /// A JSON string literal as Go's `encoding/json` writes it (shared with the
 /// v2 commands' JSON output).
 pub(crate) use json::string as json_string;
+
+pub use auth::permission_range;
 
 /// An output format.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
