@@ -64,6 +64,8 @@ impl State {
             }
             it.next();
         }
+        // A new store starts at revision 1, so that 0 can mean "no credentials".
+        st.revision = st.revision.max(1);
         st.refresh_perms();
         st
     }
