@@ -84,6 +84,8 @@ pub fn apply(
                 Some(u) if u.options.is_some_and(|o| o.no_password) => {
                     return Err(Error::AuthFailed)
                 }
+                // The password changed since the proposer checked it.
+                Some(u) if u.password != a.password_hash => return Err(Error::AuthFailed),
                 Some(_) => {}
             }
             effect.login = Some((a.name, a.simple_token, index));

@@ -277,17 +277,21 @@ impl Applier {
             Some(Op::Txn(req)) => {
                 store.stats().note_txn();
                 let mut txn = store.write_txn(&mut batch);
-                let res = match who.map(|h| {
-                    crate::auth::check_txn(&auth_state, &h.username, h.revision, &req)
-                }) {
+                let res = match who
+                    .map(|h| crate::auth::check_txn(&auth_state, &h.username, h.revision, &req))
+                {
                     Some(Err(e)) => Err(e),
                     _ => kv::txn_write(&mut txn, &leases, compacted, &req).map(Output::Txn),
                 };
                 (rev, changes) = txn.finish();
                 res
             }
-            Some(Op::Compaction(_)) if who.is_some_and(|h| auth_state.check_admin(&h.username).is_err()) => {
-                Err(auth_state.check_admin(&who.expect("checked").username).unwrap_err())
+            Some(Op::Compaction(_))
+                if who.is_some_and(|h| auth_state.check_admin(&h.username).is_err()) =>
+            {
+                Err(auth_state
+                    .check_admin(&who.expect("checked").username)
+                    .unwrap_err())
             }
             Some(Op::Compaction(req)) => match store.check_compact(req.revision) {
                 Ok(()) => {

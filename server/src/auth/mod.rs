@@ -181,12 +181,7 @@ pub fn check_header(
 /// Checks every compare and op of a txn, nested txns included, as etcd does:
 /// compares and ranges need read access, puts write access, deletes write
 /// access (and read access with `prev_kv`).
-pub fn check_txn(
-    state: &State,
-    user: &str,
-    revision: u64,
-    txn: &TxnRequest,
-) -> Result<(), Error> {
+pub fn check_txn(state: &State, user: &str, revision: u64, txn: &TxnRequest) -> Result<(), Error> {
     for c in &txn.compare {
         state.check(user, revision, Access::Read, &c.key, &c.range_end)?;
     }

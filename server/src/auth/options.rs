@@ -79,8 +79,14 @@ fn jwt(opts: &BTreeMap<&str, &str>) -> Result<JwtTokens, ConfigError> {
         Some(t) => crate::config::parse_go_duration(t).map_err(err)?,
         None => DEFAULT_JWT_TTL,
     };
-    let private = opts.get("priv-key").map(|p| read(p, "priv-key")).transpose()?;
-    let public = opts.get("pub-key").map(|p| read(p, "pub-key")).transpose()?;
+    let private = opts
+        .get("priv-key")
+        .map(|p| read(p, "priv-key"))
+        .transpose()?;
+    let public = opts
+        .get("pub-key")
+        .map(|p| read(p, "pub-key"))
+        .transpose()?;
     let bad_key = |what: &str, e: jsonwebtoken::errors::Error| err(format!("{what}: {e}"));
     let (sign, verify) = match alg {
         Algorithm::HS256 | Algorithm::HS384 | Algorithm::HS512 => {

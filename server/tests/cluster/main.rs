@@ -17,6 +17,7 @@ mod common;
 
 mod helpers;
 
+mod auth_churn;
 mod crash;
 mod failover;
 mod lease;

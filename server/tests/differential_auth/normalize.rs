@@ -6,9 +6,10 @@
 //! - a token (`token` of Authenticate): random (simple) or signed with a
 //!   random nonce (JWT), so only whether there is one is compared;
 //! - member ids (the server's own, and those of members it added) wherever a
-//!   member is named (`ID`, `leader`, `memberID`), and the server's own URLs
-//!   in `peerURLs` / `clientURLs`, also inside Status `errors`; members are
-//!   compared in the order of their masked ids (etcd lists them by id);
+//!   member is named (`ID`, `leader`, `memberID`, the text of Status
+//!   `errors`), and the server's own URLs in `peerURLs` / `clientURLs`;
+//!   members are compared in the order of their masked ids (etcd lists them
+//!   by id);
 //! - Status counters of the process and its files (`dbSize`, `dbSizeInUse`,
 //!   `raftIndex`, `raftAppliedIndex`, `raftTerm`) and the hash of the whole
 //!   database file (Hash), which depend on the storage engine;

@@ -33,8 +33,8 @@ use tonic::Status;
 use self::codec::Message;
 use self::routes::Route;
 use super::v3::{
-    auth::AuthService, cluster::ClusterService, election::ElectionService, kv::KvService, lease::LeaseService,
-    lock::LockService, maintenance::MaintenanceService, watch::WatchService,
+    auth::AuthService, cluster::ClusterService, election::ElectionService, kv::KvService,
+    lease::LeaseService, lock::LockService, maintenance::MaintenanceService, watch::WatchService,
 };
 use crate::server::Server;
 
@@ -150,4 +150,3 @@ where
     let call = call(codec::grpc_request(&parts.headers, msg)).await;
     stream::respond(call.map(tonic::Response::into_inner)).await
 }
-

@@ -58,9 +58,9 @@ impl AuthService {
             .map_err(Status::from)
     }
 
-    /// Checks `name`'s password against the applied store; the auth revision it
-    /// was checked at.
-    async fn check_password(&self, name: &str, password: String) -> Result<u64, Error> {
+    /// Checks `name`'s password against the applied store; the stored hash it
+    /// matched.
+    async fn check_password(&self, name: &str, password: String) -> Result<Vec<u8>, Error> {
         let state = self.server.auth().state();
         if !state.enabled() {
             return Err(Error::AuthNotEnabled);
@@ -70,14 +70,15 @@ impl AuthService {
             return Err(Error::NoPasswordUser);
         }
         let hash = user.password.clone();
-        let ok = tokio::task::spawn_blocking(move || password_matches(&password, &hash))
+        let checked = hash.clone();
+        let ok = tokio::task::spawn_blocking(move || password_matches(&password, &checked))
             .await
             .unwrap_or(false);
         if !ok {
             tracing::info!(user = name, "authentication failed");
             return Err(Error::AuthFailed);
         }
-        Ok(state.revision())
+        Ok(hash)
     }
 }
 
@@ -126,34 +127,30 @@ impl Auth for AuthService {
         require_leader(&self.server, &req)?;
         self.server.read_barrier().await?;
         let r = req.into_inner();
-        loop {
-            let checked = self.check_password(&r.name, r.password.clone()).await?;
-            let prefix = match self.server.auth().tokens() {
-                Tokens::Simple(_) => SimpleTokens::prefix(),
-                Tokens::Jwt(_) => String::new(),
-            };
-            let op = Op::Authenticate(Authenticate {
-                name: r.name.clone(),
-                simple_token: prefix.clone(),
-            });
-            let (revision, index) = match self.server.propose(op).await? {
-                Output::Authenticated { revision, index } => (revision, index),
-                o => panic!("apply answered a login with {o:?}"),
-            };
-            // A change between the password check and the login may have taken
-            // the user's rights or password: check again.
-            if checked != self.server.auth().state().revision() {
-                continue;
-            }
-            let token = match self.server.auth().tokens() {
-                Tokens::Simple(_) => format!("{prefix}.{index}"),
-                Tokens::Jwt(t) => t.assign(&r.name, revision)?,
-            };
-            return Ok(Response::new(AuthenticateResponse {
-                header: self.header(),
-                token,
-            }));
-        }
+        let hash = self.check_password(&r.name, r.password.clone()).await?;
+        let prefix = match self.server.auth().tokens() {
+            Tokens::Simple(_) => SimpleTokens::prefix(),
+            Tokens::Jwt(_) => String::new(),
+        };
+        // The login is recorded only if the password is still the one checked
+        // when it is applied.
+        let op = Op::Authenticate(Authenticate {
+            name: r.name.clone(),
+            simple_token: prefix.clone(),
+            password_hash: hash,
+        });
+        let (revision, index) = match self.server.propose(op).await? {
+            Output::Authenticated { revision, index } => (revision, index),
+            o => panic!("apply answered a login with {o:?}"),
+        };
+        let token = match self.server.auth().tokens() {
+            Tokens::Simple(_) => format!("{prefix}.{index}"),
+            Tokens::Jwt(t) => t.assign(&r.name, revision)?,
+        };
+        Ok(Response::new(AuthenticateResponse {
+            header: self.header(),
+            token,
+        }))
     }
 
     async fn user_add(

@@ -197,7 +197,11 @@ impl Local {
             ttl: SESSION_TTL.max(self.server.limits().min_lease_ttl),
             id,
         };
-        match self.server.propose_as(Op::LeaseGrant(grant), &self.id).await? {
+        match self
+            .server
+            .propose_as(Op::LeaseGrant(grant), &self.id)
+            .await?
+        {
             Output::LeaseGrant(resp) if resp.error.is_empty() => Ok(resp.id),
             Output::LeaseGrant(_) => Err(Error::LeaseExists),
             o => panic!("apply answered a lease grant with {o:?}"),

@@ -52,7 +52,11 @@ async fn refusal(
         Err(_) => return Some("etcdserver: permission denied"),
     };
     let key: &[u8] = if c.key.is_empty() { &[0] } else { &c.key };
-    let end: &[u8] = if c.range_end == [0] { &[] } else { &c.range_end };
+    let end: &[u8] = if c.range_end == [0] {
+        &[]
+    } else {
+        &c.range_end
+    };
     match auth.check_range(&id, key, end) {
         Ok(()) => None,
         Err(Error::AuthOldRevision) => Some("etcdserver: revision of auth store is old"),
