@@ -223,6 +223,18 @@ impl Error {
     }
 }
 
+impl Error {
+    /// The auth store's own text for an auth refusal, which etcd's maintenance
+    /// service hands out untranslated (with code `Unknown`).
+    pub fn auth_text(&self) -> String {
+        match self {
+            Error::UserNotFound => "auth: user not found".to_string(),
+            Error::RoleNotFound => "auth: role not found".to_string(),
+            other => other.to_string().replacen("etcdserver: ", "auth: ", 1),
+        }
+    }
+}
+
 impl From<Error> for tonic::Status {
     fn from(e: Error) -> tonic::Status {
         tonic::Status::new(e.code(), e.to_string())

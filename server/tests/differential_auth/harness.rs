@@ -434,6 +434,11 @@ impl Pair {
 
     /// Records one comparison made by a surface of its own (HTTP): `verdict`
     /// says whether the two answers agreed, `etcd` and `subject` show them.
+    /// Records that the gateway case `label` met the known gap `why`.
+    pub(crate) fn note_gap(&mut self, label: &str, why: &str) {
+        self.gaps.push(format!("{label}: known gap ({why})"));
+    }
+
     pub(crate) fn record_http(
         &mut self,
         label: &str,

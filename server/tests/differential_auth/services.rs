@@ -8,7 +8,7 @@
 
 use crate::call::*;
 use crate::cast::*;
-use crate::harness::{Options, Pair};
+use crate::harness::{Expect, Options, Pair};
 use ectd_client::proto::etcdserverpb::{
     LeaseRevokeRequest, LeaseTimeToLiveRequest, PutRequest, WatchCreateRequest,
 };
@@ -17,6 +17,12 @@ use ectd_client::proto::v3lockpb::{LockRequest, UnlockRequest};
 
 /// A lease holding `/r/leased`, granted by root.
 const FOREIGN_LEASE: i64 = 0x4c1;
+
+/// Why ectd refuses a lease's time to live with its keys where etcd 3.4 lists
+/// them: ectd checks read access to every key first, as etcd 3.5 does (the
+/// fix for CVE-2023-32082).
+pub(crate) const LEASE_KEYS: &str =
+    "ectd lists a lease's keys only to a caller who may read each, as etcd 3.5";
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn watch_by_caller_matches_etcd() {
@@ -137,7 +143,15 @@ async fn lease_by_caller_matches_etcd() {
             ),
         ];
         for (label, call) in cases {
-            p.case(&format!("{name}: {label}"), who, call).await;
+            let label = format!("{name}: {label}");
+            if matches!(&call, Call::LeaseTimeToLive(r) if r.keys) {
+                p.gap_where(&label, who, call, LEASE_KEYS, Expect::Refused, |etcd| {
+                    etcd.is_ok()
+                })
+                .await;
+                continue;
+            }
+            p.case(&label, who, call).await;
         }
     }
     p.finish(120);

@@ -165,11 +165,16 @@ impl Lease for LeaseService {
     ) -> Result<Response<LeaseTimeToLiveResponse>, Status> {
         require_leader(&self.server, &req)?;
         reject_learner(&self.server)?;
-        let id = self.server.identity(&req).await?;
+        let checked = req.get_ref().keys && self.server.auth().enabled();
+        let id = if checked {
+            self.server.identity(&req).await?
+        } else {
+            None
+        };
         let r = req.into_inner();
         self.server.read_barrier().await?;
         let view = self.server.store().read_view();
-        if r.keys && self.server.auth().enabled() {
+        if checked {
             // Listing a lease's keys needs read access to each, as in etcd 3.5.
             if id.is_none() {
                 return Err(Error::UserEmpty.into());

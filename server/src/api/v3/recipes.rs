@@ -153,7 +153,7 @@ impl Local {
 
     /// The same, on behalf of the sender of `req`.
     pub async fn as_sender_of<T>(&self, req: &tonic::Request<T>) -> Result<Local, tonic::Status> {
-        let id = self.server.identity(req).await?;
+        let id = self.server.identity(req).await.map_err(recipe_status)?;
         Ok(Local {
             server: self.server.clone(),
             id,

@@ -33,6 +33,15 @@ impl WatchService {
 pub type ResponseStream =
     Pin<Box<dyn Stream<Item = Result<WatchResponse, Status>> + Send + 'static>>;
 
+// Refused watchers' cancel reasons: the gRPC status as Go prints it, as etcd
+// writes them.
+const DENIED: &str = "rpc error: code = PermissionDenied desc = etcdserver: permission denied";
+const INVALID_TOKEN: &str =
+    "rpc error: code = Unauthenticated desc = etcdserver: invalid auth token";
+const OLD_REVISION: &str =
+    "rpc error: code = InvalidArgument desc = etcdserver: revision of auth store is old";
+const NO_USER: &str = "rpc error: code = InvalidArgument desc = etcdserver: user name is empty";
+
 /// Whether the sender of the watch call may watch what `c` asks for, checked
 /// when the watcher is created, as etcd checks it (a range end of `0x00` is
 /// checked as the key alone, as etcd does); the cancel reason if not. A watcher
@@ -48,8 +57,8 @@ async fn refusal(
     }
     let id = match server.identity(creds).await {
         Ok(id) => id,
-        Err(Error::InvalidAuthToken) => return Some("etcdserver: invalid auth token"),
-        Err(_) => return Some("etcdserver: permission denied"),
+        Err(Error::InvalidAuthToken) => return Some(INVALID_TOKEN),
+        Err(_) => return Some(DENIED),
     };
     let key: &[u8] = if c.key.is_empty() { &[0] } else { &c.key };
     let end: &[u8] = if c.range_end == [0] {
@@ -59,9 +68,9 @@ async fn refusal(
     };
     match auth.check_range(&id, key, end) {
         Ok(()) => None,
-        Err(Error::AuthOldRevision) => Some("etcdserver: revision of auth store is old"),
-        Err(Error::UserEmpty) => Some("etcdserver: user name is empty"),
-        Err(_) => Some("etcdserver: permission denied"),
+        Err(Error::AuthOldRevision) => Some(OLD_REVISION),
+        Err(Error::UserEmpty) => Some(NO_USER),
+        Err(_) => Some(DENIED),
     }
 }
 
