@@ -581,3 +581,70 @@ client-transport-security:
     let log = std::fs::read_to_string(&p.log).unwrap();
     assert!(log.contains("https://"), "{log}");
 }
+
+/// With auth on and `--client-cert-auth`, a client certificate's CN is the
+/// user, as in etcd: what one server answers etcdctl as `alice` (by
+/// certificate alone) and as `root`.
+fn cn_matrix(kind: Kind, pki: &Pki, alice: &Leaf) -> Vec<(String, bool, String)> {
+    let dir = tempfile::tempdir().unwrap();
+    let ports = ports();
+    let mut args = single_args(dir.path(), "m", ports, "https", "http");
+    args.extend([
+        format!("--cert-file={}", s(&pki.server.cert)),
+        format!("--key-file={}", s(&pki.server.key)),
+        format!("--trusted-ca-file={}", s(&pki.ca.cert_file())),
+        "--client-cert-auth".to_string(),
+    ]);
+    let mut p = Proc::spawn(kind, "m", dir.path(), args);
+    let ep = format!("https://127.0.0.1:{}", ports.0);
+    let ca = pki.ca.cert_file();
+    let root = client_flags(&ep, Some(&ca), Some(&pki.client));
+    let as_alice = client_flags(&ep, Some(&ca), Some(alice));
+    let mut ready = root.clone();
+    ready.extend(["endpoint".to_string(), "health".to_string()]);
+    let ready: Vec<&str> = ready.iter().map(String::as_str).collect();
+    wait_ok(&mut p, &ready);
+    let setup: [&[&str]; 7] = [
+        &["user", "add", "root:rootpw"],
+        &["user", "grant-role", "root", "root"],
+        &["role", "add", "a-writer"],
+        &["role", "grant-permission", "a-writer", "readwrite", "a"],
+        &["user", "add", "alice:alicepw"],
+        &["user", "grant-role", "alice", "a-writer"],
+        &["auth", "enable"],
+    ];
+    for step in setup {
+        let r = run(&root, step, None);
+        assert!(r.0, "{kind:?} setup {step:?}: {}", r.2);
+    }
+    let mut results = Vec::new();
+    let checks: [(&str, &Vec<String>, &[&str]); 6] = [
+        ("alice puts a", &as_alice, &["put", "a", "1"]),
+        ("alice gets a", &as_alice, &["get", "a"]),
+        ("alice puts b", &as_alice, &["put", "b", "1"]),
+        ("alice lists users", &as_alice, &["user", "list"]),
+        ("root lists users", &root, &["user", "list"]),
+        ("root puts b", &root, &["put", "b", "2"]),
+    ];
+    for (name, who, cmd) in checks {
+        let (ok, out, err) = run(who, cmd, None);
+        let err = err
+            .lines()
+            .find(|l| l.starts_with("Error:"))
+            .unwrap_or("")
+            .to_string();
+        results.push((name.to_string(), ok, format!("{out}{err}")));
+    }
+    results
+}
+
+#[test]
+fn client_certificate_cn_is_the_user_as_in_etcd() {
+    let pki = Pki::new();
+    let alice = pki.ca.issue("alice", "alice", &[]);
+    let ectd = cn_matrix(Kind::Ectd, &pki, &alice);
+    let etcd = cn_matrix(Kind::Etcd, &pki, &alice);
+    assert_eq!(ectd, etcd);
+    let allowed: Vec<bool> = etcd.iter().map(|r| r.1).collect();
+    assert_eq!(allowed, [true, true, false, false, true, true], "{etcd:?}");
+}
