@@ -50,7 +50,7 @@ async fn auth_survives_restart_and_passwords_stay_secret() {
     // A low snapshot count makes the member write state snapshots too.
     let mut m = Ectd::start(dir.path(), &["--snapshot-count", "20"]);
     let ep = m.endpoint();
-    let c = within(10, "connect", Client::connect(&[ep.clone()]))
+    let c = within(10, "connect", Client::connect(std::slice::from_ref(&ep)))
         .await
         .unwrap();
     c.user_add("root", ROOT_PW).await.unwrap();
@@ -68,8 +68,8 @@ async fn auth_survives_restart_and_passwords_stay_secret() {
 
     let refused = login(&ep, "alice", WRONG_PW)
         .await
-        .err()
-        .expect("wrong password refused");
+        .map(drop)
+        .expect_err("wrong password refused");
     let text = refused.to_string();
     assert!(text.contains("authentication failed"), "{text}");
     assert!(
@@ -84,8 +84,8 @@ async fn auth_survives_restart_and_passwords_stay_secret() {
     let denied = alice
         .put_kv("b", "v")
         .await
-        .err()
-        .expect("b is not alice's");
+        .map(drop)
+        .expect_err("b is not alice's");
     assert!(denied.to_string().contains("permission denied"), "{denied}");
     let root = login(&ep, "root", ROOT_PW).await.unwrap();
     root.user_change_password("alice", ALICE_NEW_PW)
@@ -110,8 +110,12 @@ async fn auth_survives_restart_and_passwords_stay_secret() {
     );
     let alice = login(&ep, "alice", ALICE_NEW_PW).await.unwrap();
     assert_eq!(alice.get("a/3").await.unwrap().kvs.len(), 1);
-    let anonymous = Client::connect(&[ep.clone()]).await.unwrap();
-    let refused = anonymous.get("a/3").await.err().expect("no credentials");
+    let anonymous = Client::connect(std::slice::from_ref(&ep)).await.unwrap();
+    let refused = anonymous
+        .get("a/3")
+        .await
+        .map(drop)
+        .expect_err("no credentials");
     assert!(
         refused.to_string().contains("user name is empty"),
         "{refused}"

@@ -88,7 +88,7 @@ impl Auth for AuthService {
         &self,
         req: Request<AuthEnableRequest>,
     ) -> Result<Response<AuthEnableResponse>, Status> {
-        let op = Op::AuthEnable(req.get_ref().clone());
+        let op = Op::AuthEnable(*req.get_ref());
         self.change(&req, op).await?;
         Ok(Response::new(AuthEnableResponse {
             header: self.header(),
@@ -99,7 +99,7 @@ impl Auth for AuthService {
         &self,
         req: Request<AuthDisableRequest>,
     ) -> Result<Response<AuthDisableResponse>, Status> {
-        let op = Op::AuthDisable(req.get_ref().clone());
+        let op = Op::AuthDisable(*req.get_ref());
         self.change(&req, op).await?;
         Ok(Response::new(AuthDisableResponse {
             header: self.header(),
