@@ -2,7 +2,8 @@
 //! with a TTL renewed on use) and signed JWTs (`--auth-token jwt,...`).
 
 use std::collections::HashMap;
-use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
@@ -41,10 +42,18 @@ pub enum Lookup {
     Invalid,
 }
 
+/// One simple token: its user and when it expires, in milliseconds since the
+/// provider was made (renewed on each use without a write lock).
+struct SimpleToken {
+    user: String,
+    deadline_ms: AtomicU64,
+}
+
 /// Simple tokens: `<16 letters>.<raft index of the login>` -> user.
 pub struct SimpleTokens {
     ttl: Duration,
-    tokens: Mutex<HashMap<String, (String, Instant)>>,
+    epoch: Instant,
+    tokens: RwLock<HashMap<String, Arc<SimpleToken>>>,
 }
 
 impl SimpleTokens {
@@ -52,12 +61,21 @@ impl SimpleTokens {
     pub fn new(ttl: Duration) -> SimpleTokens {
         SimpleTokens {
             ttl,
-            tokens: Mutex::default(),
+            epoch: Instant::now(),
+            tokens: RwLock::default(),
         }
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, (String, Instant)>> {
-        self.tokens.lock().expect("simple tokens lock")
+    fn now_ms(&self) -> u64 {
+        self.epoch.elapsed().as_millis() as u64
+    }
+
+    fn deadline_ms(&self) -> u64 {
+        self.now_ms().saturating_add(self.ttl.as_millis() as u64)
+    }
+
+    fn write(&self) -> std::sync::RwLockWriteGuard<'_, HashMap<String, Arc<SimpleToken>>> {
+        self.tokens.write().expect("simple tokens lock")
     }
 
     /// A fresh random prefix for a login.
@@ -72,21 +90,25 @@ impl SimpleTokens {
     /// Records the token of a login applied at `index`.
     pub fn assign(&self, prefix: &str, index: u64, user: &str) -> String {
         let token = format!("{prefix}.{index}");
-        let now = Instant::now();
-        let mut tokens = self.lock();
+        let now = self.now_ms();
+        let mut tokens = self.write();
         if tokens.len() >= SWEEP_AT {
-            tokens.retain(|_, (_, deadline)| *deadline > now);
+            tokens.retain(|_, t| t.deadline_ms.load(Ordering::Relaxed) > now);
         }
         if tokens.len() >= MAX_SIMPLE_TOKENS {
             let oldest = tokens
                 .iter()
-                .min_by_key(|(_, (_, d))| *d)
-                .map(|(t, _)| t.clone());
-            if let Some(t) = oldest {
-                tokens.remove(&t);
+                .min_by_key(|(_, t)| t.deadline_ms.load(Ordering::Relaxed))
+                .map(|(k, _)| k.clone());
+            if let Some(k) = oldest {
+                tokens.remove(&k);
             }
         }
-        tokens.insert(token.clone(), (user.to_string(), now + self.ttl));
+        let entry = SimpleToken {
+            user: user.to_string(),
+            deadline_ms: AtomicU64::new(self.deadline_ms()),
+        };
+        tokens.insert(token.clone(), Arc::new(entry));
         token
     }
 
@@ -102,15 +124,20 @@ impl SimpleTokens {
         if index > applied {
             return Lookup::NotYetApplied(index);
         }
-        let now = Instant::now();
-        let mut tokens = self.lock();
-        match tokens.get_mut(token) {
-            Some((user, deadline)) if *deadline > now => {
-                *deadline = now + self.ttl;
-                Lookup::User(user.clone(), None)
+        let now = self.now_ms();
+        let found = self
+            .tokens
+            .read()
+            .expect("simple tokens lock")
+            .get(token)
+            .cloned();
+        match found {
+            Some(t) if t.deadline_ms.load(Ordering::Relaxed) > now => {
+                t.deadline_ms.store(self.deadline_ms(), Ordering::Relaxed);
+                Lookup::User(t.user.clone(), None)
             }
             Some(_) => {
-                tokens.remove(token);
+                self.write().remove(token);
                 Lookup::Invalid
             }
             None => Lookup::Invalid,
@@ -119,12 +146,12 @@ impl SimpleTokens {
 
     /// Drops every token of `user` (deleted, or its password changed).
     pub fn invalidate_user(&self, user: &str) {
-        self.lock().retain(|_, (u, _)| u != user);
+        self.write().retain(|_, t| t.user != user);
     }
 
     /// Drops every token (auth turned off).
     pub fn clear(&self) {
-        self.lock().clear();
+        self.write().clear();
     }
 }
 
