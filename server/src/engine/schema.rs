@@ -95,6 +95,9 @@ pub mod v2 {
     /// Prefix of nodes: `n ++ path` (`/a/b`, UTF-8) -> `raftcmd.V2Node`. The root
     /// is not stored.
     pub const NODE: u8 = b'n';
+    /// Prefix of the v2 auth records: `a ++ path` (etcd's store path, `/2/...`)
+    /// -> `raftcmd.V2Node`. They are nodes like the keys, in a tree of their own.
+    pub const AUTH_NODE: u8 = b'a';
     /// Prefix of the event history: `e ++ index(8, big-endian)` -> `raftcmd.V2Event`;
     /// the newest 1,000.
     pub const EVENT: u8 = b'e';
@@ -108,6 +111,14 @@ pub mod v2 {
     pub fn node_key(path: &str) -> Vec<u8> {
         let mut k = Vec::with_capacity(1 + path.len());
         k.push(NODE);
+        k.extend_from_slice(path.as_bytes());
+        k
+    }
+
+    /// The record key of the v2 auth record at `path`.
+    pub fn auth_node_key(path: &str) -> Vec<u8> {
+        let mut k = Vec::with_capacity(1 + path.len());
+        k.push(AUTH_NODE);
         k.extend_from_slice(path.as_bytes());
         k
     }

@@ -420,6 +420,12 @@ impl Server {
         self.enable_v2
     }
 
+    /// Whether a client certificate's common name names the user
+    /// (`--client-cert-auth`).
+    pub fn client_cert_auth(&self) -> bool {
+        self.client_cert_auth
+    }
+
     /// This member's name.
     pub fn name(&self) -> &str {
         &self.name

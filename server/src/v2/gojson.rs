@@ -1,7 +1,8 @@
 //! Reading the JSON bodies of `/v2/members` requests with the errors etcd's Go
 //! server gives: Go's `encoding/json` checks the whole text first (its syntax
 //! errors name the offending character and what was expected there), then
-//! decodes, reporting the first value whose type does not fit.
+//! decodes, reporting the first value whose type does not fit. Bodies etcd reads
+//! with a `json.Decoder` (`/v2/auth`) are read up to their first value only.
 
 /// A parsed JSON value, object members in the order written.
 #[derive(Debug, Clone, PartialEq)]
@@ -45,6 +46,19 @@ pub fn parse(text: &[u8]) -> Result<Value, String> {
         return Err(p.invalid("after top-level value"));
     }
     Ok(v)
+}
+
+/// Parses the first value of `text` as Go's `json.Decoder` reads a request
+/// body: what follows that value is never looked at.
+pub fn parse_first(text: &[u8]) -> Result<Value, String> {
+    let mut input = text.to_vec();
+    input.push(b' ');
+    let mut p = Parser {
+        s: &input,
+        at: 0,
+        end: text.len(),
+    };
+    p.value("looking for beginning of value")
 }
 
 struct Parser<'a> {
@@ -419,6 +433,17 @@ mod tests {
             err("{\"a\":\"\u{1}\"}"),
             "invalid character '\\x01' in string literal"
         );
+    }
+
+    #[test]
+    fn a_decoder_reads_the_first_value_only() {
+        assert_eq!(
+            parse_first(br#"{"a":"b"} trailing"#),
+            Ok(Value::Object(vec![("a".into(), Value::Str("b".into()))]))
+        );
+        assert!(parse_first(b"").is_err());
+        assert!(parse_first(b"  ").is_err());
+        assert!(parse_first(b"{bad").is_err());
     }
 
     #[test]

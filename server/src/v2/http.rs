@@ -1,6 +1,6 @@
 //! etcd's v2 HTTP API on the client port (with `--enable-v2`): `/v2/keys`,
-//! `/v2/members`, `/v2/machines` and `/v2/stats/*`, answered as etcd 3.4 answers
-//! them, headers and error bodies included.
+//! `/v2/members`, `/v2/machines`, `/v2/stats/*` and `/v2/auth/*`, answered as
+//! etcd 3.4 answers them, headers and error bodies included.
 
 use std::convert::Infallible;
 use std::sync::Arc;
@@ -15,6 +15,7 @@ use axum::routing::any;
 use axum::Router;
 use ectd_proto::raftcmd::{command::Op, V2Request};
 
+use super::auth;
 use super::event::{code, Event, V2Error};
 use super::form::{self, Form};
 use super::path;
@@ -120,7 +121,8 @@ pub(super) fn set(r: &mut Response, name: &'static str, value: impl ToString) {
     }
 }
 
-fn v2_error(e: &V2Error) -> Response {
+/// A v2 store error as etcd writes it, with the index in `X-Etcd-Index`.
+pub(super) fn v2_error(e: &V2Error) -> Response {
     let mut r = json(
         StatusCode::from_u16(e.status()).unwrap_or(StatusCode::BAD_REQUEST),
         e.to_json(),
@@ -153,6 +155,8 @@ async fn dispatch(State(s): State<Arc<Server>>, req: Request) -> Response {
         machines(&s, req.method())
     } else if p == "/v2/stats/store" || p == "/v2/stats/self" || p == "/v2/stats/leader" {
         stats(&s, req.method(), &p).await
+    } else if p.starts_with("/v2/auth/") {
+        super::auth::http::serve(&s, req, &p).await
     } else {
         not_found()
     };
@@ -383,6 +387,7 @@ async fn keys(s: &Arc<Server>, req: Request, rest: &str) -> Response {
 }
 
 async fn keys_inner(s: &Arc<Server>, req: Request, method: Method, rest: &str) -> Response {
+    let caller = auth::Caller::of(&req, s);
     let f = match read_form(req).await {
         Ok(f) => f,
         Err(e) => return v2_error(&field_error(code::INVALID_FORM, &e)),
@@ -391,6 +396,15 @@ async fn keys_inner(s: &Arc<Server>, req: Request, method: Method, rest: &str) -
         Ok(k) => k,
         Err(e) => return v2_error(&e),
     };
+    // etcd checks the key as the request wrote it, not the cleaned path.
+    let write = auth::is_write(&method);
+    if !auth::has_key_access(s, &caller, rest, write, kr.recursive).await {
+        return v2_error(&V2Error::new(
+            code::UNAUTHORIZED,
+            "Insufficient credentials",
+            0,
+        ));
+    }
     let v2 = s.v2();
     if method == Method::GET || method == Method::HEAD {
         if method == Method::GET && kr.quorum {
@@ -427,6 +441,7 @@ async fn keys_inner(s: &Arc<Server>, req: Request, method: Method, rest: &str) -
         expiration,
         time: now,
         has_prev_value: kr.has_prev_value,
+        auth: false,
     };
     match s.propose(Op::V2(cmd)).await {
         Ok(Output::V2(Ok(e))) => {

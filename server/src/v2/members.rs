@@ -122,6 +122,13 @@ pub(super) async fn members(s: &Arc<Server>, req: Request, p: &str) -> Response 
     if !matches!(method.as_str(), "GET" | "POST" | "DELETE" | "PUT") {
         return method_not_allowed(Some("GET,POST,DELETE,PUT"));
     }
+    // Reading the membership is open; changing it needs the root role while
+    // v2 auth is on.
+    if method != Method::GET
+        && !super::auth::has_root_access(s, &super::auth::Caller::of(&req, s)).await
+    {
+        return super::auth::http::no_auth();
+    }
     let sub = p["/v2/members".len()..].trim_start_matches('/').to_string();
     let r = match method.as_str() {
         "GET" => match sub.as_str() {

@@ -1,7 +1,8 @@
 //! etcd's v2 API: a replicated store of files and directories with its own index,
-//! TTLs and event history (separate from the v3 keyspace, as in etcd), and the
-//! HTTP API that serves it with `--enable-v2`.
+//! TTLs and event history (separate from the v3 keyspace, as in etcd), the HTTP
+//! API that serves it with `--enable-v2`, and v2 auth over that API.
 
+pub mod auth;
 pub mod event;
 pub mod form;
 pub mod gojson;

@@ -5,6 +5,12 @@
 //! apply's RocksDB batch (the `v2` column family), so it is durable with the
 //! applied index and travels in state snapshots. Apply reads no clock: TTLs shown
 //! in events are counted from the time the proposer put in the command.
+//!
+//! etcd keeps more than keys in this store: its v2 auth records live under `/2`
+//! beside the keys (`/1`), and their writes take indexes like any other. Here they
+//! are a second tree (see [`Tree`]) changed by the same commands with the same
+//! rules, so the index moves exactly as etcd's; their events stay in the history
+//! (a `waitIndex` counts them) but no watcher ever sees them.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -29,6 +35,16 @@ const WATCHER_BUFFER: usize = 100;
 
 /// Expirations before 2000-01-01 mean "no expiration", as in etcd.
 const MIN_EXPIRATION: i64 = 946_684_800 * 1_000_000_000;
+
+/// Which of the store's trees a command works on.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub(super) enum Tree {
+    /// The keys clients read and write (etcd's `/1`), by their path below it.
+    #[default]
+    Keys,
+    /// The v2 auth records, by their full path in etcd's store (`/2/...`).
+    Auth,
+}
 
 /// A node of the tree.
 #[derive(Debug, Clone, Default)]
@@ -120,6 +136,10 @@ fn subtree_paths(n: &Node, key: &str, out: &mut Vec<(String, i64)>) {
 #[derive(Default)]
 struct State {
     root: Node,
+    /// etcd's store root as the auth records see it: only `/2` is ever below it.
+    auth_root: Node,
+    /// The tree the command being applied works on; [`Tree::Keys`] at rest.
+    tree: Tree,
     index: u64,
     /// Keys with a TTL, by expiration then path (the order they expire in).
     ttl: BTreeSet<(i64, String)>,
@@ -181,9 +201,23 @@ impl V2Store {
     /// Also returns the store's index.
     pub fn get(&self, p: &str, recursive: bool, now: i64) -> Result<(Event, u64), V2Error> {
         let st = self.read();
-        let res = st.get(p, recursive, now).map(|e| (e, st.index));
+        let res = st.get(Tree::Keys, p, recursive, now).map(|e| (e, st.index));
         self.stats.count(Counter::Get, res.is_ok());
         res
+    }
+
+    /// Reads a v2 auth record by its store path (`/2/...`): a file's value, or a
+    /// directory's children (hidden ones left out, as etcd lists them). Counted
+    /// in the store's statistics like any read, as in etcd.
+    pub fn get_auth(&self, p: &str) -> Result<Event, V2Error> {
+        let res = self.read().get(Tree::Auth, p, false, 0);
+        self.stats.count(Counter::Get, res.is_ok());
+        res
+    }
+
+    /// Whether the v2 auth record at `p` exists (not counted as a read).
+    pub fn has_auth(&self, p: &str) -> bool {
+        self.read().lookup_in(Tree::Auth, p).is_ok()
     }
 
     /// Applies a committed v2 command, staging its changes in `batch`.
@@ -201,7 +235,11 @@ impl V2Store {
         };
         let before = st.index;
         let p = req.path.as_str();
-        let exp = req.expiration;
+        if req.auth {
+            st.tree = Tree::Auth;
+        }
+        // Auth records never expire.
+        let exp = if req.auth { 0 } else { req.expiration };
         let t = req.time;
         let (counter, res) = match req.method.as_str() {
             "POST" => (
@@ -256,7 +294,7 @@ impl V2Store {
                 Counter::Delete,
                 st.delete(&mut w, p, req.dir, req.recursive, t),
             ),
-            "SYNC" => {
+            "SYNC" if !req.auth => {
                 let n = st.expire(&mut w, t);
                 self.stats.expired(n);
                 // Nobody waits for a sweep; its answer only tells the new index.
@@ -274,6 +312,7 @@ impl V2Store {
             self.stats.count(counter, res.is_ok());
         }
         st.persist(w, before);
+        st.tree = Tree::Keys;
         self.expiring.store(
             st.ttl.first().map_or(0, |(e, _)| *e as u64),
             Ordering::Release,
@@ -313,8 +352,29 @@ impl V2Store {
 }
 
 impl State {
+    /// The root of `tree`.
+    fn root(&self, tree: Tree) -> &Node {
+        match tree {
+            Tree::Keys => &self.root,
+            Tree::Auth => &self.auth_root,
+        }
+    }
+
+    /// The root of the tree the command being applied works on.
+    fn root_mut(&mut self) -> &mut Node {
+        match self.tree {
+            Tree::Keys => &mut self.root,
+            Tree::Auth => &mut self.auth_root,
+        }
+    }
+
+    /// The node at `p` in the tree the command being applied works on.
     fn lookup(&self, p: &str) -> Result<&Node, V2Error> {
-        let mut cur = &self.root;
+        self.lookup_in(self.tree, p)
+    }
+
+    fn lookup_in(&self, tree: Tree, p: &str) -> Result<&Node, V2Error> {
+        let mut cur = self.root(tree);
         let mut cur_path = String::from("/");
         for c in p.split('/').filter(|c| !c.is_empty()) {
             let Some(children) = &cur.children else {
@@ -331,15 +391,15 @@ impl State {
     }
 
     fn lookup_mut(&mut self, p: &str) -> Option<&mut Node> {
-        let mut cur = &mut self.root;
+        let mut cur = self.root_mut();
         for c in p.split('/').filter(|c| !c.is_empty()) {
             cur = cur.children.as_mut()?.get_mut(c)?;
         }
         Some(cur)
     }
 
-    fn get(&self, p: &str, recursive: bool, now: i64) -> Result<Event, V2Error> {
-        let n = self.lookup(p)?;
+    fn get(&self, tree: Tree, p: &str, recursive: bool, now: i64) -> Result<Event, V2Error> {
+        let n = self.lookup_in(tree, p)?;
         let mut e = Event::new("get", p, n.modified, n.created);
         (e.node.expiration, e.node.ttl) = expiration_and_ttl(n.expiration, now);
         match &n.children {
@@ -423,7 +483,12 @@ impl State {
         };
         let (dir_path, name) = path::split(&p);
         // Walk to the parent, making missing directories on the way.
-        let mut node = &mut self.root;
+        // (Matched here rather than through `root_mut` so that the TTL index can
+        // be updated while the parent is held.)
+        let mut node = match self.tree {
+            Tree::Keys => &mut self.root,
+            Tree::Auth => &mut self.auth_root,
+        };
         let mut node_path = String::from("/");
         for c in dir_path.split('/').filter(|c| !c.is_empty()) {
             let child_path = path::join(&node_path, c);

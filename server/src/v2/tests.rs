@@ -276,3 +276,82 @@ fn membership_changes_take_indexes_as_in_etcd() {
     assert!(w.events.try_recv().is_err());
     assert_eq!(f.put("/k", "v").unwrap().index(), 8);
 }
+
+#[test]
+fn auth_records_take_indexes_but_are_not_keys() {
+    let f = Fixture::new();
+    let auth = |path: &str, dir: bool, value: &str| V2Request {
+        dir,
+        prev_exist: 1,
+        auth: true,
+        // Auth records never expire, whatever a command says.
+        expiration: T0 + SEC,
+        ..put(path, value)
+    };
+    let mut all = f.store.watch("/", true, true, 0).unwrap();
+    let mut two = f.store.watch("/2", true, true, 0).unwrap();
+    assert_eq!(f.apply(auth("/2", true, "")).unwrap().index(), 1);
+    assert_eq!(f.apply(auth("/2/users", true, "")).unwrap().index(), 2);
+    let e = f.apply(auth("/2/users/u", false, "{}")).unwrap();
+    assert_eq!((e.action, e.index()), ("create", 3));
+    // A refused write takes no index.
+    let err = f.apply(auth("/2/users/u", false, "{}")).unwrap_err();
+    assert_eq!((err.code, err.index), (code::NODE_EXIST, 3));
+    assert_eq!(f.store.next_expiration(), None);
+    assert!(all.events.try_recv().is_err() && two.events.try_recv().is_err());
+
+    // Records are read apart from the keys, which do not show them.
+    let users = f.store.get_auth("/2/users").unwrap();
+    assert_eq!(users.node.nodes.len(), 1);
+    assert_eq!(
+        f.store.get_auth("/2/users/u").unwrap().node.value,
+        Some(b"{}".to_vec())
+    );
+    assert!(f.store.has_auth("/2"));
+    assert_eq!(
+        f.store.get("/2", false, T0).unwrap_err().code,
+        code::KEY_NOT_FOUND
+    );
+    assert_eq!(
+        get_json(&f.store, "/"),
+        "{\"action\":\"get\",\"node\":{\"dir\":true}}\n"
+    );
+
+    // A key at the same path is a different node.
+    assert_eq!(f.put("/2/users/u", "key").unwrap().index(), 4);
+    assert_eq!(two.events.try_recv().unwrap().index(), 4);
+    assert_eq!(
+        f.store.get_auth("/2/users/u").unwrap().node.value,
+        Some(b"{}".to_vec())
+    );
+    // A watch from before the records skips them in the history.
+    let mut from = f.store.watch("/", true, false, 1).unwrap();
+    assert_eq!(from.events.try_recv().unwrap().index(), 4);
+
+    let again = f.reopened();
+    assert_eq!(again.index(), 4);
+    assert_eq!(
+        again.get_auth("/2/users/u").unwrap().node.value,
+        Some(b"{}".to_vec())
+    );
+    assert_eq!(again.get("/2/users/u", false, T0).unwrap().1, 4);
+    let e = f
+        .apply(V2Request {
+            method: "DELETE".into(),
+            path: "/2/users/u".into(),
+            auth: true,
+            ..Default::default()
+        })
+        .unwrap();
+    assert_eq!((e.action, e.index()), ("delete", 5));
+    assert!(!f.reopened().has_auth("/2/users/u"));
+    assert_eq!(
+        f.reopened()
+            .get("/2/users/u", false, T0)
+            .unwrap()
+            .0
+            .node
+            .value,
+        Some(b"key".to_vec())
+    );
+}

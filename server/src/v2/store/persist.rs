@@ -20,6 +20,7 @@ impl V2Store {
     pub fn reload(&self, engine: &Engine) {
         let mut st = State {
             root: Node::dir(0, 0),
+            auth_root: Node::dir(0, 0),
             ..State::default()
         };
         let db = engine.db();
@@ -29,11 +30,16 @@ impl V2Store {
             let k = it.key().expect("valid iterator has a key");
             let v = it.value().expect("valid iterator has a value");
             match k.first() {
-                Some(&keys::NODE) => {
+                Some(&prefix @ (keys::NODE | keys::AUTH_NODE)) => {
                     let p = String::from_utf8_lossy(&k[1..]).into_owned();
                     let rec = V2Node::decode(v)
                         .unwrap_or_else(|e| panic!("undecodable v2 node {p}: {e}"));
-                    st.insert_loaded(&p, rec);
+                    let tree = if prefix == keys::NODE {
+                        Tree::Keys
+                    } else {
+                        Tree::Auth
+                    };
+                    st.insert_loaded(tree, &p, rec);
                 }
                 Some(&keys::EVENT) => {
                     let rec =
@@ -61,12 +67,18 @@ impl V2Store {
 }
 
 impl State {
-    pub(super) fn insert_loaded(&mut self, p: &str, rec: V2Node) {
+    pub(super) fn insert_loaded(&mut self, tree: Tree, p: &str, rec: V2Node) {
         let parts: Vec<&str> = p.split('/').filter(|c| !c.is_empty()).collect();
         let Some((name, parents)) = parts.split_last() else {
             return;
         };
-        let mut cur = &mut self.root;
+        if rec.expiration != 0 && tree == Tree::Keys {
+            self.ttl.insert((rec.expiration, p.to_string()));
+        }
+        let mut cur = match tree {
+            Tree::Keys => &mut self.root,
+            Tree::Auth => &mut self.auth_root,
+        };
         for c in parents {
             let children = cur.children.get_or_insert_with(BTreeMap::new);
             cur = children
@@ -80,9 +92,6 @@ impl State {
             value: rec.value,
             children: if rec.dir { Some(BTreeMap::new()) } else { None },
         };
-        if node.expiration != 0 {
-            self.ttl.insert((node.expiration, p.to_string()));
-        }
         let children = cur.children.get_or_insert_with(BTreeMap::new);
         match children.get_mut(*name) {
             // A child loaded before its directory's own record keeps its place.
@@ -114,10 +123,14 @@ impl State {
         let cf = engine.cf(Cf::V2);
         touched.sort();
         touched.dedup();
+        let node_key = match self.tree {
+            Tree::Keys => keys::node_key,
+            Tree::Auth => keys::auth_node_key,
+        };
         for p in touched {
             match self.lookup(&p) {
-                Ok(n) => batch.put_cf(cf, keys::node_key(&p), n.record().encode_to_vec()),
-                Err(_) => batch.delete_cf(cf, keys::node_key(&p)),
+                Ok(n) => batch.put_cf(cf, node_key(&p), n.record().encode_to_vec()),
+                Err(_) => batch.delete_cf(cf, node_key(&p)),
             }
         }
         for e in self.history.iter().rev() {

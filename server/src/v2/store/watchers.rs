@@ -123,11 +123,18 @@ impl State {
         self.add_history_arc(Arc::new(e));
     }
 
-    pub(super) fn add_history_arc(&mut self, e: Arc<Event>) {
+    pub(super) fn add_history_arc(&mut self, mut e: Arc<Event>) {
+        if self.tree == Tree::Auth {
+            // An auth record's change takes its index; no key watch may see it.
+            Arc::make_mut(&mut e).internal = true;
+        }
         self.history.push_back(e);
     }
 
     pub(super) fn notify_watchers(&mut self, e: &Arc<Event>, at: &str, deleted: bool) {
+        if self.tree == Tree::Auth {
+            return;
+        }
         let Some(list) = self.watchers.get_mut(at) else {
             return;
         };
