@@ -296,7 +296,7 @@ fn every_flag_has_its_environment_variable() {
         );
         seen += 1;
     }
-    assert_eq!(seen, 40);
+    assert_eq!(seen, 43);
     let names: Vec<_> = cmd
         .get_arguments()
         .filter_map(|a| a.get_env()?.to_str().map(String::from))
@@ -320,8 +320,32 @@ fn every_flag_has_its_environment_variable() {
         "ETCD_LOG_LEVEL",
         "ETCD_LISTEN_METRICS_URLS",
         "ETCD_METRICS",
+        "ETCD_AUTH_TOKEN",
+        "ETCD_AUTH_TOKEN_TTL",
+        "ETCD_BCRYPT_COST",
     ] {
         assert!(names.iter().any(|n| n == name), "{name}");
+    }
+}
+
+#[test]
+fn auth_settings_are_read_and_bad_ones_refused_by_name() {
+    let cfg = yaml("name: m1\nauth-token: simple\nauth-token-ttl: 60\nbcrypt-cost: 4\n").unwrap();
+    assert_eq!(
+        (cfg.auth_token.as_str(), cfg.auth_token_ttl, cfg.bcrypt_cost),
+        ("simple", 60, 4)
+    );
+    cfg.validate().unwrap();
+    for (file, flag) in [
+        ("name: m1\nauth-token: plain\n", "--auth-token"),
+        (
+            "name: m1\nauth-token: jwt,sign-method=RS256\n",
+            "--auth-token",
+        ),
+        ("name: m1\nbcrypt-cost: 3\n", "--bcrypt-cost"),
+    ] {
+        let err = yaml(file).unwrap().validate().unwrap_err();
+        assert!(err.0.starts_with(flag), "{file}: {}", err.0);
     }
 }
 
