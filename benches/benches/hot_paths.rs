@@ -18,6 +18,8 @@ use criterion::{criterion_group, criterion_main, BatchSize, BenchmarkId, Criteri
 use ectd_proto::etcdserverpb::{PutRequest, WatchCreateRequest};
 use ectd_proto::raftcmd::{command::Op, Command};
 use ectd_server::apply::Applier;
+use ectd_server::auth::token::{SimpleTokens, Tokens};
+use ectd_server::auth::AuthStore;
 use ectd_server::engine::Engine;
 use ectd_server::lease::Lessor;
 use ectd_server::mvcc::{KvRead, RangeEnd, RangeOptions, Store};
@@ -29,6 +31,9 @@ use raft::prelude::{Entry, HardState};
 use rocksdb::WriteBatch;
 
 const VALUE: [u8; 256] = [b'v'; 256];
+
+/// etcd's bcrypt cost; no password is hashed here, the auth store only needs one.
+const BCRYPT_COST: u32 = 10;
 
 fn key(i: u64) -> Vec<u8> {
     format!("{i:08}").into_bytes()
@@ -61,6 +66,7 @@ fn wal(c: &mut Criterion) {
                 value: VALUE.to_vec(),
                 ..Default::default()
             })),
+            ..Default::default()
         }
         .encode_to_vec();
         let mut next = 1u64;
@@ -133,7 +139,10 @@ fn apply(c: &mut Criterion) {
     let s = store(dir.path());
     let lessor = Arc::new(Lessor::load(s.engine()));
     let v2 = ectd_server::v2::V2Store::load(s.engine());
-    let mut applier = Applier::new(s, lessor, v2);
+    // Authentication stays disabled: the puts are applied as by a member without it.
+    let tokens = Tokens::Simple(SimpleTokens::new(Duration::from_secs(300)));
+    let auth = Arc::new(AuthStore::load(s.engine(), tokens, BCRYPT_COST));
+    let mut applier = Applier::new(s, lessor, v2, auth);
     let mut index = 0u64;
     let mut round = 0u64;
     g.throughput(Throughput::Elements(BATCH));
@@ -151,6 +160,7 @@ fn apply(c: &mut Criterion) {
                                 prev_kv: false,
                                 ..Default::default()
                             })),
+                            ..Default::default()
                         }
                         .encode_to_vec()
                     })

@@ -1,8 +1,10 @@
 //! `ectd-bench compare`: a fresh ectd cluster and a fresh etcd cluster on loopback, the
 //! same workloads against each in one run, taking turns, and the ratios (ectd / etcd)
 //! as a table, a JSON file and an SVG chart. The v2 keys API rows ([`v2`]) run on a pair
-//! of clusters of their own, started with `--enable-v2`.
+//! of clusters of their own, started with `--enable-v2`; the auth rows ([`auth`]) on a
+//! pair per authentication setting.
 
+mod auth;
 mod gateway;
 mod v2;
 
@@ -11,6 +13,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use serde::Serialize;
+use tonic::metadata::AsciiMetadataValue;
 
 use crate::cluster::{self, Cluster};
 use crate::load::{self, Load, Target};
@@ -53,7 +56,8 @@ pub struct CompareOptions {
     #[arg(long)]
     pub tls: bool,
     /// Measure only one group of rows: `v3` (requests, TLS, watch, key load), `v2`
-    /// (the v2 keys API rows) or `gateway` (the JSON gateway rows).
+    /// (the v2 keys API rows), `gateway` (the JSON gateway rows) or `auth` (put and
+    /// range with authentication off, on with simple tokens, on with JWTs).
     #[arg(long, value_enum)]
     pub only: Option<Group>,
     /// v2 keys loaded before measuring memory in the v2 rows (also the v2 workloads'
@@ -73,6 +77,9 @@ pub enum Group {
     V2,
     /// The JSON gateway: put and range as JSON, and as gRPC for reference.
     Gateway,
+    /// Authentication: put and linearizable range with auth off, on with simple
+    /// tokens and on with ES256 JWTs, and what auth costs each server.
+    Auth,
 }
 
 impl CompareOptions {
@@ -217,6 +224,9 @@ impl Rounds {
     }
 }
 
+/// Distinct keys the request workloads write and read.
+const REQUEST_KEY_SPACE: u64 = 100_000;
+
 /// A load of the shape (8-byte keys, 256-byte values, every member), quiet,
 /// with no total yet.
 fn table_load(clients: usize, conns: usize, key_space: u64) -> Load {
@@ -231,6 +241,7 @@ fn table_load(clients: usize, conns: usize, key_space: u64) -> Load {
         target: Target::All,
         quiet: true,
         tls: None,
+        token: None,
     }
 }
 
@@ -244,16 +255,19 @@ struct Side {
 /// The workloads measured again over TLS in `--tls` mode.
 const TLS_CASES: [usize; 2] = [0, 2];
 
-/// Runs one request workload against `side`: (throughput/s, p99 ms).
+/// Runs one request workload against `side`, over TLS with `tls` and as a logged-in
+/// user with `token`: (throughput/s, p99 ms).
 async fn run_case(
     case: &Case,
     side: &mut Side,
     opts: &CompareOptions,
     tls: Option<&std::sync::Arc<rustls::ClientConfig>>,
+    token: Option<&AsciiMetadataValue>,
 ) -> anyhow::Result<(f64, f64)> {
-    let mut load = table_load(case.clients, case.conns, 100_000);
+    let mut load = table_load(case.clients, case.conns, REQUEST_KEY_SPACE);
     load.duration = Some(opts.seconds);
     load.tls = tls.cloned();
+    load.token = token.cloned();
     if case.conns == 1 {
         // One connection goes to one member: to the leader on both sides, so
         // neither is measured through an extra forwarding hop by the luck of the
@@ -280,6 +294,12 @@ async fn run_case(
     };
     let over = if tls.is_some() { " over TLS" } else { "" };
     eprintln!("  {}: {}{over}", side.name, report.summary(case.name));
+    anyhow::ensure!(
+        report.ok > 0,
+        "{}: every request of {} failed",
+        side.name,
+        case.name
+    );
     Ok((report.throughput, report.p99_ms))
 }
 
@@ -359,6 +379,9 @@ pub async fn run(opts: &CompareOptions) -> anyhow::Result<Vec<Row>> {
     if opts.measures(Group::Gateway) {
         rows.extend(gateway::rows(opts, &ectd, &tmp.path().join("gateway")).await?);
     }
+    if opts.measures(Group::Auth) {
+        rows.extend(auth::rows(opts, &ectd, &tmp.path().join("auth")).await?);
+    }
 
     std::fs::create_dir_all(&opts.out)?;
     let json = serde_json::json!({
@@ -409,7 +432,7 @@ async fn v3_rows(opts: &CompareOptions, ectd: &Path, dir: &Path) -> anyhow::Resu
         let mut m = Rounds::default();
         for round in 0..rounds {
             for s in order(round) {
-                let r = run_case(case, &mut sides[s], opts, None).await?;
+                let r = run_case(case, &mut sides[s], opts, None, None).await?;
                 m.sides[s].push(r);
             }
         }
@@ -424,7 +447,7 @@ async fn v3_rows(opts: &CompareOptions, ectd: &Path, dir: &Path) -> anyhow::Resu
             let mut m = Rounds::default();
             for round in 0..rounds {
                 for s in order(round) {
-                    let r = run_case(case, &mut sides[s], opts, Some(tls)).await?;
+                    let r = run_case(case, &mut sides[s], opts, Some(tls), None).await?;
                     m.sides[s].push(r);
                 }
             }

@@ -11,6 +11,7 @@ use std::time::{Duration, Instant};
 
 use hdrhistogram::Histogram;
 use indicatif::{ProgressBar, ProgressStyle};
+use tonic::metadata::AsciiMetadataValue;
 use tonic::transport::{Channel, Endpoint};
 
 /// The shape of a load, common to every workload.
@@ -47,6 +48,10 @@ pub struct Load {
     /// How `https://` endpoints are dialled (the comparison's `--tls` mode).
     #[arg(skip)]
     pub tls: Option<std::sync::Arc<rustls::ClientConfig>>,
+    /// The auth token every request carries in the gRPC metadata `token`, as etcd's
+    /// clients send it once logged in (the comparison's auth rows).
+    #[arg(skip)]
+    pub token: Option<AsciiMetadataValue>,
 }
 
 /// Which members a load's connections go to.
@@ -160,6 +165,18 @@ pub async fn leader(endpoints: &[String]) -> anyhow::Result<String> {
         }
     }
     anyhow::bail!("no endpoint reports itself leader")
+}
+
+/// The gRPC metadata key etcd reads a request's auth token from.
+const TOKEN_KEY: &str = "token";
+
+/// `message` as a request that carries `token`, if there is one (see [`Load::token`]).
+pub fn request<T>(token: Option<&AsciiMetadataValue>, message: T) -> tonic::Request<T> {
+    let mut req = tonic::Request::new(message);
+    if let Some(t) = token {
+        req.metadata_mut().insert(TOKEN_KEY, t.clone());
+    }
+    req
 }
 
 /// Key number `i` of `load`'s key space, `key_size` bytes long.

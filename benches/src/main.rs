@@ -2,6 +2,7 @@
 //! comparison of ectd with real etcd on the same machine in one run (absolute numbers on
 //! shared machines are noisy; the ratio is what to read).
 
+mod auth;
 mod cluster;
 mod compare;
 mod gateway;

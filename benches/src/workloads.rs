@@ -13,7 +13,7 @@ use tokio::sync::mpsc;
 use tonic::transport::Channel;
 use tonic::{Status, Streaming};
 
-use crate::load::{drive, drive_with, key, Load, Report};
+use crate::load::{drive, drive_with, key, request, Load, Report};
 
 /// Puts keys `0..key_space` in turn with `val_size`-byte values.
 pub async fn put(channels: &[Channel], load: &Load) -> anyhow::Result<Report> {
@@ -25,6 +25,7 @@ pub async fn put(channels: &[Channel], load: &Load) -> anyhow::Result<Report> {
             value: value.clone(),
             ..Default::default()
         };
+        let req = request(load2.token.as_ref(), req);
         async move { KvClient::new(ch).put(req).await.map(|_| ()) }
     })
     .await
@@ -54,6 +55,7 @@ pub async fn range(
             serializable,
             ..Default::default()
         };
+        let req = request(load2.token.as_ref(), req);
         async move { KvClient::new(ch).range(req).await.map(|_| ()) }
     })
     .await
@@ -67,15 +69,14 @@ pub async fn txn_cas(channels: &[Channel], load: &Load) -> anyhow::Result<Report
     drive(channels, load, move |ch, n| {
         let k = key(&load2, n.wrapping_mul(2_654_435_761));
         let value = value.clone();
+        let token = load2.token.clone();
         async move {
             let mut kv = KvClient::new(ch);
-            let got = kv
-                .range(RangeRequest {
-                    key: k.clone(),
-                    ..Default::default()
-                })
-                .await?
-                .into_inner();
+            let read = RangeRequest {
+                key: k.clone(),
+                ..Default::default()
+            };
+            let got = kv.range(request(token.as_ref(), read)).await?.into_inner();
             let seen = got.kvs.first().map_or(0, |kv| kv.mod_revision);
             let txn = TxnRequest {
                 compare: vec![Compare {
@@ -99,7 +100,7 @@ pub async fn txn_cas(channels: &[Channel], load: &Load) -> anyhow::Result<Report
                     })),
                 }],
             };
-            kv.txn(txn).await.map(|_| ())
+            kv.txn(request(token.as_ref(), txn)).await.map(|_| ())
         }
     })
     .await
@@ -115,22 +116,23 @@ pub struct KeepAlive {
 /// Each client grants a lease (not timed) and renews it over its own keep-alive
 /// stream, one renewal in flight at a time.
 pub async fn lease_keepalive(channels: &[Channel], load: &Load) -> anyhow::Result<Report> {
+    let token = load.token.as_ref();
     drive_with(
         channels,
         load,
         |ch| async move {
             let mut lc = LeaseClient::new(ch);
-            let lease = lc
-                .lease_grant(LeaseGrantRequest { ttl: 60, id: 0 })
-                .await?
-                .into_inner()
-                .id;
+            let grant = LeaseGrantRequest { ttl: 60, id: 0 };
+            let lease = lc.lease_grant(request(token, grant)).await?.into_inner().id;
             let (requests, rx) = mpsc::channel(1);
             // The first renewal goes out with the call: a server may hold back the
             // stream's headers until it has something to answer.
             requests.send(LeaseKeepAliveRequest { id: lease }).await?;
             let outgoing = tokio_stream::wrappers::ReceiverStream::new(rx);
-            let mut responses = lc.lease_keep_alive(outgoing).await?.into_inner();
+            let mut responses = lc
+                .lease_keep_alive(request(token, outgoing))
+                .await?
+                .into_inner();
             responses
                 .message()
                 .await?
