@@ -15,7 +15,7 @@ pub mod perms;
 pub mod state;
 pub mod token;
 
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
 
 use ectd_proto::etcdserverpb::{request_op, RequestOp, TxnRequest};
@@ -58,6 +58,8 @@ pub struct AuthStore {
     state: RwLock<Arc<State>>,
     /// Whether the applied state has auth on, readable without the lock.
     enabled: AtomicBool,
+    /// The applied state's revision, readable without the lock.
+    revision: AtomicU64,
     tokens: Tokens,
     bcrypt_cost: u32,
 }
@@ -69,6 +71,7 @@ impl AuthStore {
         let state = State::load(engine);
         AuthStore {
             enabled: AtomicBool::new(state.enabled()),
+            revision: AtomicU64::new(state.revision()),
             state: RwLock::new(Arc::new(state)),
             tokens,
             bcrypt_cost,
@@ -88,8 +91,9 @@ impl AuthStore {
                 t.clear();
             }
         }
-        let enabled = next.enabled();
+        let (enabled, revision) = (next.enabled(), next.revision());
         *self.state.write().expect("auth state lock") = Arc::new(next);
+        self.revision.store(revision, Ordering::Release);
         self.enabled.store(enabled, Ordering::Release);
     }
 
@@ -133,7 +137,7 @@ impl AuthStore {
     pub fn identity_of(&self, user: String, revision: Option<u64>) -> AuthInfo {
         AuthInfo {
             user,
-            revision: revision.unwrap_or_else(|| self.state().revision()),
+            revision: revision.unwrap_or_else(|| self.revision.load(Ordering::Acquire)),
         }
     }
 
@@ -142,7 +146,8 @@ impl AuthStore {
         if !self.enabled() {
             return Ok(());
         }
-        check(&self.state(), id, Access::Read, key, range_end)
+        let state = self.state.read().expect("auth state lock");
+        check(&state, id, Access::Read, key, range_end)
     }
 
     /// Checks that `id` is an administrator.
@@ -155,7 +160,7 @@ impl AuthStore {
     /// while it was served.
     pub fn check_not_stale(&self, id: &Identity) -> Result<(), Error> {
         match id {
-            Some(a) if a.revision != 0 && a.revision != self.state().revision() => {
+            Some(a) if a.revision != 0 && a.revision != self.revision.load(Ordering::Acquire) => {
                 Err(Error::AuthOldRevision)
             }
             _ => Ok(()),

@@ -20,6 +20,9 @@ const PREFIX_LEN: usize = 16;
 /// Simple tokens held before expired ones are swept on the next login.
 const SWEEP_AT: usize = 1 << 16;
 
+/// How finely a simple token's expiry follows its last use.
+const RENEW_RESOLUTION_MS: u64 = 1000;
+
 /// Most simple tokens a member holds; past it the one closest to expiry goes.
 const MAX_SIMPLE_TOKENS: usize = 1 << 20;
 
@@ -133,7 +136,12 @@ impl SimpleTokens {
             .cloned();
         match found {
             Some(t) if t.deadline_ms.load(Ordering::Relaxed) > now => {
-                t.deadline_ms.store(self.deadline_ms(), Ordering::Relaxed);
+                // Renewed at most once a second, so that many clients sharing
+                // a token do not all write the same cache line.
+                let renewed = self.deadline_ms();
+                if renewed >= t.deadline_ms.load(Ordering::Relaxed) + RENEW_RESOLUTION_MS {
+                    t.deadline_ms.store(renewed, Ordering::Relaxed);
+                }
                 Lookup::User(t.user.clone(), None)
             }
             Some(_) => {
@@ -169,6 +177,20 @@ pub struct JwtTokens {
     sign: Option<EncodingKey>,
     verify: DecodingKey,
     ttl: Duration,
+    /// Tokens whose signature was checked: token -> (user, revision, expiry in
+    /// Unix seconds), so a client's every request does not pay for a
+    /// signature check.
+    verified: RwLock<HashMap<String, (String, u64, u64)>>,
+}
+
+/// Most verified JWTs remembered; past it the memory starts over.
+const MAX_VERIFIED_JWTS: usize = 1 << 14;
+
+fn unix_now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default()
+        .as_secs()
 }
 
 impl JwtTokens {
@@ -185,6 +207,7 @@ impl JwtTokens {
             sign,
             verify,
             ttl,
+            verified: RwLock::default(),
         }
     }
 
@@ -211,12 +234,37 @@ impl JwtTokens {
 
     /// The user and revision `token` carries, if it is validly signed and not expired.
     pub fn lookup(&self, token: &str) -> Lookup {
+        let now = unix_now();
+        let known = self
+            .verified
+            .read()
+            .expect("verified JWTs lock")
+            .get(token)
+            .cloned();
+        if let Some((user, revision, exp)) = known {
+            return if exp > now {
+                Lookup::User(user, Some(revision))
+            } else {
+                Lookup::Invalid
+            };
+        }
         let mut v = Validation::new(self.algorithm);
         v.leeway = 0;
         v.required_spec_claims.clear();
         v.required_spec_claims.insert("exp".into());
         match jsonwebtoken::decode::<Claims>(token, &self.verify, &v) {
-            Ok(t) => Lookup::User(t.claims.username, Some(t.claims.revision)),
+            Ok(t) => {
+                let c = t.claims;
+                let mut verified = self.verified.write().expect("verified JWTs lock");
+                if verified.len() >= MAX_VERIFIED_JWTS {
+                    verified.retain(|_, (_, _, exp)| *exp > now);
+                    if verified.len() >= MAX_VERIFIED_JWTS {
+                        verified.clear();
+                    }
+                }
+                verified.insert(token.to_string(), (c.username.clone(), c.revision, c.exp));
+                Lookup::User(c.username, Some(c.revision))
+            }
             Err(_) => Lookup::Invalid,
         }
     }
