@@ -102,12 +102,21 @@ async fn enable(s: &Arc<Server>, req: Request) -> Response {
     with_cluster(r, s)
 }
 
-async fn users(s: &Arc<Server>, req: Request) -> Response {
-    if req.method() != Method::GET {
-        return method_not_allowed(Some("GET"));
+/// The answer to a listing that is not a GET by root, if it is not.
+async fn refuse_unless_root_get(s: &Arc<Server>, method: &Method, who: Caller) -> Option<Response> {
+    if *method != Method::GET {
+        return Some(method_not_allowed(Some("GET")));
     }
-    if !access::has_root_access(s, &Caller::of(&req, s)).await {
-        return no_auth();
+    if !access::has_root_access(s, &who).await {
+        return Some(no_auth());
+    }
+    None
+}
+
+async fn users(s: &Arc<Server>, req: Request) -> Response {
+    let who = Caller::of(&req, s);
+    if let Some(refused) = refuse_unless_root_get(s, &req.method().clone(), who).await {
+        return refused;
     }
     let query_ok = query_ok(&req);
     with_cluster(list_users(s, query_ok).await.unwrap_or_else(error), s)
@@ -143,11 +152,9 @@ async fn list_users(s: &Server, query_ok: bool) -> Result<Response, Error> {
 }
 
 async fn roles(s: &Arc<Server>, req: Request) -> Response {
-    if req.method() != Method::GET {
-        return method_not_allowed(Some("GET"));
-    }
-    if !access::has_root_access(s, &Caller::of(&req, s)).await {
-        return no_auth();
+    let who = Caller::of(&req, s);
+    if let Some(refused) = refuse_unless_root_get(s, &req.method().clone(), who).await {
+        return refused;
     }
     let query_ok = query_ok(&req);
     with_cluster(list_roles(s, query_ok).await.unwrap_or_else(error), s)
