@@ -21,6 +21,7 @@
 pub mod api;
 pub mod apply;
 pub mod auth;
+pub mod backup;
 pub mod bootstrap;
 pub mod config;
 pub mod engine;

@@ -12,8 +12,12 @@ use rocksdb::WriteBatch;
 use crate::engine::schema::meta;
 use crate::engine::{Cf, Engine};
 
-const PREFIX: &[u8] = b"member/";
-const REMOVED: &[u8] = b"removed/";
+/// Meta key prefix of a member record.
+pub const MEMBER_PREFIX: &[u8] = b"member/";
+const PREFIX: &[u8] = MEMBER_PREFIX;
+/// Meta key prefix of a removed member's mark.
+pub const REMOVED_PREFIX: &[u8] = b"removed/";
+const REMOVED: &[u8] = REMOVED_PREFIX;
 
 fn key(prefix: &[u8], id: u64) -> Vec<u8> {
     let mut k = prefix.to_vec();

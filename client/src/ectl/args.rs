@@ -20,6 +20,7 @@ mod auth;
 mod cluster;
 mod concurrency;
 mod lease;
+mod snapshot;
 mod tls;
 mod watch;
 
@@ -35,6 +36,7 @@ pub use concurrency::{ElectArgs, LockArgs};
 pub use lease::{
     LeaseArgs, LeaseCommand, LeaseGrantArgs, LeaseIdArgs, LeaseKeepAliveArgs, LeaseTimeToLiveArgs,
 };
+pub use snapshot::{RestoreArgs, SnapshotArgs, SnapshotCommand};
 pub use tls::TlsArgs;
 pub use watch::{WatchArgs, WatchLine};
 
@@ -189,6 +191,12 @@ pub enum Command {
         override_usage = "ectl role <subcommand> [flags]"
     )]
     Role(RoleArgs),
+    /// Manages etcd node snapshots
+    #[command(
+        arg_required_else_help = true,
+        override_usage = "ectl snapshot <subcommand> [flags]"
+    )]
+    Snapshot(SnapshotArgs),
     /// Prints the version of ectl
     Version(VersionArgs),
 }

@@ -43,6 +43,7 @@ mod put;
 mod role;
 mod settings;
 mod signals;
+mod snapshot;
 mod txn;
 mod txn_syntax;
 mod user;
@@ -154,6 +155,7 @@ async fn run(command: &Command, settings: &Settings, out: &mut Vec<u8>) -> Resul
         Command::Auth(args) => auth::run(&ctx, &args.command, out).await,
         Command::User(args) => user::run(&ctx, &args.command, out).await,
         Command::Role(args) => role::run(&ctx, &args.command, out).await,
+        Command::Snapshot(args) => snapshot::run(&ctx, &args.command, out).await,
         Command::Version(_) => {
             out.extend(
                 format!(

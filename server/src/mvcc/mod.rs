@@ -8,7 +8,7 @@
 //! maps each key to its revisions newest first, so neither a read nor a restart needs
 //! an in-memory index of all keys.
 
-mod keys;
+pub mod keys;
 mod read;
 mod store;
 mod txn;

@@ -86,7 +86,14 @@ pub struct Server {
     renews: mpsc::UnboundedSender<renew::RenewWaiter>,
     threads: Mutex<Vec<JoinHandle<()>>>,
     metrics: Arc<Metrics>,
+    /// Where snapshot downloads are staged (`member/snap`).
+    snap_dir: std::path::PathBuf,
+    /// Snapshot downloads being prepared or sent at once.
+    downloads: Arc<tokio::sync::Semaphore>,
 }
+
+/// Snapshot downloads served at the same time; more wait their turn.
+const CONCURRENT_DOWNLOADS: usize = 2;
 
 impl Server {
     /// Starts raft, apply and the read-index batcher over an opened data directory;
@@ -158,6 +165,7 @@ impl Server {
         let learner = Arc::new(AtomicBool::new(
             membership::get(store.engine(), member_id).is_some_and(|m| m.is_learner),
         ));
+        crate::backup::download::clear_staged(&snap_dir);
         let inbox = Arc::new(SnapshotInbox::new(snap_dir.clone()));
         let transport = Transport::new(
             cluster_id,
@@ -260,6 +268,8 @@ impl Server {
             renews: renews_tx,
             threads: Mutex::new(vec![raft.thread, apply_thread]),
             metrics,
+            snap_dir,
+            downloads: Arc::new(tokio::sync::Semaphore::new(CONCURRENT_DOWNLOADS)),
         });
         tokio::spawn(read_batcher(Arc::downgrade(&server), reads_rx));
         tokio::spawn(publish(Arc::downgrade(&server)));
@@ -277,6 +287,16 @@ impl Server {
             cfg.watch_progress_notify_interval,
         ));
         Ok(server)
+    }
+
+    /// Where snapshot downloads are staged.
+    pub fn snap_dir(&self) -> &std::path::Path {
+        &self.snap_dir
+    }
+
+    /// The permits snapshot downloads take.
+    pub fn downloads(&self) -> &Arc<tokio::sync::Semaphore> {
+        &self.downloads
     }
 
     /// The member's metrics.

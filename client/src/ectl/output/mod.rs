@@ -416,6 +416,47 @@ impl Printer {
         Ok(())
     }
 
+    /// Renders `snapshot status`: hash, revision, keys and size.
+    pub fn db_status(
+        &self,
+        out: &mut Vec<u8>,
+        st: &ectd_server::backup::SnapshotStatus,
+    ) -> Result<(), CtlError> {
+        let row = vec![
+            format!("{:x}", st.hash),
+            st.revision.to_string(),
+            st.total_key.to_string(),
+            rows::human_bytes(st.total_size),
+        ];
+        match self.format {
+            Format::Simple => {
+                out.extend(row.join(", ").bytes());
+                out.push(b'\n');
+            }
+            Format::Json => json::line(
+                out,
+                format!(
+                    "{{\"hash\":{},\"revision\":{},\"totalKey\":{},\"totalSize\":{}}}",
+                    st.hash, st.revision, st.total_key, st.total_size
+                ),
+            ),
+            Format::Fields => out.extend(
+                format!(
+                    "\"Hash\" : {}\n\"Revision\" : {}\n\"Keys\" : {}\n\"Size\" : {}\n",
+                    st.hash, st.revision, st.total_key, st.total_size
+                )
+                .bytes(),
+            ),
+            Format::Table => table::render(
+                out,
+                &["hash", "revision", "total keys", "total size"],
+                &[row],
+            ),
+            Format::Protobuf => return Err(self.unsupported()),
+        }
+        Ok(())
+    }
+
     /// Renders the result of `move-leader`.
     pub fn move_leader(
         &self,

@@ -145,11 +145,10 @@ impl Maintenance for MaintenanceService {
         req: Request<SnapshotRequest>,
     ) -> Result<Response<SnapshotStream>, Status> {
         self.admin(&req).await?;
-        // etcd's snapshot is a bbolt file that etcdctl restores; ectd's storage is
-        // not bbolt, so it does not hand out a file that would fail to restore.
-        Err(Status::unimplemented(
-            "etcdserver: snapshot download is not supported by ectd yet",
-        ))
+        let rx = crate::backup::download::start(&self.server).await?;
+        Ok(Response::new(Box::pin(
+            tokio_stream::wrappers::ReceiverStream::new(rx),
+        )))
     }
 
     async fn move_leader(

@@ -1,0 +1,113 @@
+//! `Maintenance.Snapshot`: the keyspace as an etcd backend database, streamed
+//! in chunks and followed by its SHA-256, as etcd sends it.
+
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use ectd_proto::etcdserverpb::SnapshotResponse;
+use sha2::{Digest, Sha256};
+use tokio::sync::mpsc;
+use tonic::Status;
+
+use crate::server::Server;
+
+/// Bytes of database per message, as etcd sends them.
+const CHUNK: usize = 32 * 1024;
+/// Messages queued ahead of a slow reader.
+const QUEUED: usize = 8;
+/// Name prefix of a download being staged.
+const STAGED_PREFIX: &str = "download-";
+
+/// Removes downloads a previous run left staged in `dir`.
+pub fn clear_staged(dir: &Path) {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for e in entries.flatten() {
+        if e.file_name().to_string_lossy().starts_with(STAGED_PREFIX) {
+            let _ = std::fs::remove_file(e.path());
+        }
+    }
+}
+
+/// A staged file, removed when the download ends however it ends.
+struct Staged(PathBuf);
+
+impl Drop for Staged {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.0);
+    }
+}
+
+/// Writes a point-in-time copy of `server`'s state to a staged file and returns
+/// the messages that carry it: chunks with the bytes still to come, then the
+/// digest with `remaining_bytes` 0. Writes go on meanwhile; the stream holds at
+/// most a few chunks in memory.
+pub async fn start(
+    server: &Arc<Server>,
+) -> Result<mpsc::Receiver<Result<SnapshotResponse, Status>>, Status> {
+    let permit = server
+        .downloads()
+        .clone()
+        .acquire_owned()
+        .await
+        .map_err(|_| Status::unavailable("etcdserver: server stopped"))?;
+    let dir = server.snap_dir().to_path_buf();
+    std::fs::create_dir_all(&dir).map_err(|e| Status::internal(e.to_string()))?;
+    let staged = Staged(dir.join(format!("{STAGED_PREFIX}{:016x}.db", rand::random::<u64>())));
+    let engine = server.store().engine().clone();
+    let version = server.etcd_version().to_string();
+    let path = staged.0.clone();
+    let started = std::time::Instant::now();
+    let exported = tokio::task::spawn_blocking(move || super::export(&engine, &path, &version))
+        .await
+        .map_err(|e| Status::internal(e.to_string()))?
+        .map_err(|e| Status::internal(e.to_string()))?;
+    tracing::info!(
+        bytes = exported.size,
+        revision = exported.revision,
+        took_ms = started.elapsed().as_millis() as u64,
+        "sending database snapshot to client"
+    );
+    let (tx, rx) = mpsc::channel(QUEUED);
+    tokio::task::spawn_blocking(move || {
+        let _permit = permit;
+        if let Err(e) = send(&staged, exported.size, &tx) {
+            let _ = tx.blocking_send(Err(Status::internal(e.to_string())));
+        }
+    });
+    Ok(rx)
+}
+
+fn send(
+    staged: &Staged,
+    total: u64,
+    tx: &mpsc::Sender<Result<SnapshotResponse, Status>>,
+) -> std::io::Result<()> {
+    let mut f = std::fs::File::open(&staged.0)?;
+    let mut h = Sha256::new();
+    let mut sent = 0u64;
+    while sent < total {
+        let n = (total - sent).min(CHUNK as u64) as usize;
+        let mut buf = vec![0u8; n];
+        f.read_exact(&mut buf)?;
+        h.update(&buf);
+        sent += n as u64;
+        let msg = SnapshotResponse {
+            remaining_bytes: total - sent,
+            blob: buf,
+            ..Default::default()
+        };
+        if tx.blocking_send(Ok(msg)).is_err() {
+            // The client went away.
+            return Ok(());
+        }
+    }
+    let _ = tx.blocking_send(Ok(SnapshotResponse {
+        remaining_bytes: 0,
+        blob: h.finalize().to_vec(),
+        ..Default::default()
+    }));
+    Ok(())
+}
