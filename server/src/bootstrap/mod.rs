@@ -126,6 +126,10 @@ pub async fn open(
             let mut cs = ConfState::default();
             cs.merge_from_bytes(&raw)
                 .unwrap_or_else(|e| panic!("stored raft configuration undecodable: {e}"));
+            if cfg.force_new_cluster {
+                let applied = get_u64(&engine, meta::APPLIED_INDEX)?.unwrap_or(0);
+                force_new_cluster(&mut wal, &mut replay, &cs, id, applied)?;
+            }
             (id, cid, cs)
         }
         None if cfg.initial_cluster_state == "existing" => {
@@ -167,6 +171,85 @@ pub async fn open(
         member_id,
         cluster_id,
     })
+}
+
+/// Makes member `id` the only member of its cluster, as etcd's
+/// `--force-new-cluster` does: entries past the commit index are dropped (they
+/// were never acknowledged), and entries removing every other member are
+/// appended and committed. The apply loop then applies them like any removal,
+/// so the membership, the raft configuration and the v2 store all follow.
+/// `cs` is the configuration as of `applied`.
+fn force_new_cluster(
+    wal: &mut Wal,
+    replay: &mut Replay,
+    cs: &ConfState,
+    id: u64,
+    applied: u64,
+) -> Result<(), BootstrapError> {
+    let commit = replay.hard_state.commit.max(applied);
+    replay.entries.retain(|e| e.index <= commit);
+    let mut members: std::collections::BTreeSet<u64> =
+        cs.voters.iter().chain(&cs.learners).copied().collect();
+    for e in &replay.entries {
+        if e.index <= applied || e.get_entry_type() != EntryType::EntryConfChange {
+            continue;
+        }
+        let mut cc = ConfChange::default();
+        cc.merge_from_bytes(&e.data).map_err(|err| {
+            BootstrapError::Snapshot(format!("conf change at {}: {err}", e.index))
+        })?;
+        match cc.get_change_type() {
+            ConfChangeType::RemoveNode => {
+                members.remove(&cc.node_id);
+            }
+            _ => {
+                members.insert(cc.node_id);
+            }
+        }
+    }
+    let last = replay
+        .entries
+        .last()
+        .map_or(0, |e| e.index)
+        .max(replay.snapshot.map_or(0, |s| s.0))
+        .max(applied);
+    let term = replay
+        .entries
+        .last()
+        .map_or(0, |e| e.term)
+        .max(replay.hard_state.term)
+        .max(1);
+    let removals: Vec<Entry> = members
+        .iter()
+        .filter(|m| **m != id)
+        .enumerate()
+        .map(|(i, m)| {
+            let mut cc = ConfChange::default();
+            cc.set_change_type(ConfChangeType::RemoveNode);
+            cc.node_id = *m;
+            let mut e = Entry::default();
+            e.set_entry_type(EntryType::EntryConfChange);
+            e.term = term;
+            e.index = last + 1 + i as u64;
+            e.data = cc.write_to_bytes().expect("encoding conf change").into();
+            e
+        })
+        .collect();
+    tracing::warn!(
+        member_id = format!("{id:x}"),
+        removed = removals.len(),
+        commit = last + removals.len() as u64,
+        "forcing a new cluster of this member alone: removing every other member"
+    );
+    replay.hard_state.term = term;
+    replay.hard_state.commit = last + removals.len() as u64;
+    if !removals.is_empty() {
+        wal.append_entries(&removals);
+    }
+    wal.set_hard_state(&replay.hard_state);
+    wal.sync()?;
+    replay.entries.extend(removals);
+    Ok(())
 }
 
 /// The members named by `--initial-cluster`, ordered by id.

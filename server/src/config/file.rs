@@ -39,6 +39,7 @@ pub(super) struct FileConfig {
     experimental_lease_checkpoint_interval: Option<u64>,
     experimental_enable_lease_checkpoint: Option<bool>,
     enable_v2: Option<bool>,
+    force_new_cluster: Option<bool>,
     auth_token: Option<String>,
     auth_token_ttl: Option<u64>,
     bcrypt_cost: Option<u32>,
@@ -90,6 +91,7 @@ pub(super) const KEYS: &[&str] = &[
     "experimental-lease-checkpoint-interval",
     "experimental-enable-lease-checkpoint",
     "enable-v2",
+    "force-new-cluster",
     "auth-token",
     "auth-token-ttl",
     "bcrypt-cost",
@@ -171,6 +173,7 @@ impl FileConfig {
         set(&mut cfg.election_timeout, self.election_timeout);
         set(&mut cfg.snapshot_count, self.snapshot_count);
         set(&mut cfg.enable_v2, self.enable_v2);
+        set(&mut cfg.force_new_cluster, self.force_new_cluster);
         set(&mut cfg.auth_token, text(self.auth_token));
         set(&mut cfg.auth_token_ttl, self.auth_token_ttl);
         set(&mut cfg.bcrypt_cost, self.bcrypt_cost);

@@ -144,6 +144,19 @@ pub struct Config {
         action = clap::ArgAction::Set
     )]
     pub enable_v2: bool,
+    /// Restarts this member as the only member of its cluster, keeping its data
+    /// and the cluster id: every other member is removed through the log, as
+    /// etcd's `--force-new-cluster` does. For recovering a lone survivor; start
+    /// without the flag afterwards.
+    #[arg(
+        long = "force-new-cluster",
+        env = "ETCD_FORCE_NEW_CLUSTER",
+        default_value_t = false,
+        num_args = 0..=1,
+        default_missing_value = "true",
+        action = clap::ArgAction::Set
+    )]
+    pub force_new_cluster: bool,
     /// How clients' auth tokens are made: `simple`, or
     /// `jwt,pub-key=<file>,priv-key=<file>,sign-method=<alg>[,ttl=<duration>]`.
     #[arg(long, env = "ETCD_AUTH_TOKEN", default_value = "simple")]

@@ -20,6 +20,7 @@ mod helpers;
 mod auth_churn;
 mod crash;
 mod failover;
+mod force_new_cluster;
 mod lease;
 mod membership;
 mod replication;

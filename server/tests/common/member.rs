@@ -293,6 +293,16 @@ impl Member {
         t.elapsed()
     }
 
+    /// Adds flags for the next start.
+    pub fn add_args(&mut self, args: &[&str]) {
+        self.args.extend(args.iter().map(|a| a.to_string()));
+    }
+
+    /// Drops a flag (and nothing else) before the next start.
+    pub fn remove_arg(&mut self, arg: &str) {
+        self.args.retain(|a| a != arg);
+    }
+
     /// Whether the process still runs.
     pub fn is_running(&mut self) -> bool {
         match self.child.as_mut() {
