@@ -300,7 +300,7 @@ fn every_flag_has_its_environment_variable() {
         );
         seen += 1;
     }
-    assert_eq!(seen, 43);
+    assert_eq!(seen, 46);
     let names: Vec<_> = cmd
         .get_arguments()
         .filter_map(|a| a.get_env()?.to_str().map(String::from))
