@@ -301,6 +301,31 @@ mod tests {
     }
 
     #[test]
+    fn alarms_travel_in_state_snapshots() {
+        let dir = tempfile::tempdir().unwrap();
+        let leader = Engine::open(&dir.path().join("leader")).unwrap();
+        let mut batch = WriteBatch::default();
+        batch.put_cf(leader.cf(Cf::Meta), meta::APPLIED_INDEX, 9u64.to_be_bytes());
+        batch.put_cf(leader.cf(Cf::Meta), meta::APPLIED_TERM, 2u64.to_be_bytes());
+        leader.write(batch).unwrap();
+        let store = AlarmStore::load(&leader);
+        run(
+            &store,
+            &leader,
+            req(AlarmAction::Activate, 3, AlarmType::Nospace),
+        );
+        let snap = dir.path().join("snap");
+        crate::snapshot::export(&leader, &snap).unwrap();
+        let follower = Engine::open(&dir.path().join("follower")).unwrap();
+        let theirs = AlarmStore::load(&follower);
+        assert_eq!(theirs.get().mode(), Mode::Normal);
+        crate::snapshot::install(&follower, &snap).unwrap();
+        theirs.reload(&follower);
+        assert_eq!(theirs.get(), store.get());
+        assert_eq!(theirs.get().mode(), Mode::Capped);
+    }
+
+    #[test]
     fn status_text_is_compact_text() {
         let m = AlarmMember {
             member_id: 42,
