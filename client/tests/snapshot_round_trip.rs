@@ -244,7 +244,16 @@ fn served(endpoint: &str) -> Vec<String> {
         );
         // The remaining TTL moves; the granted TTL and the keys do not.
         out.push(ttl.split(", remaining").next().unwrap().to_string());
-        out.push(ttl.split("attached keys").nth(1).unwrap_or("").to_string());
+        // etcd lists a lease's keys in no particular order.
+        let keys = ttl.split("attached keys").nth(1).unwrap_or("");
+        let mut keys: Vec<&str> = keys
+            .trim()
+            .trim_start_matches("([")
+            .trim_end_matches("])")
+            .split(' ')
+            .collect();
+        keys.sort_unstable();
+        out.push(keys.join(" "));
     }
     for args in [
         vec!["get", "many", "--rev=2", ROOT],

@@ -154,6 +154,12 @@ pub enum Error {
     /// The auth store changed since the request's token was checked.
     #[error("etcdserver: revision of auth store is old")]
     AuthOldRevision,
+    /// A write past the backend quota, or one refused while NOSPACE is raised.
+    #[error("etcdserver: mvcc: database space exceeded")]
+    NoSpace,
+    /// A request refused while CORRUPT is raised.
+    #[error("etcdserver: corrupt cluster")]
+    Corrupt,
 }
 
 impl From<MvccError> for Error {
@@ -219,6 +225,8 @@ impl Error {
             Error::NoPasswordUser => Code::Unknown,
             Error::PermissionDenied => Code::PermissionDenied,
             Error::InvalidAuthToken => Code::Unauthenticated,
+            Error::NoSpace => Code::ResourceExhausted,
+            Error::Corrupt => Code::DataLoss,
         }
     }
 }

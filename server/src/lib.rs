@@ -10,6 +10,7 @@
 //! - [`apply`]: decodes commands and changes the store, one write batch per entry,
 //!   then tells the [`watch`] hub of the changes and the [`lease`] lessor of lease
 //!   changes.
+//! - [`alarm`]: raised alarms (NOSPACE, CORRUPT) and the backend quota.
 //! - [`metrics`]: Prometheus metrics under etcd's names.
 //! - [`mvcc`]: etcd's revision model over [`engine`] (RocksDB).
 //! - [`wal`]: the raft log on disk.
@@ -18,6 +19,7 @@
 //! the [`listener`]s, with [`tls`] where the URLs are `https://`; [`failpoints`]
 //! names the spots fault-injection tests can interrupt.
 
+pub mod alarm;
 pub mod api;
 pub mod apply;
 pub mod auth;

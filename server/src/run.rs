@@ -38,6 +38,10 @@ pub async fn run(
 ) -> Result<(), RunError> {
     let tls = Tls::from_config(&cfg).map_err(|e| RunError::Start(e.to_string()))?;
     let opened = bootstrap::open(&cfg, tls.peer_client.as_ref()).await?;
+    // As etcd, before raft starts and before any port serves.
+    crate::server::corrupt::initial_check(&cfg, &opened, tls.peer_client.as_ref())
+        .await
+        .map_err(RunError::Start)?;
     let server = Server::start(&cfg, opened, tls.peer_client.clone())?;
     let router = crate::api::router(server.clone()).await;
 

@@ -12,8 +12,8 @@ pub mod lease;
 use std::sync::Arc;
 
 use ectd_proto::etcdserverpb::{
-    CompactionResponse, DeleteRangeResponse, LeaseGrantResponse, LeaseRevokeResponse, PutResponse,
-    TxnResponse,
+    AlarmResponse, AlarmType, CompactionResponse, DeleteRangeResponse, LeaseGrantResponse,
+    LeaseRevokeResponse, PutResponse, TxnResponse,
 };
 use ectd_proto::raftcmd::{command::Op, Command};
 use prost::Message as _;
@@ -22,6 +22,7 @@ use rocksdb::WriteBatch;
 use ectd_proto::raftcmd::Member;
 use raft::prelude::{ConfChange, ConfChangeType};
 
+use crate::alarm::{quota, AlarmStore, Mode, Quota};
 use crate::auth::AuthStore;
 use crate::engine::schema::meta;
 use crate::engine::Cf;
@@ -60,6 +61,8 @@ pub enum Output {
     V2(Result<crate::v2::Event, crate::v2::V2Error>),
     /// An auth store change was applied (or changed nothing).
     AuthChanged,
+    /// An alarm was listed, raised or cleared.
+    Alarm(AlarmResponse),
     /// A login was recorded: the auth revision and the raft index it was
     /// applied at (a simple token's number).
     Authenticated {
@@ -85,15 +88,20 @@ pub struct Applied {
     pub revision: i64,
     /// Whether the membership (peer URLs) changed.
     pub membership_changed: bool,
+    /// The command was refused for the quota while no NOSPACE alarm is raised:
+    /// this member should raise one for itself before answering, as etcd does.
+    pub raise_nospace: bool,
 }
 
-/// Applies commands to the MVCC store, the leases, the v2 store and the auth
-/// store.
+/// Applies commands to the MVCC store, the leases, the v2 store, the auth
+/// store and the alarms.
 pub struct Applier {
     store: Arc<Store>,
     lessor: Arc<Lessor>,
     v2: Arc<V2Store>,
     auth: Arc<AuthStore>,
+    alarms: Arc<AlarmStore>,
+    quota: Quota,
 }
 
 impl Applier {
@@ -104,12 +112,27 @@ impl Applier {
         v2: Arc<V2Store>,
         auth: Arc<AuthStore>,
     ) -> Applier {
+        let alarms = Arc::new(AlarmStore::load(store.engine()));
         Applier {
             store,
             lessor,
             v2,
             auth,
+            alarms,
+            quota: Quota::default(),
         }
+    }
+
+    /// Holds puts, txns with puts and lease grants to `quota` (etcd's default
+    /// quota otherwise).
+    pub fn with_quota(mut self, quota: Quota) -> Applier {
+        self.quota = quota;
+        self
+    }
+
+    /// The alarms this applier keeps.
+    pub fn alarms(&self) -> &Arc<AlarmStore> {
+        &self.alarms
     }
 
     /// The term of the applied entry recorded in the store (0 for a new store).
@@ -139,6 +162,7 @@ impl Applier {
         self.lessor.reload(self.store.engine());
         self.v2.reload(self.store.engine());
         self.auth.reload(self.store.engine());
+        self.alarms.reload(self.store.engine());
         Ok(())
     }
 
@@ -255,7 +279,25 @@ impl Applier {
         // and are not checked.
         let who = cmd.auth.as_ref().filter(|_| auth_state.enabled());
         let mut auth_effect = None;
+        let mut alarm_effect = None;
+        let mode = self.alarms.get().mode();
+        // etcd's quota applier: a write that does not fit is still applied, but
+        // answered with `database space exceeded`.
+        let cost = match &cmd.op {
+            Some(Op::Put(req)) => quota::put_cost(req),
+            Some(Op::Txn(req)) => quota::txn_cost(req),
+            Some(Op::LeaseGrant(_)) => quota::LEASE_COST,
+            _ => 0,
+        };
+        let over_quota = mode == Mode::Normal
+            && cost > 0
+            && self.quota.enabled()
+            && !self
+                .quota
+                .available(store.engine().size_bytes_recent(), cost);
+        let refused = refusal(mode, cmd.op.as_ref(), cost);
         let outcome = match cmd.op {
+            _ if refused.is_some() => Err(refused.expect("checked")),
             Some(Op::Put(req)) => {
                 let mut txn = store.write_txn(&mut batch);
                 let res = match who.map(|h| access::put(&auth_state, h, &txn, &req)) {
@@ -355,6 +397,11 @@ impl Applier {
                 Ok(Output::LeaseCheckpointed)
             }
             Some(Op::V2(req)) => Ok(Output::V2(self.v2.apply(store.engine(), &mut batch, &req))),
+            Some(Op::Alarm(req)) => {
+                let (resp, e) = self.alarms.apply(store.engine(), &mut batch, &req);
+                alarm_effect = e;
+                Ok(Output::Alarm(resp))
+            }
             Some(op) if auth_ops::is_auth(&op) => {
                 let mut w = crate::auth::state::Writer::new(store.engine(), &mut batch);
                 auth_ops::apply(&auth_state, cmd.auth.as_ref(), op, index, &mut w).map(
@@ -373,6 +420,7 @@ impl Applier {
             changes.clear();
             effect = None;
             auth_effect = None;
+            alarm_effect = None;
             rev = store.current_rev();
             compacted = store.compact_rev();
         }
@@ -398,12 +446,38 @@ impl Applier {
         if let Some(e) = auth_effect {
             e.apply_to(&self.auth);
         }
+        if let Some(e) = alarm_effect {
+            e.apply_to(&self.alarms);
+        }
+        let outcome = match outcome {
+            Ok(_) if over_quota => Err(Error::NoSpace),
+            other => other,
+        };
+        let raise_nospace =
+            outcome == Err(Error::NoSpace) && !self.alarms.get().has(AlarmType::Nospace);
         Applied {
             request_id: cmd.request_id,
             outcome,
             changes,
             revision: rev,
             membership_changed,
+            raise_nospace,
         }
+    }
+}
+
+/// What a raised alarm makes apply refuse, as etcd's capped and corrupt appliers
+/// do; `cost` is what the command would be charged against the quota.
+fn refusal(mode: Mode, op: Option<&Op>, cost: u64) -> Option<Error> {
+    match (mode, op?) {
+        (Mode::Corrupt, Op::Put(_))
+        | (Mode::Corrupt, Op::DeleteRange(_))
+        | (Mode::Corrupt, Op::Txn(_))
+        | (Mode::Corrupt, Op::Compaction(_))
+        | (Mode::Corrupt, Op::LeaseGrant(_))
+        | (Mode::Corrupt, Op::LeaseRevoke(_)) => Some(Error::Corrupt),
+        (Mode::Capped, Op::Put(_)) | (Mode::Capped, Op::LeaseGrant(_)) => Some(Error::NoSpace),
+        (Mode::Capped, Op::Txn(_)) if cost > 0 => Some(Error::NoSpace),
+        _ => None,
     }
 }

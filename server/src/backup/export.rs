@@ -198,6 +198,20 @@ pub fn export(engine: &Engine, out: &Path, server_version: &str) -> Result<Expor
             b"removed".to_vec(),
         )?;
     }
+    // Raised alarms, keyed by the encoded `AlarmMember` as etcd keys them.
+    for (k, _) in prefixed(
+        snap.raw_iterator_cf(engine.cf(Cf::Meta)),
+        meta::ALARM_PREFIX,
+    ) {
+        let rest = &k[meta::ALARM_PREFIX.len()..];
+        if rest.len() != 12 {
+            return Err(BackupError::Format(format!("alarm record {k:?}")));
+        }
+        let alarm = u32::from_be_bytes(rest[..4].try_into().expect("4 bytes")) as i32;
+        let member_id = u64::from_be_bytes(rest[4..].try_into().expect("8 bytes"));
+        let am = ectd_proto::etcdserverpb::AlarmMember { member_id, alarm };
+        w.put(layout::ALARM, am.encode_to_vec(), Vec::new())?;
+    }
     w.put(
         layout::CLUSTER,
         layout::CLUSTER_VERSION.to_vec(),

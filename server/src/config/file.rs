@@ -38,6 +38,10 @@ pub(super) struct FileConfig {
     /// Nanoseconds.
     experimental_lease_checkpoint_interval: Option<u64>,
     experimental_enable_lease_checkpoint: Option<bool>,
+    quota_backend_bytes: Option<i64>,
+    experimental_initial_corrupt_check: Option<bool>,
+    /// Nanoseconds.
+    experimental_corrupt_check_time: Option<u64>,
     enable_v2: Option<bool>,
     force_new_cluster: Option<bool>,
     auth_token: Option<String>,
@@ -90,6 +94,9 @@ pub(super) const KEYS: &[&str] = &[
     "experimental-watch-progress-notify-interval",
     "experimental-lease-checkpoint-interval",
     "experimental-enable-lease-checkpoint",
+    "quota-backend-bytes",
+    "experimental-initial-corrupt-check",
+    "experimental-corrupt-check-time",
     "enable-v2",
     "force-new-cluster",
     "auth-token",
@@ -198,6 +205,15 @@ impl FileConfig {
         set(
             &mut cfg.enable_lease_checkpoint,
             self.experimental_enable_lease_checkpoint,
+        );
+        set(&mut cfg.quota_backend_bytes, self.quota_backend_bytes);
+        set(
+            &mut cfg.initial_corrupt_check,
+            self.experimental_initial_corrupt_check,
+        );
+        set(
+            &mut cfg.corrupt_check_time,
+            nanos(self.experimental_corrupt_check_time),
         );
         let tls = &mut cfg.tls;
         if let Some(c) = self.client_transport_security {

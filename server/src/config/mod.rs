@@ -132,6 +132,38 @@ pub struct Config {
         action = clap::ArgAction::Set
     )]
     pub enable_lease_checkpoint: bool,
+    /// Bytes the backend may hold before writes are refused and the NOSPACE alarm
+    /// is raised (the size counted is the database's real size on disk). 0 means
+    /// etcd's default, 2 GiB; a negative value disables the quota, as in etcd;
+    /// more than 8 GiB is used, with a warning.
+    #[arg(
+        long,
+        env = "ETCD_QUOTA_BACKEND_BYTES",
+        default_value_t = 0,
+        allow_negative_numbers = true
+    )]
+    pub quota_backend_bytes: i64,
+    /// Before serving, a member that has run before compares the hash of its
+    /// keyspace with its peers' and refuses to start if one differs at the same
+    /// revision and compact revision.
+    #[arg(
+        long = "experimental-initial-corrupt-check",
+        env = "ETCD_EXPERIMENTAL_INITIAL_CORRUPT_CHECK",
+        default_value_t = false,
+        num_args = 0..=1,
+        default_missing_value = "true",
+        action = clap::ArgAction::Set
+    )]
+    pub initial_corrupt_check: bool,
+    /// How often the leader compares every member's keyspace hash with its own
+    /// and raises CORRUPT on a mismatch (a Go duration; 0 disables the check).
+    #[arg(
+        long = "experimental-corrupt-check-time",
+        env = "ETCD_EXPERIMENTAL_CORRUPT_CHECK_TIME",
+        default_value = "0s",
+        value_parser = parse_go_duration
+    )]
+    pub corrupt_check_time: Duration,
     /// Serves etcd's v2 HTTP API (`/v2/keys`, `/v2/members`, `/v2/machines`,
     /// `/v2/stats`) on the client URLs. Off by default, as in etcd 3.4; the v2
     /// store is replicated either way, so members may differ in this setting.

@@ -115,13 +115,13 @@ fn initial_cluster_follows_the_name_when_left_out() {
 
 #[test]
 fn unsupported_keys_are_refused_by_name() {
-    let err = yaml("name: m1\nquota-backend-bytes: 8589934592\n").unwrap_err();
-    assert!(err.0.contains("quota-backend-bytes"), "{}", err.0);
-    assert!(!err.0.contains("8589934592"), "{}", err.0);
+    let err = yaml("name: m1\nenable-pprof: 'yes-please'\n").unwrap_err();
+    assert!(err.0.contains("enable-pprof"), "{}", err.0);
+    assert!(!err.0.contains("yes-please"), "{}", err.0);
     let err = yaml("name: m1\nauto-compaction-mode: periodic\n").unwrap_err();
     assert!(err.0.contains("auto-compaction-mode"), "{}", err.0);
     // Keys that ask for nothing are accepted and noted.
-    let cfg = yaml("name: m1\nquota-backend-bytes: 0\nenable-v2: false\n").unwrap();
+    let cfg = yaml("name: m1\nmax-wals: 0\nenable-v2: false\n").unwrap();
     assert_eq!(cfg.name, "m1");
     assert!(!cfg.enable_v2);
     assert_eq!(cfg.ignored.len(), 1, "{:?}", cfg.ignored);
@@ -195,18 +195,22 @@ self-signed-cert-validity: 2
 #[test]
 fn unknown_etcd_variables_stop_the_start() {
     let _env = env_lock();
-    std::env::set_var("ETCD_QUOTA_BACKEND_BYTES", "8589934592");
+    std::env::set_var("ETCD_AUTO_COMPACTION_RETENTION", "8h");
     let outcome = std::panic::catch_unwind(|| {
         let Err(LoadError::Config(err)) = load(&[]) else {
             panic!("an unsupported ETCD_* variable was accepted");
         };
-        assert!(err.0.contains("ETCD_QUOTA_BACKEND_BYTES"), "{}", err.0);
-        assert!(!err.0.contains("8589934592"), "{}", err.0);
-        std::env::set_var("ETCD_QUOTA_BACKEND_BYTES", "0");
-        let cfg = load(&[]).unwrap_or_else(|_| panic!("a zero quota asks for nothing"));
+        assert!(
+            err.0.contains("ETCD_AUTO_COMPACTION_RETENTION"),
+            "{}",
+            err.0
+        );
+        assert!(!err.0.contains("8h"), "{}", err.0);
+        std::env::set_var("ETCD_AUTO_COMPACTION_RETENTION", "0");
+        let cfg = load(&[]).unwrap_or_else(|_| panic!("a zero retention asks for nothing"));
         assert_eq!(cfg.ignored.len(), 1);
     });
-    std::env::remove_var("ETCD_QUOTA_BACKEND_BYTES");
+    std::env::remove_var("ETCD_AUTO_COMPACTION_RETENTION");
     if let Err(panic) = outcome {
         std::panic::resume_unwind(panic);
     }
@@ -296,7 +300,7 @@ fn every_flag_has_its_environment_variable() {
         );
         seen += 1;
     }
-    assert_eq!(seen, 43);
+    assert_eq!(seen, 46);
     let names: Vec<_> = cmd
         .get_arguments()
         .filter_map(|a| a.get_env()?.to_str().map(String::from))
@@ -569,4 +573,34 @@ fn metrics_settings_from_flags_environment_and_file() {
         .unwrap_or_else(|_| panic!("parses; validation refuses"));
     let err = bad.validate().expect_err("a listen URL must be an IP");
     assert!(err.0.contains("--listen-metrics-urls"), "{}", err.0);
+}
+
+#[test]
+fn quota_and_corruption_check_settings() {
+    let cfg = yaml(
+        "name: m1\nquota-backend-bytes: 4194304\nexperimental-initial-corrupt-check: true\nexperimental-corrupt-check-time: 2000000000\n",
+    )
+    .unwrap();
+    assert_eq!(cfg.quota_backend_bytes, 4 << 20);
+    assert!(cfg.initial_corrupt_check);
+    assert_eq!(cfg.corrupt_check_time, std::time::Duration::from_secs(2));
+    // As in etcd, a negative quota disables it rather than being refused.
+    let cfg = yaml("name: m1\nquota-backend-bytes: -1\n").unwrap();
+    assert_eq!(cfg.quota_backend_bytes, -1);
+    let err = yaml("name: m1\nquota-backend-bytes: lots\n").unwrap_err();
+    assert!(err.0.contains("quota-backend-bytes"), "{}", err.0);
+    let cfg = Config::try_parse_from([
+        "ectd",
+        "--quota-backend-bytes",
+        "-5",
+        "--experimental-initial-corrupt-check",
+        "--experimental-corrupt-check-time",
+        "1m",
+    ])
+    .unwrap();
+    assert_eq!(cfg.quota_backend_bytes, -5);
+    assert!(cfg.initial_corrupt_check);
+    assert_eq!(cfg.corrupt_check_time, std::time::Duration::from_secs(60));
+    let err = Config::try_parse_from(["ectd", "--quota-backend-bytes", "2GB"]).unwrap_err();
+    assert!(err.to_string().contains("--quota-backend-bytes"), "{err}");
 }

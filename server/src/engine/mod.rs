@@ -29,6 +29,24 @@ pub struct Engine {
     db: Arc<DB>,
     /// Where commit latency is recorded, once metrics are attached.
     commit_latency: Arc<std::sync::OnceLock<prometheus::Histogram>>,
+    /// The last size read for [`Engine::size_bytes_recent`].
+    recent_size: Arc<RecentSize>,
+}
+
+/// A size read at most [`SIZE_REFRESH`] ago.
+#[derive(Default)]
+struct RecentSize {
+    /// Milliseconds since [`clock_origin`] at the read, plus one (0: never read).
+    at_ms: std::sync::atomic::AtomicU64,
+    bytes: std::sync::atomic::AtomicU64,
+}
+
+/// How old a size [`Engine::size_bytes_recent`] returns may be.
+const SIZE_REFRESH: std::time::Duration = std::time::Duration::from_millis(10);
+
+fn clock_origin() -> std::time::Instant {
+    static ORIGIN: std::sync::OnceLock<std::time::Instant> = std::sync::OnceLock::new();
+    *ORIGIN.get_or_init(std::time::Instant::now)
 }
 
 impl Engine {
@@ -50,6 +68,7 @@ impl Engine {
         Ok(Engine {
             db: Arc::new(db),
             commit_latency: Arc::default(),
+            recent_size: Arc::default(),
         })
     }
 
@@ -108,6 +127,21 @@ impl Engine {
                 .compact_range_cf(self.cf(cf), None::<&[u8]>, None::<&[u8]>);
         }
         Ok(())
+    }
+
+    /// [`Engine::size_bytes`] as read at most 10 ms ago: what the quota check
+    /// of every write uses, so that writes do not each ask RocksDB.
+    pub fn size_bytes_recent(&self) -> u64 {
+        use std::sync::atomic::Ordering;
+        let now = clock_origin().elapsed().as_millis() as u64 + 1;
+        let at = self.recent_size.at_ms.load(Ordering::Acquire);
+        if at != 0 && now.saturating_sub(at) < SIZE_REFRESH.as_millis() as u64 {
+            return self.recent_size.bytes.load(Ordering::Relaxed);
+        }
+        let bytes = self.size_bytes();
+        self.recent_size.bytes.store(bytes, Ordering::Relaxed);
+        self.recent_size.at_ms.store(now, Ordering::Release);
+        bytes
     }
 
     /// Approximate bytes on disk (live SST files plus memtables).

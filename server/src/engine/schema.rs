@@ -56,6 +56,9 @@ pub mod meta {
     /// Present only while a received state snapshot is being installed: the path of
     /// its directory (UTF-8), so a member stopped mid-install finishes it on restart.
     pub const INSTALLING: &[u8] = b"installing_snapshot";
+    /// Prefix of raised alarms: `alarm/ ++ type(4, big-endian) ++ member id(8,
+    /// big-endian)` -> empty.
+    pub const ALARM_PREFIX: &[u8] = b"alarm/";
 }
 
 /// Keys of the `lease` column family.

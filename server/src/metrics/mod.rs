@@ -70,6 +70,8 @@ pub struct Snapshot {
 /// Every metric a member exports, in one registry.
 pub struct Metrics {
     registry: Registry,
+    /// The backend quota in bytes (`--quota-backend-bytes`, etcd's default for 0).
+    pub quota_backend_bytes: Gauge,
     has_leader: IntGauge,
     is_leader: IntGauge,
     leader_changes: IntCounter,
@@ -166,7 +168,7 @@ impl Metrics {
             .expect("valid metric"),
         );
         version.with_label_values(&[etcd_version]).set(1);
-        // ectd enforces no backend quota: the quota is unbounded.
+        // etcd's default quota until the member sets its own.
         let quota = register(
             &r,
             Gauge::new(
@@ -175,7 +177,7 @@ impl Metrics {
             )
             .expect("valid metric"),
         );
-        quota.set(f64::INFINITY);
+        quota.set(crate::alarm::quota::DEFAULT_BYTES as f64);
         let histogram = |name: &str, help: &str| {
             register(
                 &r,
@@ -308,6 +310,7 @@ impl Metrics {
                 .expect("valid metric"),
             ),
             grpc: Arc::new(grpc::GrpcMetrics::new(&r, level)),
+            quota_backend_bytes: quota,
             registry: r,
         };
         Arc::new(m)

@@ -12,7 +12,7 @@ mod transport;
 pub use node::{
     channel, spawn, Durable, Progress, RaftHandle, RaftSettings, RaftStatus, Request, ToApply,
 };
-pub use peer_service::{max_peer_message_bytes, Directory, PeerService};
+pub use peer_service::{max_peer_message_bytes, Directory, KvHasher, PeerService};
 pub use snapshot_inbox::SnapshotInbox;
 pub use storage::{LogStore, SnapshotSource};
 pub use transport::Transport;

@@ -18,7 +18,8 @@ use std::sync::{Arc, Mutex};
 
 use ectd_proto::peer::peer_server::Peer;
 use ectd_proto::peer::{
-    MembersRequest, MembersResponse, MessageBatch, SnapshotAck, SnapshotChunk, StreamAck,
+    HashKvRequest, HashKvResponse, MembersRequest, MembersResponse, MessageBatch, SnapshotAck,
+    SnapshotChunk, StreamAck,
 };
 use protobuf::Message as _;
 use raft::prelude::{Message, MessageType};
@@ -56,6 +57,13 @@ pub trait Directory: Send + Sync {
     fn serving(&self) -> bool;
 }
 
+/// Hashes this member's keyspace for a peer's corruption check.
+pub trait KvHasher: Send + Sync {
+    /// The hash of the keyspace history up to `revision` (0 = current), or
+    /// etcd's error for a revision compacted or not yet written.
+    fn hash_kv(&self, revision: i64) -> Result<HashKvResponse, Status>;
+}
+
 /// The metadata key marking a refusal as "you were removed"; only such a refusal
 /// makes the sender stop, never a refusal for any other reason.
 pub const REMOVED_MARK: &str = "ectd-member-removed";
@@ -81,6 +89,9 @@ pub struct PeerService {
     directory: Box<dyn Directory>,
     backlog: Arc<AtomicUsize>,
     received_bytes: Option<prometheus::IntCounterVec>,
+    hasher: Option<Arc<dyn KvHasher>>,
+    /// One hash at a time: each reads the whole history.
+    hashing: Arc<tokio::sync::Semaphore>,
 }
 
 impl PeerService {
@@ -102,7 +113,15 @@ impl PeerService {
             directory,
             backlog: Arc::default(),
             received_bytes: None,
+            hasher: None,
+            hashing: Arc::new(tokio::sync::Semaphore::new(1)),
         }
+    }
+
+    /// Answers peers' hash requests with `h`.
+    pub fn hash_with(mut self, h: Arc<dyn KvHasher>) -> PeerService {
+        self.hasher = Some(h);
+        self
     }
 
     /// Counts the bytes of raft messages received, per sending peer, in `v`
@@ -301,6 +320,27 @@ impl Peer for PeerService {
             .members(&req.into_inner().cluster_token)
             .map(Response::new)
             .map_err(Status::failed_precondition)
+    }
+
+    async fn hash_kv(
+        &self,
+        req: Request<HashKvRequest>,
+    ) -> Result<Response<HashKvResponse>, Status> {
+        let r = req.into_inner();
+        self.check_sender(r.cluster_id, r.from, self.id)?;
+        let hasher = self
+            .hasher
+            .clone()
+            .ok_or_else(|| Status::unimplemented("this member does not hash its keyspace"))?;
+        let _turn = self
+            .hashing
+            .acquire()
+            .await
+            .map_err(|_| Status::unavailable("the member is stopping"))?;
+        tokio::task::spawn_blocking(move || hasher.hash_kv(r.revision))
+            .await
+            .map_err(|e| Status::internal(e.to_string()))?
+            .map(Response::new)
     }
 }
 

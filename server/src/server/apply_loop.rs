@@ -10,7 +10,7 @@ use protobuf::Message as _;
 use raft::prelude::{ConfChange, ConfChangeType, EntryType};
 use tokio::sync::{mpsc, watch};
 
-use super::Waiters;
+use super::{NospaceSender, Waiters};
 use crate::apply::{Applier, Output};
 use crate::engine::Engine;
 use crate::raft::{Durable, ToApply, Transport};
@@ -30,6 +30,9 @@ pub(super) struct ApplyTask {
     pub(super) hub: Arc<Hub>,
     /// Counts entries slower to apply than [`crate::metrics::SLOW_APPLY`].
     pub(super) slow_apply: prometheus::IntCounter,
+    /// Where a command refused for this member's quota goes (with its waiter),
+    /// so that a NOSPACE alarm is raised before it is answered.
+    pub(super) nospace: NospaceSender,
 }
 
 /// The apply task: applies committed entries in order, answers waiters, publishes
@@ -53,6 +56,7 @@ pub(super) fn spawn_apply(
         learner,
         hub,
         slow_apply,
+        nospace,
     } = task;
     let note_membership = move |members: &[Member]| {
         transport.set_peers(&peer_urls(members));
@@ -126,14 +130,25 @@ pub(super) fn spawn_apply(
                     if done.membership_changed {
                         note_membership(&applier.members());
                     }
-                    if done.request_id != 0 {
-                        let waiter = waiters
-                            .lock()
-                            .expect("waiters lock")
-                            .remove(&done.request_id);
-                        if let Some(w) = waiter {
-                            let _ = w.send(done.outcome);
+                    let waiter = match done.request_id {
+                        0 => None,
+                        id => waiters.lock().expect("waiters lock").remove(&id),
+                    };
+                    if done.raise_nospace {
+                        // As etcd does, the member raises NOSPACE for itself and
+                        // answers once that is applied; if the queue is full,
+                        // earlier refusals are raising it already.
+                        match nospace.try_send((waiter, done.outcome)) {
+                            Ok(()) => {}
+                            Err(mpsc::error::TrySendError::Full((w, o)))
+                            | Err(mpsc::error::TrySendError::Closed((w, o))) => {
+                                if let Some(w) = w {
+                                    let _ = w.send(o);
+                                }
+                            }
                         }
+                    } else if let Some(w) = waiter {
+                        let _ = w.send(done.outcome);
                     }
                 }
                 applied.send_replace(last);

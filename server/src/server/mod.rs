@@ -3,6 +3,7 @@
 //! loop's committed entries to the apply task.
 
 mod apply_loop;
+pub mod corrupt;
 mod identity;
 mod renew;
 
@@ -19,6 +20,7 @@ use prost::Message as _;
 use raft::prelude::ConfChange;
 use tokio::sync::{mpsc, oneshot, watch};
 
+use crate::alarm::{AlarmStore, Alarms, Quota};
 use crate::apply::{Applier, Outcome};
 use crate::bootstrap::{self, BootstrapError, Opened};
 use crate::config::Config;
@@ -28,8 +30,8 @@ use crate::membership;
 use crate::metrics::{Metrics, Snapshot};
 use crate::mvcc::Store;
 use crate::raft::{
-    Directory, LogStore, PeerService, Progress, RaftSettings, RaftStatus, Request, SnapshotInbox,
-    ToApply, Transport,
+    Directory, KvHasher, LogStore, PeerService, Progress, RaftSettings, RaftStatus, Request,
+    SnapshotInbox, ToApply, Transport,
 };
 use crate::snapshot::Exporter;
 use crate::watch::{Headers, Hub};
@@ -51,6 +53,11 @@ pub struct Limits {
 }
 
 type Waiters = Arc<Mutex<HashMap<u64, oneshot::Sender<Outcome>>>>;
+/// A command refused for the quota, with whoever waits for it.
+type Refused = (Option<oneshot::Sender<Outcome>>, Outcome);
+type NospaceSender = mpsc::Sender<Refused>;
+/// Refusals waiting for this member's NOSPACE alarm; more are answered at once.
+const NOSPACE_QUEUE: usize = 256;
 type ReadWaiter = oneshot::Sender<Result<(), Error>>;
 
 /// A running member.
@@ -90,6 +97,10 @@ pub struct Server {
     snap_dir: std::path::PathBuf,
     /// Snapshot downloads being prepared or sent at once.
     downloads: Arc<tokio::sync::Semaphore>,
+    alarms: Arc<AlarmStore>,
+    quota: Quota,
+    /// How this member dials peers at `https://` URLs.
+    peer_tls: Option<Arc<rustls::ClientConfig>>,
 }
 
 /// Snapshot downloads served at the same time; more wait their turn.
@@ -114,6 +125,21 @@ impl Server {
         } = opened;
         let metrics = Metrics::new(&cfg.etcd_version, cfg.metrics);
         engine.observe_commits(metrics.backend_commit.clone());
+        metrics
+            .quota_backend_bytes
+            .set(Quota::gauge_value(cfg.quota_backend_bytes));
+        match cfg.quota_backend_bytes {
+            q if q < 0 => tracing::info!(quota_size_bytes = q, "disabled backend quota"),
+            q if q > crate::alarm::quota::MAX_BYTES => tracing::warn!(
+                quota_size_bytes = q,
+                quota_maximum_size_bytes = crate::alarm::quota::MAX_BYTES,
+                "quota exceeds the maximum value"
+            ),
+            q => tracing::info!(
+                quota_size_bytes = Quota::gauge_value(q) as i64,
+                "enabled backend quota"
+            ),
+        }
         let store = Arc::new(Store::open(engine));
         let lessor = Arc::new(Lessor::load(store.engine()));
         let v2 = crate::v2::V2Store::load(store.engine());
@@ -122,7 +148,10 @@ impl Server {
             cfg.auth_tokens()?,
             cfg.bcrypt_cost,
         ));
-        let applier = Applier::new(store.clone(), lessor.clone(), v2.clone(), auth.clone());
+        let quota = Quota::from_flag(cfg.quota_backend_bytes);
+        let applier =
+            Applier::new(store.clone(), lessor.clone(), v2.clone(), auth.clone()).with_quota(quota);
+        let alarms = applier.alarms().clone();
         let applied_index = applier.persisted_applied_index();
 
         let mut hs = replay.hard_state;
@@ -173,7 +202,7 @@ impl Server {
             raft_tx.clone(),
             removed.clone(),
             inbox,
-            peer_tls,
+            peer_tls.clone(),
             metrics.clone(),
         );
         let mut members = membership::list(store.engine());
@@ -210,6 +239,7 @@ impl Server {
         );
         let waiters: Waiters = Arc::default();
         let (applied_tx, applied_rx) = watch::channel(applied_index);
+        let (nospace_tx, nospace_rx) = mpsc::channel(NOSPACE_QUEUE);
         let apply_thread = spawn_apply(
             ApplyTask {
                 applier,
@@ -224,6 +254,7 @@ impl Server {
                 learner: learner.clone(),
                 hub: hub.clone(),
                 slow_apply: metrics.slow_apply.clone(),
+                nospace: nospace_tx,
             },
             committed_rx,
         );
@@ -270,7 +301,15 @@ impl Server {
             metrics,
             snap_dir,
             downloads: Arc::new(tokio::sync::Semaphore::new(CONCURRENT_DOWNLOADS)),
+            alarms,
+            quota,
+            peer_tls,
         });
+        tokio::spawn(raise_nospace(Arc::downgrade(&server), nospace_rx));
+        tokio::spawn(corrupt::periodic(
+            Arc::downgrade(&server),
+            cfg.corrupt_check_time,
+        ));
         tokio::spawn(read_batcher(Arc::downgrade(&server), reads_rx));
         tokio::spawn(publish(Arc::downgrade(&server)));
         tokio::spawn(renew::renew_batcher(Arc::downgrade(&server), renews_rx));
@@ -325,10 +364,36 @@ impl Server {
         self.metrics.render()
     }
 
-    /// The alarms active on this member (`NOSPACE`, `CORRUPT`). ectd raises no
-    /// alarms yet, so this is empty; `/health` and `/readyz` consult it.
+    /// The name of every raised alarm (`NOSPACE`, `CORRUPT`), one per alarm,
+    /// as last applied on this member; `/health` and `/readyz` consult it.
     pub fn active_alarms(&self) -> Vec<String> {
-        Vec::new()
+        self.alarms
+            .get()
+            .list(ectd_proto::etcdserverpb::AlarmType::None as i32)
+            .iter()
+            .map(|m| crate::alarm::alarm_name(m.alarm))
+            .collect()
+    }
+
+    /// The raised alarms as last applied on this member.
+    pub fn alarms(&self) -> Alarms {
+        self.alarms.get()
+    }
+
+    /// etcd's quota check before a write is proposed: a write costing `cost`
+    /// that does not fit in the backend quota raises NOSPACE for this member
+    /// (waiting for it to be applied) and is refused with `database space
+    /// exceeded`.
+    pub async fn check_quota(&self, cost: u64) -> Result<(), Error> {
+        if self
+            .quota
+            .available(self.store.engine().size_bytes_recent(), cost)
+        {
+            return Ok(());
+        }
+        tracing::warn!(cost, "request exceeds the backend quota; raising NOSPACE");
+        let _ = self.propose(nospace_alarm(self.member_id)).await;
+        Err(Error::NoSpace)
     }
 
     /// A serializable read of the local state, as the liveness probe makes one.
@@ -587,7 +652,8 @@ impl Server {
             self.transport.inbox().clone(),
             Box::new(MemberDirectory(Arc::downgrade(self))),
         )
-        .count_received(self.metrics.peer_received.clone()))
+        .count_received(self.metrics.peer_received.clone())
+        .hash_with(Arc::new(MemberHasher(Arc::downgrade(self)))))
     }
 
     /// Resolves once this member's attributes are published to the cluster, as
@@ -697,6 +763,28 @@ impl Directory for MemberDirectory {
     }
 }
 
+/// Hashes the member's keyspace for peers' corruption checks.
+struct MemberHasher(std::sync::Weak<Server>);
+
+impl KvHasher for MemberHasher {
+    fn hash_kv(&self, revision: i64) -> Result<ectd_proto::peer::HashKvResponse, tonic::Status> {
+        let s = self
+            .0
+            .upgrade()
+            .ok_or_else(|| tonic::Status::unavailable("the member is stopping"))?;
+        let current = s.store.current_rev();
+        let (hash, compact_revision, hash_revision) =
+            s.store.hash_kv(revision).map_err(Error::from)?;
+        Ok(ectd_proto::peer::HashKvResponse {
+            member_id: s.member_id,
+            hash,
+            compact_revision,
+            revision: current.max(hash_revision),
+            hash_revision,
+        })
+    }
+}
+
 /// Announces this member's name and client URLs to the cluster once a leader
 /// exists, as etcd members do after starting; retries until it is applied.
 async fn publish(server: std::sync::Weak<Server>) {
@@ -725,6 +813,37 @@ async fn publish(server: std::sync::Weak<Server>) {
         }
         drop(s);
         tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+/// The command that raises NOSPACE for member `id`.
+fn nospace_alarm(id: u64) -> Op {
+    use ectd_proto::etcdserverpb::{alarm_request::AlarmAction, AlarmRequest, AlarmType};
+    Op::Alarm(AlarmRequest {
+        action: AlarmAction::Activate as i32,
+        member_id: id,
+        alarm: AlarmType::Nospace as i32,
+    })
+}
+
+/// Raises NOSPACE for this member when apply refused a command for the quota,
+/// then answers whoever waited for that command, as etcd does.
+async fn raise_nospace(server: std::sync::Weak<Server>, mut rx: mpsc::Receiver<Refused>) {
+    while let Some((waiter, outcome)) = rx.recv().await {
+        let Some(s) = server.upgrade() else { return };
+        if !s
+            .alarms
+            .get()
+            .has(ectd_proto::etcdserverpb::AlarmType::Nospace)
+        {
+            tracing::warn!("a write exceeded the backend quota when applied; raising NOSPACE");
+            if let Err(e) = s.propose(nospace_alarm(s.member_id)).await {
+                tracing::warn!(error = %e, "raising NOSPACE failed");
+            }
+        }
+        if let Some(w) = waiter {
+            let _ = w.send(outcome);
+        }
     }
 }
 

@@ -31,7 +31,7 @@
 //! (`Pair::gap`): the reason is stated, the subject's answer must be the one
 //! the gap expects, and the gap is listed when the test ends. The gaps so far
 //! (`admin.rs`): etcd 3.4 lets any caller compact, move the leader and raise
-//! or clear alarms, which ectd keeps for root; and ectd raises no alarms yet.
+//! or clear alarms, which ectd keeps for root.
 
 #[path = "../common/mod.rs"]
 mod common;

@@ -12,6 +12,7 @@ use ectd_proto::raftcmd::command::Op;
 use tonic::{Request, Response, Status};
 
 use super::check;
+use crate::alarm::quota;
 use crate::apply::{kv, Output};
 use crate::error::Error;
 use crate::mvcc::KvRead as _;
@@ -76,6 +77,10 @@ impl Kv for KvService {
     async fn put(&self, req: Request<PutRequest>) -> Result<Response<PutResponse>, Status> {
         require_leader(&self.server, &req)?;
         reject_learner(&self.server)?;
+        // etcd checks the quota before anything else about the request.
+        self.server
+            .check_quota(quota::put_cost(req.get_ref()))
+            .await?;
         let id = self.server.identity(&req).await?;
         let r = req.into_inner();
         check::put(&r)?;
@@ -111,6 +116,9 @@ impl Kv for KvService {
     async fn txn(&self, req: Request<TxnRequest>) -> Result<Response<TxnResponse>, Status> {
         require_leader(&self.server, &req)?;
         reject_learner(&self.server)?;
+        self.server
+            .check_quota(quota::txn_cost(req.get_ref()))
+            .await?;
         let id = self.server.identity(&req).await?;
         let r = req.into_inner();
         check::txn(&r, self.server.limits().max_txn_ops)?;

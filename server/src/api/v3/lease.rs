@@ -113,6 +113,10 @@ impl Lease for LeaseService {
     ) -> Result<Response<LeaseGrantResponse>, Status> {
         require_leader(&self.server, &req)?;
         reject_learner(&self.server)?;
+        // etcd checks the quota before anything else about the request.
+        self.server
+            .check_quota(crate::alarm::quota::LEASE_COST)
+            .await?;
         let id = self.server.identity(&req).await?;
         let mut r = req.into_inner();
         if r.ttl > MAX_LEASE_TTL {

@@ -15,6 +15,10 @@ use ectd_proto::etcdserverpb::{
 use futures::Stream;
 use tonic::{Request, Response, Status};
 
+use ectd_proto::etcdserverpb::AlarmType;
+use ectd_proto::raftcmd::command::Op;
+
+use crate::apply::Output;
 use crate::error::Error;
 use crate::raft::Request as RaftRequest;
 use crate::server::Server;
@@ -46,28 +50,30 @@ type SnapshotStream = Pin<Box<dyn Stream<Item = Result<SnapshotResponse, Status>
 #[tonic::async_trait]
 impl Maintenance for MaintenanceService {
     async fn alarm(&self, req: Request<AlarmRequest>) -> Result<Response<AlarmResponse>, Status> {
+        super::kv::reject_learner(&self.server)?;
+        super::kv::require_leader(&self.server, &req)?;
         // Anyone may list alarms (health checks do); raising or clearing one is
         // for administrators.
-        if req.get_ref().action != AlarmAction::Get as i32 {
+        let id = if req.get_ref().action != AlarmAction::Get as i32 {
             self.admin(&req).await?;
+            self.server.identity(&req).await?
         } else {
             self.server
                 .identity(&req)
                 .await
-                .map_err(|e| Status::unknown(e.auth_text()))?;
+                .map_err(|e| Status::unknown(e.auth_text()))?
+        };
+        // Every action goes through the log, as in etcd 3.4, so a listing is
+        // as current as the cluster's commit index.
+        match self
+            .server
+            .propose_as(Op::Alarm(req.into_inner()), &id)
+            .await?
+        {
+            // etcd 3.4 answers alarm requests without a header.
+            Output::Alarm(resp) => Ok(Response::new(resp)),
+            o => panic!("apply answered an alarm request with {o:?}"),
         }
-        // ectd raises no alarms (no space quota yet), so there is never one to list
-        // or clear; raising one by hand is refused rather than pretended.
-        if req.into_inner().action == AlarmAction::Activate as i32 {
-            return Err(Status::unimplemented(
-                "etcdserver: alarm activation is not supported by ectd yet",
-            ));
-        }
-        // etcd 3.4 answers alarm requests without a header.
-        Ok(Response::new(AlarmResponse {
-            header: None,
-            alarms: Vec::new(),
-        }))
     }
 
     async fn status(
@@ -85,7 +91,7 @@ impl Maintenance for MaintenanceService {
             raft_index: raft.commit(),
             raft_term: raft.term(),
             raft_applied_index: s.applied_index(),
-            errors: Vec::new(),
+            errors: status_errors(s, raft.leader()),
             db_size_in_use: size,
             is_learner: s.is_learner(),
             ..Default::default()
@@ -184,4 +190,16 @@ impl Maintenance for MaintenanceService {
             "etcdserver: cluster version downgrade is not supported by ectd",
         ))
     }
+}
+
+/// `Status.errors` as etcd fills it: `no leader` while the member knows none,
+/// then every raised alarm in protobuf compact text.
+fn status_errors(s: &Server, leader: u64) -> Vec<String> {
+    let mut errors = Vec::new();
+    if leader == 0 {
+        errors.push(Error::NoLeader.to_string());
+    }
+    let alarms = s.alarms().list(AlarmType::None as i32);
+    errors.extend(alarms.iter().map(crate::alarm::status_text));
+    errors
 }
