@@ -61,6 +61,8 @@ pub struct Opened {
     pub member_id: u64,
     /// The cluster's id.
     pub cluster_id: u64,
+    /// The lock on the data directory, held while the member runs.
+    pub lock: std::fs::File,
 }
 
 fn hash64(parts: &[&[u8]]) -> u64 {
@@ -106,6 +108,16 @@ pub async fn open(
         path: member_dir.display().to_string(),
         source,
     })?;
+    if member_dir.join("snap").join("db").is_file() && !member_dir.join("db").exists() {
+        return Err(BootstrapError::Io {
+            path: cfg.data_dir().display().to_string(),
+            source: std::io::Error::other(
+                "this is an etcd data directory; ectd keeps its own format: migrate it with \
+                 `ectl snapshot restore --from-data-dir` into a new data directory",
+            ),
+        });
+    }
+    let lock = lock_data_dir(&member_dir)?;
     let engine = Engine::open(&member_dir.join("db"))?;
     match crate::snapshot::resume_install(&engine) {
         Ok(None) => {}
@@ -170,6 +182,7 @@ pub async fn open(
         conf_state,
         member_id,
         cluster_id,
+        lock,
     })
 }
 
@@ -250,6 +263,29 @@ fn force_new_cluster(
     wal.sync()?;
     replay.entries.extend(removals);
     Ok(())
+}
+
+/// Takes the exclusive lock on `member_dir` that keeps a second process (a
+/// second ectd, or `ectl snapshot restore` reading it) from opening the same
+/// data directory; released when the returned file is closed.
+pub fn lock_data_dir(member_dir: &std::path::Path) -> Result<std::fs::File, BootstrapError> {
+    let path = member_dir.join("lock");
+    let io = |source| BootstrapError::Io {
+        path: path.display().to_string(),
+        source,
+    };
+    let f = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&path)
+        .map_err(io)?;
+    rustix::fs::flock(&f, rustix::fs::FlockOperation::NonBlockingLockExclusive).map_err(|_| {
+        io(std::io::Error::other(
+            "the data directory is in use by another process",
+        ))
+    })?;
+    Ok(f)
 }
 
 /// The members named by `--initial-cluster`, ordered by id.

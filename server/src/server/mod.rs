@@ -93,6 +93,8 @@ pub struct Server {
     renews: mpsc::UnboundedSender<renew::RenewWaiter>,
     threads: Mutex<Vec<JoinHandle<()>>>,
     metrics: Arc<Metrics>,
+    /// The data directory's lock, held as long as the member runs.
+    _lock: std::fs::File,
     /// Where snapshot downloads are staged (`member/snap`).
     snap_dir: std::path::PathBuf,
     /// Snapshot downloads being prepared or sent at once.
@@ -122,6 +124,7 @@ impl Server {
             conf_state,
             member_id,
             cluster_id,
+            lock,
         } = opened;
         let metrics = Metrics::new(&cfg.etcd_version, cfg.metrics);
         engine.observe_commits(metrics.backend_commit.clone());
@@ -299,6 +302,7 @@ impl Server {
             renews: renews_tx,
             threads: Mutex::new(vec![raft.thread, apply_thread]),
             metrics,
+            _lock: lock,
             snap_dir,
             downloads: Arc::new(tokio::sync::Semaphore::new(CONCURRENT_DOWNLOADS)),
             alarms,
