@@ -76,8 +76,15 @@ fn an_etcd_data_directory_is_refused_with_the_way_to_migrate_it() {
     let before = listing(&data_dir);
     let (code, out) = run_ectd(&data_dir, Duration::from_secs(20));
     assert!(code.is_some_and(|c| c != 0), "{code:?} {out}");
-    assert!(out.contains("ectl snapshot restore --from-data-dir"), "{out}");
-    assert_eq!(before, listing(&data_dir), "the etcd data directory is left as it was");
+    assert!(
+        out.contains("ectl snapshot restore --from-data-dir"),
+        "{out}"
+    );
+    assert_eq!(
+        before,
+        listing(&data_dir),
+        "the etcd data directory is left as it was"
+    );
 }
 
 fn listing(dir: &std::path::Path) -> Vec<String> {
