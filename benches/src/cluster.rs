@@ -45,6 +45,13 @@ impl Cluster {
         self.members.iter().map(|m| rss_kib(m.child.id())).sum()
     }
 
+    /// A function that reads the members' resident memory (KiB), for sampling
+    /// from another thread.
+    pub fn rss_sampler(&self) -> impl Fn() -> u64 + Send + 'static {
+        let pids: Vec<u32> = self.members.iter().map(|m| m.child.id()).collect();
+        move || pids.iter().map(|p| rss_kib(*p)).sum()
+    }
+
     /// Bytes in all members' data directories.
     pub fn disk_bytes(&self) -> u64 {
         self.members.iter().map(|m| dir_bytes(&m.dir)).sum()

@@ -6,6 +6,7 @@
 
 mod auth;
 mod gateway;
+mod ops;
 mod v2;
 
 use std::fmt::Write as _;
@@ -56,8 +57,9 @@ pub struct CompareOptions {
     #[arg(long)]
     pub tls: bool,
     /// Measure only one group of rows: `v3` (requests, TLS, watch, key load), `v2`
-    /// (the v2 keys API rows), `gateway` (the JSON gateway rows) or `auth` (put and
-    /// range with authentication off, on with simple tokens, on with JWTs).
+    /// (the v2 keys API rows), `gateway` (the JSON gateway rows), `auth` (put and
+    /// range with authentication off, on with simple tokens, on with JWTs) or `ops`
+    /// (snapshot download time and memory, puts while it streams).
     #[arg(long, value_enum)]
     pub only: Option<Group>,
     /// v2 keys loaded before measuring memory in the v2 rows (also the v2 workloads'
@@ -80,6 +82,9 @@ pub enum Group {
     /// Authentication: put and linearizable range with auth off, on with simple
     /// tokens and on with ES256 JWTs, and what auth costs each server.
     Auth,
+    /// Operations: a snapshot download of `--keys` keys (time, peak memory) and
+    /// the p99 of puts while it streams.
+    Ops,
 }
 
 impl CompareOptions {
@@ -381,6 +386,11 @@ pub async fn run(opts: &CompareOptions) -> anyhow::Result<Vec<Row>> {
     }
     if opts.measures(Group::Auth) {
         rows.extend(auth::rows(opts, &ectd, &tmp.path().join("auth")).await?);
+    }
+    if opts.measures(Group::Ops) {
+        let dir = tmp.path().join("ops");
+        std::fs::create_dir_all(&dir)?;
+        rows.extend(ops::rows(opts, &ectd, &dir).await?);
     }
 
     std::fs::create_dir_all(&opts.out)?;
