@@ -140,11 +140,6 @@ fn restore(args: &RestoreArgs) -> Result<(), CtlError> {
             ))
         }
     };
-    if !args.wal_dir.is_empty() {
-        return Err(CtlError::bad_args(
-            "--wal-dir: ectd keeps the WAL in <data-dir>/member/wal",
-        ));
-    }
     let data_dir = if args.data_dir.is_empty() {
         format!("{}.etcd", args.name)
     } else {
@@ -153,6 +148,7 @@ fn restore(args: &RestoreArgs) -> Result<(), CtlError> {
     let opts = RestoreOptions {
         snapshot,
         data_dir: PathBuf::from(&data_dir),
+        wal_dir: (!args.wal_dir.is_empty()).then(|| PathBuf::from(&args.wal_dir)),
         name: args.name.clone(),
         initial_cluster: args.initial_cluster.clone(),
         initial_cluster_token: args.initial_cluster_token.clone(),

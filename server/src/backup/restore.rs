@@ -17,6 +17,9 @@ pub struct RestoreOptions {
     pub snapshot: PathBuf,
     /// The data directory to create; it must not exist.
     pub data_dir: PathBuf,
+    /// A WAL directory apart from the data directory (ectd's `--wal-dir`), to
+    /// create; it must not exist. `None`: `<data-dir>/member/wal`.
+    pub wal_dir: Option<PathBuf>,
     /// This member's name.
     pub name: String,
     /// `name=url,...` of every member of the new cluster.
@@ -83,6 +86,12 @@ pub fn restore(opts: &RestoreOptions) -> Result<Restored, BackupError> {
             opts.data_dir.display().to_string()
         )));
     }
+    if let Some(w) = opts.wal_dir.as_ref().filter(|w| w.exists()) {
+        return Err(BackupError::Options(format!(
+            "wal-dir {:?} exists",
+            w.display().to_string()
+        )));
+    }
     if !verify_hash(&opts.snapshot)? && !opts.skip_hash_check {
         return Err(BackupError::Hash(
             "snapshot missing hash but --skip-hash-check=false".into(),
@@ -115,14 +124,27 @@ pub fn restore(opts: &RestoreOptions) -> Result<Restored, BackupError> {
     if staging.exists() {
         std::fs::remove_dir_all(&staging).map_err(|source| BackupError::io(&staging, source))?;
     }
-    let built = build(&staging, &opts.snapshot, &members, me.id);
+    let staging_wal = opts.wal_dir.as_deref().map(staging_path);
+    if let Some(w) = staging_wal.as_ref().filter(|w| w.exists()) {
+        std::fs::remove_dir_all(w).map_err(|source| BackupError::io(w, source))?;
+    }
+    let wal = staging_wal
+        .clone()
+        .unwrap_or_else(|| staging.join("member").join("wal"));
+    let built = build(&staging, &wal, &opts.snapshot, &members, me.id);
     let (imported, member_id, cluster_id) = match built {
         Ok(b) => b,
         Err(e) => {
             let _ = std::fs::remove_dir_all(&staging);
+            if let Some(w) = &staging_wal {
+                let _ = std::fs::remove_dir_all(w);
+            }
             return Err(e);
         }
     };
+    if let (Some(from), Some(to)) = (&staging_wal, &opts.wal_dir) {
+        std::fs::rename(from, to).map_err(|source| BackupError::io(to, source))?;
+    }
     std::fs::rename(&staging, &opts.data_dir)
         .map_err(|source| BackupError::io(&opts.data_dir, source))?;
     if let Some(parent) = opts.data_dir.parent() {
@@ -141,10 +163,11 @@ pub fn restore(opts: &RestoreOptions) -> Result<Restored, BackupError> {
     })
 }
 
-/// Imports `snapshot` into a new data directory at `dir` and makes it member
-/// `id` of a new cluster of `members`.
+/// Imports `snapshot` into a new data directory at `dir` (its WAL at `wal_dir`)
+/// and makes it member `id` of a new cluster of `members`.
 fn build(
     dir: &Path,
+    wal_dir: &Path,
     snapshot: &Path,
     members: &[Member],
     id: u64,
@@ -153,7 +176,7 @@ fn build(
     std::fs::create_dir_all(&member_dir).map_err(|source| BackupError::io(&member_dir, source))?;
     let engine = Engine::open(&member_dir.join("db"))?;
     let imported = import(snapshot, &engine)?;
-    let (member_id, cluster_id) = bootstrap::seed_new_cluster(&engine, &member_dir, members, id)
+    let (member_id, cluster_id) = bootstrap::seed_new_cluster(&engine, wal_dir, members, id)
         .map_err(|e| BackupError::Options(e.to_string()))?;
     engine.flush()?;
     Ok((imported, member_id, cluster_id))

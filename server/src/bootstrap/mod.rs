@@ -127,7 +127,7 @@ pub async fn open(
         ),
         Err(e) => return Err(BootstrapError::Snapshot(e)),
     }
-    let (mut wal, mut replay) = Wal::open(&member_dir.join("wal"))?;
+    let (mut wal, mut replay) = Wal::open(&cfg.wal_dir())?;
 
     let (member_id, cluster_id, conf_state) = match get_u64(&engine, meta::MEMBER_ID)? {
         Some(id) => {
@@ -341,25 +341,24 @@ fn bootstrap_log(wal: &mut Wal, members: &[Member]) -> Result<Replay, BootstrapE
     })
 }
 
-/// Makes `member_dir` (holding `engine` at `member_dir/db`) the data of member
-/// `id` of a new cluster of `members`, as a first start with those flags would:
-/// identity and raft configuration in the engine, the bootstrap entries in a new
-/// WAL. The engine may already hold a keyspace (a restored snapshot): the new
+/// Makes `engine` the data of member `id` of a new cluster of `members`, as a
+/// first start with those flags would: identity and raft configuration in the
+/// engine, the bootstrap entries in a new WAL at `wal_dir`. The engine may already hold a keyspace (a restored snapshot): the new
 /// cluster starts from it. Returns the member and cluster ids.
 pub fn seed_new_cluster(
     engine: &Engine,
-    member_dir: &std::path::Path,
+    wal_dir: &std::path::Path,
     members: &[Member],
     id: u64,
 ) -> Result<(u64, u64), BootstrapError> {
     let ids: Vec<u64> = members.iter().map(|m| m.id).collect();
     let cid = cluster_id(&ids);
     store_identity(engine, id, cid, &membership::conf_state(members), &[])?;
-    let (mut wal, replay) = Wal::open(&member_dir.join("wal"))?;
+    let (mut wal, replay) = Wal::open(wal_dir)?;
     if !replay.entries.is_empty() || replay.hard_state.term != 0 {
         return Err(BootstrapError::Snapshot(format!(
             "{}: the WAL is not empty",
-            member_dir.display()
+            wal_dir.display()
         )));
     }
     bootstrap_log(&mut wal, members)?;

@@ -18,6 +18,7 @@ use super::Config;
 pub(super) struct FileConfig {
     name: Option<String>,
     data_dir: Option<String>,
+    wal_dir: Option<String>,
     listen_client_urls: Option<UrlList>,
     advertise_client_urls: Option<UrlList>,
     listen_peer_urls: Option<UrlList>,
@@ -76,6 +77,7 @@ struct TransportSecurity {
 pub(super) const KEYS: &[&str] = &[
     "name",
     "data-dir",
+    "wal-dir",
     "listen-client-urls",
     "advertise-client-urls",
     "listen-peer-urls",
@@ -154,6 +156,9 @@ impl FileConfig {
         set(&mut cfg.name, text(self.name));
         if let Some(dir) = text(self.data_dir) {
             cfg.data_dir = Some(PathBuf::from(dir));
+        }
+        if let Some(dir) = text(self.wal_dir) {
+            cfg.wal_dir = Some(PathBuf::from(dir));
         }
         set(&mut cfg.listen_client_urls, urls(self.listen_client_urls));
         set(

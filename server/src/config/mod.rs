@@ -43,6 +43,10 @@ pub struct Config {
     /// Path to the data directory (default: `<name>.etcd`).
     #[arg(long, env = "ETCD_DATA_DIR")]
     pub data_dir: Option<PathBuf>,
+    /// Path to a dedicated WAL directory (default: `<data-dir>/member/wal`), for
+    /// putting the log on a disk of its own.
+    #[arg(long, env = "ETCD_WAL_DIR")]
+    pub wal_dir: Option<PathBuf>,
     /// URLs to listen on for client traffic (gRPC and HTTP on the same port).
     #[arg(
         long,
@@ -331,6 +335,13 @@ impl Config {
         self.data_dir
             .clone()
             .unwrap_or_else(|| PathBuf::from(format!("{}.etcd", self.name)))
+    }
+
+    /// The WAL directory: `--wal-dir`, else `<data-dir>/member/wal`.
+    pub fn wal_dir(&self) -> PathBuf {
+        self.wal_dir
+            .clone()
+            .unwrap_or_else(|| self.data_dir().join("member").join("wal"))
     }
 
     /// Tick length of the raft loop.
