@@ -118,8 +118,8 @@ fn unsupported_keys_are_refused_by_name() {
     let err = yaml("name: m1\nquota-backend-bytes: 8589934592\n").unwrap_err();
     assert!(err.0.contains("quota-backend-bytes"), "{}", err.0);
     assert!(!err.0.contains("8589934592"), "{}", err.0);
-    let err = yaml("name: m1\nauto-compaction-mode: periodic\n").unwrap_err();
-    assert!(err.0.contains("auto-compaction-mode"), "{}", err.0);
+    let err = yaml("name: m1\nenable-pprof: true\n").unwrap_err();
+    assert!(err.0.contains("enable-pprof"), "{}", err.0);
     // Keys that ask for nothing are accepted and noted.
     let cfg = yaml("name: m1\nquota-backend-bytes: 0\nenable-v2: false\n").unwrap();
     assert_eq!(cfg.name, "m1");
@@ -296,7 +296,7 @@ fn every_flag_has_its_environment_variable() {
         );
         seen += 1;
     }
-    assert_eq!(seen, 43);
+    assert_eq!(seen, 47);
     let names: Vec<_> = cmd
         .get_arguments()
         .filter_map(|a| a.get_env()?.to_str().map(String::from))
@@ -323,6 +323,10 @@ fn every_flag_has_its_environment_variable() {
         "ETCD_AUTH_TOKEN",
         "ETCD_AUTH_TOKEN_TTL",
         "ETCD_BCRYPT_COST",
+        "ETCD_AUTO_COMPACTION_MODE",
+        "ETCD_AUTO_COMPACTION_RETENTION",
+        "ETCD_EXPERIMENTAL_COMPACTION_BATCH_LIMIT",
+        "ETCD_EXPERIMENTAL_COMPACTION_SLEEP_INTERVAL",
     ] {
         assert!(names.iter().any(|n| n == name), "{name}");
     }
@@ -569,4 +573,85 @@ fn metrics_settings_from_flags_environment_and_file() {
         .unwrap_or_else(|_| panic!("parses; validation refuses"));
     let err = bad.validate().expect_err("a listen URL must be an IP");
     assert!(err.0.contains("--listen-metrics-urls"), "{}", err.0);
+}
+
+#[test]
+fn compaction_settings_from_flags_environment_and_file() {
+    use crate::server::AutoCompaction;
+    use std::time::Duration;
+    let _env = env_lock();
+    let cfg = load(&[]).unwrap();
+    assert_eq!(cfg.auto_compaction().unwrap(), None);
+    let pace = cfg.compactor_settings();
+    assert_eq!(pace.batch_limit, 1000);
+    assert_eq!(pace.sleep, Duration::from_millis(10));
+
+    let cfg = load(&[
+        "--auto-compaction-retention",
+        "2",
+        "--experimental-compaction-batch-limit",
+        "50",
+        "--experimental-compaction-sleep-interval",
+        "1ms",
+    ])
+    .unwrap();
+    // A bare integer is hours in periodic mode (the default mode).
+    assert_eq!(
+        cfg.auto_compaction().unwrap(),
+        Some(AutoCompaction::Periodic(Duration::from_secs(7200)))
+    );
+    assert_eq!(cfg.compactor_settings().batch_limit, 50);
+    assert_eq!(cfg.compactor_settings().sleep, Duration::from_millis(1));
+
+    let cfg = load(&[
+        "--auto-compaction-mode=revision",
+        "--auto-compaction-retention=1000",
+    ])
+    .unwrap();
+    assert_eq!(
+        cfg.auto_compaction().unwrap(),
+        Some(AutoCompaction::Revision(1000))
+    );
+    let cfg = load(&["--auto-compaction-retention=30m"]).unwrap();
+    assert_eq!(
+        cfg.auto_compaction().unwrap(),
+        Some(AutoCompaction::Periodic(Duration::from_secs(1800)))
+    );
+    let cfg = load(&[
+        "--auto-compaction-mode=daily",
+        "--auto-compaction-retention=1",
+    ])
+    .unwrap();
+    let err = cfg.validate().unwrap_err();
+    assert!(err.0.contains("unknown auto-compaction-mode"), "{}", err.0);
+    let cfg = load(&["--auto-compaction-retention=soon"]).unwrap();
+    assert!(cfg.auto_compaction().is_err());
+
+    std::env::set_var("ETCD_AUTO_COMPACTION_MODE", "revision");
+    std::env::set_var("ETCD_AUTO_COMPACTION_RETENTION", "5");
+    let cfg = load(&[]);
+    std::env::remove_var("ETCD_AUTO_COMPACTION_MODE");
+    std::env::remove_var("ETCD_AUTO_COMPACTION_RETENTION");
+    assert_eq!(
+        cfg.unwrap().auto_compaction().unwrap(),
+        Some(AutoCompaction::Revision(5))
+    );
+
+    let cfg = yaml(
+        "name: m1\nauto-compaction-mode: revision\nauto-compaction-retention: 100\n\
+         experimental-compaction-batch-limit: 10\nexperimental-compaction-sleep-interval: 5000000\n",
+    )
+    .unwrap();
+    assert!(cfg.ignored.is_empty(), "{:?}", cfg.ignored);
+    assert_eq!(
+        cfg.auto_compaction().unwrap(),
+        Some(AutoCompaction::Revision(100))
+    );
+    assert_eq!(cfg.compactor_settings().batch_limit, 10);
+    assert_eq!(cfg.compactor_settings().sleep, Duration::from_millis(5));
+    let cfg = yaml("name: m1\nauto-compaction-retention: '1h'\n").unwrap();
+    assert_eq!(
+        cfg.auto_compaction().unwrap(),
+        Some(AutoCompaction::Periodic(Duration::from_secs(3600)))
+    );
 }
