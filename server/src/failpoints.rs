@@ -45,11 +45,11 @@ pub const ALL: &[(&str, &str)] = &[
     ),
     (
         "backend_before_commit",
-        "storage: before an apply batch is written to RocksDB",
+        "storage: before a batch (apply, or a compaction's deletions) is written to RocksDB",
     ),
     (
         "backend_after_commit",
-        "storage: after an apply batch is written to RocksDB",
+        "storage: after a batch (apply, or a compaction's deletions) is written to RocksDB",
     ),
     (
         "snapshot_install_midway",

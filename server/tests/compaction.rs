@@ -433,3 +433,45 @@ async fn a_member_killed_between_batches_finishes_the_compaction_after_restart()
     );
     assert_eq!(read_at(&c, at).await.unwrap(), reads_at);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn periodic_auto_compaction_compacts_what_is_older_than_the_retention() {
+    let dir = tempfile::tempdir().unwrap();
+    // A bare integer would be hours; a duration is taken as it is.
+    let m = Ectd::start(dir.path(), &["--auto-compaction-retention=1s"]);
+    let c = connect(&m).await;
+    let started = Instant::now();
+    let mut first = 0;
+    while started.elapsed() < Duration::from_millis(3500) {
+        let r = c
+            .put(PutRequest {
+                key: b"auto/k".to_vec(),
+                value: b"v".to_vec(),
+                ..Default::default()
+            })
+            .await
+            .unwrap();
+        if first == 0 {
+            first = r.header.map_or(0, |h| h.revision);
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let (_, compacted) = hash_kv(&c, 0).await;
+    println!("first write at revision {first}; compacted to {compacted} after 3.5 s");
+    // Compactions at about 1 s, 2 s and 3 s, each to the revision of about 1.1 s
+    // before: well past the first writes by now.
+    assert!(compacted > first, "compact revision {compacted}");
+    let err = c
+        .range(RangeRequest {
+            key: b"auto/k".to_vec(),
+            revision: first,
+            ..Default::default()
+        })
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains(COMPACTED), "{err}");
+    assert!(m
+        .stderr_tail(200)
+        .contains("completed auto periodic compaction"));
+}
