@@ -251,10 +251,16 @@ fn run(shared: &Shared) {
             }
             continue;
         }
-        // Finished (or already done): release its waiters.
+        // Finished (or already done): release its waiters, unless the state was
+        // replaced meanwhile (the new state's own figure stands then). Under the
+        // queue lock, which a reload takes too.
         let mut q = shared.queue.lock().expect("compactor queue lock");
-        if q.epoch == epoch && q.targets.front() == Some(&target) {
-            q.targets.pop_front();
+        let same_state = q.epoch == epoch;
+        if same_state {
+            if q.targets.front() == Some(&target) {
+                q.targets.pop_front();
+            }
+            shared.finished.send_modify(|f| f.0 = f.0.max(target));
         }
         drop(q);
         if let Some((_, t0)) = started.take() {
@@ -262,7 +268,7 @@ fn run(shared: &Shared) {
             if let Some(m) = &shared.metrics {
                 m.total_ms.observe(took.as_secs_f64() * 1000.0);
             }
-            if outcome.is_some() {
+            if outcome.is_some() && same_state {
                 tracing::info!(
                     revision = target,
                     took_ms = took.as_millis() as u64,
@@ -270,7 +276,6 @@ fn run(shared: &Shared) {
                 );
             }
         }
-        shared.finished.send_modify(|f| f.0 = f.0.max(target));
     }
 }
 

@@ -276,3 +276,40 @@ fn queue_is_bounded_by_replacing_the_newest() {
     }
     compactor.stop();
 }
+
+#[test]
+fn state_replaced_while_held_brings_its_own_compaction() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(dir.path());
+    write_history(&store, 200);
+    let compactor = Compactor::start(
+        store.engine().clone(),
+        CompactorSettings {
+            batch_limit: 10,
+            sleep: Duration::from_millis(1),
+        },
+        None,
+    );
+    {
+        let hold = compactor.hold();
+        compactor.schedule(50);
+        // What installing a snapshot does: the state changes underneath (here,
+        // to one recording a compaction at 120 not yet carried out).
+        compact_logically(&store, 120);
+        hold.reload();
+        let q = compactor.shared.queue.lock().unwrap();
+        assert_eq!(q.targets, [120]);
+    }
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        tokio::time::timeout(Duration::from_secs(20), compactor.wait_finished(120))
+            .await
+            .unwrap()
+            .unwrap();
+    });
+    assert_eq!(compaction::finished(store.engine()), 120);
+    compactor.stop();
+}
