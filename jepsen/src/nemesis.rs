@@ -91,6 +91,7 @@ pub const CRASH_POINTS: &[&str] = &[
     "backend_after_commit",
     "compact_before_commit",
     "compact_after_commit",
+    "compact_between_batches",
     "snapshot_before_send",
     "raft_before_apply_snapshot",
     "raft_after_apply_snapshot",

@@ -45,11 +45,11 @@ pub const ALL: &[(&str, &str)] = &[
     ),
     (
         "backend_before_commit",
-        "storage: before an apply batch is written to RocksDB",
+        "storage: before a batch (apply, or a compaction's deletions) is written to RocksDB",
     ),
     (
         "backend_after_commit",
-        "storage: after an apply batch is written to RocksDB",
+        "storage: after a batch (apply, or a compaction's deletions) is written to RocksDB",
     ),
     (
         "snapshot_install_midway",
@@ -61,11 +61,15 @@ pub const ALL: &[(&str, &str)] = &[
     ),
     (
         "compact_before_commit",
-        "apply: compaction staged, before its batch is written",
+        "apply: compaction staged, before the compact revision is written",
     ),
     (
         "compact_after_commit",
-        "apply: compaction batch written",
+        "apply: compact revision written, before the old versions are queued for deletion",
+    ),
+    (
+        "compact_between_batches",
+        "compactor: a batch of old versions deleted (progress recorded), before the next batch",
     ),
     (
         "unsafe_read_without_read_index",

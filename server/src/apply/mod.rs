@@ -29,7 +29,7 @@ use crate::engine::Cf;
 use crate::error::Error;
 use crate::lease::Lessor;
 use crate::membership;
-use crate::mvcc::{Change, Store};
+use crate::mvcc::{compaction, Change, Compactor, CompactorSettings, Store};
 use crate::v2::{Counter, V2Store};
 
 /// The result of applying one command, handed to whoever waits on its request id.
@@ -102,6 +102,9 @@ pub struct Applier {
     auth: Arc<AuthStore>,
     alarms: Arc<AlarmStore>,
     quota: Quota,
+    /// Runs the physical part of compactions in the background; without one, it
+    /// runs on the apply thread before the compaction's waiter is answered.
+    compactor: Option<Arc<Compactor>>,
 }
 
 impl Applier {
@@ -120,6 +123,7 @@ impl Applier {
             auth,
             alarms,
             quota: Quota::default(),
+            compactor: None,
         }
     }
 
@@ -133,6 +137,12 @@ impl Applier {
     /// The alarms this applier keeps.
     pub fn alarms(&self) -> &Arc<AlarmStore> {
         &self.alarms
+    }
+
+    /// Hands the physical part of compactions to `compactor`.
+    pub fn with_compactor(mut self, compactor: Arc<Compactor>) -> Applier {
+        self.compactor = Some(compactor);
+        self
     }
 
     /// The term of the applied entry recorded in the store (0 for a new store).
@@ -157,8 +167,21 @@ impl Applier {
 
     /// Replaces the whole state with the snapshot in `dir`.
     pub fn install_snapshot(&mut self, dir: &std::path::Path) -> Result<(), String> {
+        // The compactor stays off the database while its state is replaced, then
+        // takes up the compaction the snapshot records as unfinished.
+        let hold = self.compactor.as_ref().map(|c| c.hold());
         crate::snapshot::install(self.store.engine(), dir)?;
         self.store.reload();
+        match &hold {
+            Some(h) => h.reload(),
+            None => {
+                if let Some(rev) = compaction::pending(self.store.engine()) {
+                    self.store
+                        .compact_physically(rev, CompactorSettings::default().batch_limit);
+                }
+            }
+        }
+        drop(hold);
         self.lessor.reload(self.store.engine());
         self.v2.reload(self.store.engine());
         self.auth.reload(self.store.engine());
@@ -337,8 +360,8 @@ impl Applier {
             }
             Some(Op::Compaction(req)) => match store.check_compact(req.revision) {
                 Ok(()) => {
-                    let removed = store.compact_into(req.revision, &mut batch);
-                    tracing::info!(revision = req.revision, removed, "compacted keyspace");
+                    // Only the compact revision moves here: the old versions are
+                    // deleted once the batch is committed (see `mvcc::compaction`).
                     compacted = req.revision;
                     Ok(Output::Compaction(CompactionResponse {
                         header: kv::rev_header(rev),
@@ -439,6 +462,13 @@ impl Applier {
         store.stats().note_changes(&changes);
         if compacting {
             fail::fail_point!("compact_after_commit");
+            tracing::info!(revision = compacted, "compaction recorded");
+            match &self.compactor {
+                Some(c) => c.schedule(compacted),
+                None => {
+                    store.compact_physically(compacted, CompactorSettings::default().batch_limit);
+                }
+            }
         }
         if let Some(e) = effect {
             e.apply_to(lessor);

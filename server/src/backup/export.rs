@@ -107,14 +107,22 @@ pub fn export(engine: &Engine, out: &Path, server_version: &str) -> Result<Expor
         layout::meta::TERM.to_vec(),
         applied_term.to_be_bytes().to_vec(),
     )?;
-    if let Some(c) = compacted {
-        let k = layout::rev_key(c as i64, 0, false);
+    // A compaction whose deletions are still under way is scheduled but not
+    // finished, as etcd records it; a restore finishes it.
+    let finished = snap_u64(&snap, engine, meta::FINISHED_COMPACT_REVISION)?;
+    if let Some(c) = finished {
         w.put(
             layout::META,
             layout::meta::FINISHED_COMPACT.to_vec(),
-            k.clone(),
+            layout::rev_key(c as i64, 0, false),
         )?;
-        w.put(layout::META, layout::meta::SCHEDULED_COMPACT.to_vec(), k)?;
+    }
+    if let Some(c) = compacted {
+        w.put(
+            layout::META,
+            layout::meta::SCHEDULED_COMPACT.to_vec(),
+            layout::rev_key(c as i64, 0, false),
+        )?;
     }
     summary.revision = revision;
     summary.applied_index = applied_index;

@@ -129,9 +129,8 @@ pub fn import(path: &Path, engine: &Engine) -> Result<Imported, BackupError> {
         Ok(())
     })?;
 
-    // Compaction. A compaction etcd had scheduled but not finished is recorded
-    // as done: reads below it are refused at once, and the versions it would
-    // have removed go with the next compaction.
+    // Compaction. A compaction etcd had scheduled but not finished is finished
+    // by the member at its first start, as etcd finishes it.
     let meta_rev = |key: &[u8]| -> Result<Option<i64>, BackupError> {
         match db.get(layout::META, key)? {
             None => Ok(None),
@@ -148,6 +147,13 @@ pub fn import(path: &Path, engine: &Engine) -> Result<Imported, BackupError> {
             Cf::Meta,
             meta::COMPACT_REVISION.to_vec(),
             (c as u64).to_be_bytes().to_vec(),
+        )?;
+    }
+    if let Some(f) = finished {
+        w.put(
+            Cf::Meta,
+            meta::FINISHED_COMPACT_REVISION.to_vec(),
+            (f as u64).to_be_bytes().to_vec(),
         )?;
     }
     out.revision = last_main.max(out.compact_revision);

@@ -43,6 +43,12 @@ pub(super) struct FileConfig {
     experimental_initial_corrupt_check: Option<bool>,
     /// Nanoseconds.
     experimental_corrupt_check_time: Option<u64>,
+    auto_compaction_mode: Option<String>,
+    /// A string, or a bare integer (hours or revisions), as etcd accepts it.
+    auto_compaction_retention: Option<Retention>,
+    experimental_compaction_batch_limit: Option<usize>,
+    /// Nanoseconds.
+    experimental_compaction_sleep_interval: Option<u64>,
     enable_v2: Option<bool>,
     force_new_cluster: Option<bool>,
     auth_token: Option<String>,
@@ -99,6 +105,10 @@ pub(super) const KEYS: &[&str] = &[
     "quota-backend-bytes",
     "experimental-initial-corrupt-check",
     "experimental-corrupt-check-time",
+    "auto-compaction-mode",
+    "auto-compaction-retention",
+    "experimental-compaction-batch-limit",
+    "experimental-compaction-sleep-interval",
     "enable-v2",
     "force-new-cluster",
     "auth-token",
@@ -220,6 +230,22 @@ impl FileConfig {
             &mut cfg.corrupt_check_time,
             nanos(self.experimental_corrupt_check_time),
         );
+        set(
+            &mut cfg.auto_compaction_mode,
+            text(self.auto_compaction_mode),
+        );
+        set(
+            &mut cfg.auto_compaction_retention,
+            self.auto_compaction_retention.map(|r| r.0),
+        );
+        set(
+            &mut cfg.compaction_batch_limit,
+            self.experimental_compaction_batch_limit,
+        );
+        set(
+            &mut cfg.compaction_sleep_interval,
+            nanos(self.experimental_compaction_sleep_interval),
+        );
         let tls = &mut cfg.tls;
         if let Some(c) = self.client_transport_security {
             set(&mut tls.cert_file, c.cert_file.map(Some));
@@ -254,6 +280,33 @@ impl FileConfig {
             self.self_signed_cert_validity,
         );
         Ok(())
+    }
+}
+
+/// `auto-compaction-retention`: etcd's file holds a string (`"1h"`, `"100"`), but a
+/// bare YAML number means the same text.
+#[derive(Debug)]
+struct Retention(String);
+
+impl<'de> Deserialize<'de> for Retention {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct Visitor;
+        impl serde::de::Visitor<'_> for Visitor {
+            type Value = Retention;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a duration or a number")
+            }
+            fn visit_str<E: serde::de::Error>(self, s: &str) -> Result<Retention, E> {
+                Ok(Retention(s.trim().to_string()))
+            }
+            fn visit_u64<E: serde::de::Error>(self, n: u64) -> Result<Retention, E> {
+                Ok(Retention(n.to_string()))
+            }
+            fn visit_i64<E: serde::de::Error>(self, n: i64) -> Result<Retention, E> {
+                Ok(Retention(n.to_string()))
+            }
+        }
+        d.deserialize_any(Visitor)
     }
 }
 

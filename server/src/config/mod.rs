@@ -168,6 +168,38 @@ pub struct Config {
         value_parser = parse_go_duration
     )]
     pub corrupt_check_time: Duration,
+    /// How `--auto-compaction-retention` is read: `periodic` (a duration, or hours
+    /// when a bare integer) or `revision` (a number of revisions to keep).
+    #[arg(
+        long = "auto-compaction-mode",
+        env = "ETCD_AUTO_COMPACTION_MODE",
+        default_value = "periodic"
+    )]
+    pub auto_compaction_mode: String,
+    /// How much history the leader keeps when compacting on its own: `0` (the
+    /// default) turns automatic compaction off.
+    #[arg(
+        long = "auto-compaction-retention",
+        env = "ETCD_AUTO_COMPACTION_RETENTION",
+        default_value = "0"
+    )]
+    pub auto_compaction_retention: String,
+    /// Most revisions the physical part of a compaction examines per batch.
+    #[arg(
+        long = "experimental-compaction-batch-limit",
+        env = "ETCD_EXPERIMENTAL_COMPACTION_BATCH_LIMIT",
+        default_value_t = 1000
+    )]
+    pub compaction_batch_limit: usize,
+    /// Pause between two batches of a compaction (a Go duration; 0 = the default,
+    /// 10ms).
+    #[arg(
+        long = "experimental-compaction-sleep-interval",
+        env = "ETCD_EXPERIMENTAL_COMPACTION_SLEEP_INTERVAL",
+        default_value = "10ms",
+        value_parser = parse_go_duration
+    )]
+    pub compaction_sleep_interval: Duration,
     /// Serves etcd's v2 HTTP API (`/v2/keys`, `/v2/members`, `/v2/machines`,
     /// `/v2/stats`) on the client URLs. Off by default, as in etcd 3.4; the v2
     /// store is replicated either way, so members may differ in this setting.
@@ -387,6 +419,33 @@ impl Config {
         Ok(members)
     }
 
+    /// The automatic compaction `--auto-compaction-mode` and
+    /// `--auto-compaction-retention` ask for (`None` = off), read as etcd reads them.
+    pub fn auto_compaction(&self) -> Result<Option<crate::server::AutoCompaction>, ConfigError> {
+        crate::server::AutoCompaction::parse(
+            &self.auto_compaction_mode,
+            &self.auto_compaction_retention,
+        )
+        .map_err(ConfigError)
+    }
+
+    /// How the compactor paces the physical part of compactions.
+    pub fn compactor_settings(&self) -> crate::mvcc::CompactorSettings {
+        let default = crate::mvcc::CompactorSettings::default();
+        crate::mvcc::CompactorSettings {
+            batch_limit: if self.compaction_batch_limit == 0 {
+                default.batch_limit
+            } else {
+                self.compaction_batch_limit
+            },
+            sleep: if self.compaction_sleep_interval.is_zero() {
+                default.sleep
+            } else {
+                self.compaction_sleep_interval
+            },
+        }
+    }
+
     /// The auth token provider `--auth-token` and `--auth-token-ttl` describe.
     pub fn auth_tokens(&self) -> Result<crate::auth::token::Tokens, ConfigError> {
         crate::auth::options::tokens(&self.auth_token, Duration::from_secs(self.auth_token_ttl))
@@ -428,6 +487,7 @@ impl Config {
             )));
         }
         self.auth_tokens()?;
+        self.auto_compaction()?;
         let members = self.initial_members()?;
         if !members.iter().any(|(n, _)| n == &self.name) {
             return Err(ConfigError(format!(

@@ -120,11 +120,17 @@ impl Engine {
     }
 
     /// Compacts every column family's whole key range, reclaiming space left by
-    /// deletions (what etcd's defragmentation achieves for bbolt).
+    /// deletions (what etcd's defragmentation achieves for bbolt). Reads and writes
+    /// go on meanwhile: the compaction is not exclusive, so RocksDB's own background
+    /// compactions keep up with new writes, and the last level is rewritten too so
+    /// deleted versions leave the files.
     pub fn compact_all(&self) -> Result<(), EngineError> {
+        let mut opts = rocksdb::CompactOptions::default();
+        opts.set_exclusive_manual_compaction(false);
+        opts.set_bottommost_level_compaction(rocksdb::BottommostLevelCompaction::Force);
         for cf in schema::ALL {
             self.db
-                .compact_range_cf(self.cf(cf), None::<&[u8]>, None::<&[u8]>);
+                .compact_range_cf_opt(self.cf(cf), None::<&[u8]>, None::<&[u8]>, &opts);
         }
         Ok(())
     }
@@ -144,26 +150,43 @@ impl Engine {
         bytes
     }
 
-    /// Approximate bytes on disk (live SST files plus memtables).
-    pub fn size_bytes(&self) -> u64 {
+    fn property_sum(&self, names: &[&str]) -> u64 {
         schema::ALL
             .iter()
             .map(|c| {
                 let cf = self.cf(*c);
-                let sst = self
-                    .db
-                    .property_int_value_cf(cf, "rocksdb.total-sst-files-size")
-                    .ok()
-                    .flatten()
-                    .unwrap_or(0);
-                let mem = self
-                    .db
-                    .property_int_value_cf(cf, "rocksdb.cur-size-all-mem-tables")
-                    .ok()
-                    .flatten()
-                    .unwrap_or(0);
-                sst + mem
+                names
+                    .iter()
+                    .map(|name| {
+                        self.db
+                            .property_int_value_cf(cf, *name)
+                            .ok()
+                            .flatten()
+                            .unwrap_or(0)
+                    })
+                    .sum::<u64>()
             })
             .sum()
+    }
+
+    /// Estimated bytes of live data (RocksDB's `estimate-live-data-size` of every
+    /// column family plus the memtables): what the database would shrink to if
+    /// everything deleted or overwritten were compacted away. Never more than
+    /// [`Engine::size_bytes`].
+    pub fn size_in_use_bytes(&self) -> u64 {
+        self.property_sum(&[
+            "rocksdb.estimate-live-data-size",
+            "rocksdb.cur-size-all-mem-tables",
+        ])
+        .min(self.size_bytes())
+    }
+
+    /// Bytes of the database: every SST file RocksDB keeps for the state machine,
+    /// plus the memtables not yet flushed to one.
+    pub fn size_bytes(&self) -> u64 {
+        self.property_sum(&[
+            "rocksdb.total-sst-files-size",
+            "rocksdb.cur-size-all-mem-tables",
+        ])
     }
 }

@@ -44,8 +44,17 @@ pub mod meta {
     pub const APPLIED_TERM: &[u8] = b"applied_term";
     /// Current main revision of the keyspace (u64 big-endian).
     pub const REVISION: &[u8] = b"revision";
-    /// Revision of the last finished compaction (u64 big-endian).
+    /// Revision of the last compaction applied (u64 big-endian): reads below it are
+    /// refused. Its physical part may still be under way (see
+    /// [`FINISHED_COMPACT_REVISION`]).
     pub const COMPACT_REVISION: &[u8] = b"compact_revision";
+    /// Revision of the last compaction whose old versions are all deleted (u64
+    /// big-endian). Below [`COMPACT_REVISION`], the physical part of that one is
+    /// still to do, and is resumed at start.
+    pub const FINISHED_COMPACT_REVISION: &[u8] = b"finished_compact_revision";
+    /// Present only while a physical compaction is under way: its revision (u64
+    /// big-endian) followed by the next `kv` key to examine (16 bytes).
+    pub const COMPACT_PROGRESS: &[u8] = b"compact_progress";
     /// The raft configuration (voters and learners) as of the applied index,
     /// encoded as raft's `ConfState` protobuf.
     pub const CONF_STATE: &[u8] = b"conf_state";

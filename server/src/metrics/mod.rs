@@ -92,7 +92,11 @@ pub struct Metrics {
     /// State machine commit (RocksDB write batch) latency.
     pub backend_commit: Histogram,
     db_total_size: IntGauge,
+    db_total_size_debugging: IntGauge,
     db_in_use: IntGauge,
+    compaction_pause_ms: Histogram,
+    compaction_total_ms: Histogram,
+    compaction_keys: IntCounter,
     mvcc_put: IntCounter,
     mvcc_delete: IntCounter,
     mvcc_range: IntCounter,
@@ -138,6 +142,18 @@ fn counter_vec(r: &Registry, name: &str, help: &str, label: &str) -> IntCounterV
     register(
         r,
         IntCounterVec::new(Opts::new(name, help), &[label]).expect("valid metric"),
+    )
+}
+
+/// A histogram in milliseconds with etcd's doubling buckets from `start`.
+fn ms_histogram(r: &Registry, name: &str, help: &str, start: f64, count: usize) -> Histogram {
+    register(
+        r,
+        Histogram::with_opts(
+            HistogramOpts::new(name, help)
+                .buckets(exponential_buckets(start, 2.0, count).expect("valid buckets")),
+        )
+        .expect("valid metric"),
     )
 }
 
@@ -249,10 +265,34 @@ impl Metrics {
                 "etcd_mvcc_db_total_size_in_bytes",
                 "Total size of the underlying database physically allocated in bytes.",
             ),
+            db_total_size_debugging: gauge(
+                &r,
+                "etcd_debugging_mvcc_db_total_size_in_bytes",
+                "Total size of the underlying database physically allocated in bytes.",
+            ),
             db_in_use: gauge(
                 &r,
                 "etcd_mvcc_db_total_size_in_use_in_bytes",
                 "Total size of the underlying database logically in use in bytes.",
+            ),
+            compaction_pause_ms: ms_histogram(
+                &r,
+                "etcd_debugging_mvcc_db_compaction_pause_duration_milliseconds",
+                "Bucketed histogram of db compaction pause duration.",
+                1.0,
+                13,
+            ),
+            compaction_total_ms: ms_histogram(
+                &r,
+                "etcd_debugging_mvcc_db_compaction_total_duration_milliseconds",
+                "Bucketed histogram of db compaction total duration.",
+                100.0,
+                14,
+            ),
+            compaction_keys: counter(
+                &r,
+                "etcd_debugging_mvcc_db_compaction_keys_total",
+                "Total number of db keys compacted.",
             ),
             mvcc_put: counter(
                 &r,
@@ -316,6 +356,15 @@ impl Metrics {
         Arc::new(m)
     }
 
+    /// Where the compactor records its batches, compactions and deletions.
+    pub fn compactor(&self) -> crate::mvcc::compactor::CompactorMetrics {
+        crate::mvcc::compactor::CompactorMetrics {
+            pause_ms: self.compaction_pause_ms.clone(),
+            total_ms: self.compaction_total_ms.clone(),
+            keys: self.compaction_keys.clone(),
+        }
+    }
+
     /// Brings the values read from the member up to date.
     pub fn refresh(&self, s: &Snapshot) {
         fn catch_up(c: &IntCounter, to: u64) {
@@ -330,6 +379,7 @@ impl Metrics {
         self.proposals_committed.set(s.committed as i64);
         self.proposals_applied.set(s.applied as i64);
         self.db_total_size.set(s.db_size as i64);
+        self.db_total_size_debugging.set(s.db_size as i64);
         self.db_in_use.set(s.db_size_in_use as i64);
         catch_up(&self.mvcc_put, s.puts);
         catch_up(&self.mvcc_delete, s.deletes);

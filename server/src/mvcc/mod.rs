@@ -8,11 +8,14 @@
 //! maps each key to its revisions newest first, so neither a read nor a restart needs
 //! an in-memory index of all keys.
 
+pub mod compaction;
+pub mod compactor;
 pub mod keys;
 mod read;
 mod store;
 mod txn;
 
+pub use compactor::{Compactor, CompactorSettings};
 pub use keys::Revision;
 pub use read::{KvRead, RangeOptions, RangeResult, ReadView};
 pub use store::Store;

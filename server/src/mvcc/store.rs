@@ -5,10 +5,13 @@ use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::sync::RwLock;
 
 use ectd_proto::mvccpb::event::EventType;
+use ectd_proto::mvccpb::KeyValue;
+use prost::Message as _;
 
 use rocksdb::WriteBatch;
 
-use super::keys::{split_index_key, Revision, KIND_PUT, REV_LEN};
+use super::compaction;
+use super::keys::{Revision, REV_LEN};
 use super::read::{KvRead, RangeOptions, ReadView, Source};
 use super::txn::Change;
 use super::txn::WriteTxn;
@@ -220,46 +223,18 @@ impl Store {
         Ok(())
     }
 
-    /// Puts into `batch` the physical compaction at `rev`: every version older than
-    /// `rev` goes, except each key's latest version at `rev` if it is live; tombstones
-    /// at or before `rev` go too. Returns the number of versions removed.
-    pub fn compact_into(&self, rev: i64, batch: &mut WriteBatch) -> usize {
-        let db = self.engine.db();
-        let index = self.engine.cf(Cf::Index);
-        let kv = self.engine.cf(Cf::Kv);
-        let mut it = db.raw_iterator_cf(index);
-        it.seek_to_first();
-        let mut removed = 0;
-        let mut current_key: Vec<u8> = Vec::new();
-        let mut kept_one = false;
-        while it.valid() {
-            let k = it.key().expect("valid iterator has a key");
-            let (enc, r) = split_index_key(k);
-            if enc != current_key.as_slice() {
-                current_key = enc.to_vec();
-                kept_one = false;
-            }
-            if r.main <= rev {
-                let live = it.value().expect("valid iterator has a value") == [KIND_PUT];
-                if !kept_one && live {
-                    kept_one = true;
-                } else {
-                    kept_one = true;
-                    batch.delete_cf(index, k);
-                    batch.delete_cf(kv, r.encode());
-                    removed += 1;
-                }
-            }
-            it.next();
-        }
-        if let Err(err) = it.status() {
-            panic!("rocksdb scan during compaction at {rev} failed: {err}");
-        }
-        removed
+    /// Deletes, on the calling thread, every version the compaction at `rev` made
+    /// unreadable, in batches of `batch_limit` records (see [`compaction`]); returns
+    /// how many went. The member does this on its compactor thread instead.
+    pub fn compact_physically(&self, rev: i64, batch_limit: usize) -> usize {
+        compaction::run_to_end(&self.engine, rev, batch_limit)
     }
 
-    /// A CRC-32 over every version stored at or below `rev` (0 = current), in
-    /// revision order; equal on every member that applied the same log. Returns the
+    /// A CRC-32 over every version a read at or after the compact revision can
+    /// reach, up to `rev` (0 = current), in revision order; equal on every member
+    /// that applied the same log, whether or not the physical part of the last
+    /// compaction has finished there (versions it will delete are left out, as
+    /// etcd leaves out the revisions its compaction does not keep). Returns the
     /// hash, the compact revision and the revision hashed.
     pub fn hash_kv(&self, rev: i64) -> Result<(u32, i64, i64), MvccError> {
         let revs = *self.revs.read().expect("revs lock");
@@ -272,16 +247,38 @@ impl Store {
         }
         let snap = self.engine.db().snapshot();
         let mut it = snap.raw_iterator_cf(self.engine.cf(Cf::Kv));
+        let mut index_it = snap.raw_iterator_cf(self.engine.cf(Cf::Index));
+        let mut kept = std::collections::HashMap::new();
         it.seek_to_first();
         let mut h = crc32fast::Hasher::new();
         while it.valid() {
             let k = it.key().expect("valid iterator has a key");
-            if Revision::decode(k).main > at {
+            let r = Revision::decode(k);
+            if r.main > at {
                 break;
             }
-            h.update(k);
-            h.update(it.value().expect("valid iterator has a value"));
+            let v = it.value().expect("valid iterator has a value");
+            let reachable = r.main > revs.compacted || {
+                let kv = KeyValue::decode(&v[1..])
+                    .unwrap_or_else(|err| panic!("undecodable kv at {r:?}: {err}"));
+                compaction::survives(
+                    &mut index_it,
+                    &mut kept,
+                    HASH_CACHE_KEYS,
+                    &kv.key,
+                    v[0],
+                    r,
+                    revs.compacted,
+                )
+            };
+            if reachable {
+                h.update(k);
+                h.update(v);
+            }
             it.next();
+        }
+        if let Err(err) = it.status() {
+            panic!("rocksdb scan for the kv hash at {at} failed: {err}");
         }
         Ok((h.finalize(), revs.compacted.max(0), at))
     }
@@ -305,6 +302,9 @@ impl Store {
         h.finalize()
     }
 }
+
+/// Keys whose kept version [`Store::hash_kv`] remembers at once.
+const HASH_CACHE_KEYS: usize = 4096;
 
 /// The byte key of the `kv` record at `rev`.
 pub(super) fn kv_key(rev: Revision) -> [u8; REV_LEN] {

@@ -66,9 +66,9 @@ impl T {
 
     fn compact(&self, rev: i64) {
         self.store.check_compact(rev).unwrap();
-        let mut batch = WriteBatch::default();
-        self.store.compact_into(rev, &mut batch);
-        self.store.commit(batch, self.store.current_rev(), rev);
+        self.store
+            .commit(WriteBatch::default(), self.store.current_rev(), rev);
+        self.store.compact_physically(rev, 1000);
     }
 }
 

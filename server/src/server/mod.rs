@@ -3,6 +3,7 @@
 //! loop's committed entries to the apply task.
 
 mod apply_loop;
+mod auto_compact;
 pub mod corrupt;
 mod identity;
 mod renew;
@@ -28,7 +29,7 @@ use crate::error::Error;
 use crate::lease::{expiry, Lessor};
 use crate::membership;
 use crate::metrics::{Metrics, Snapshot};
-use crate::mvcc::Store;
+use crate::mvcc::{Compactor, Store};
 use crate::raft::{
     Directory, KvHasher, LogStore, PeerService, Progress, RaftSettings, RaftStatus, Request,
     SnapshotInbox, ToApply, Transport,
@@ -36,6 +37,7 @@ use crate::raft::{
 use crate::snapshot::Exporter;
 use crate::watch::{Headers, Hub};
 use apply_loop::{peer_urls, spawn_apply, ApplyTask};
+pub use auto_compact::AutoCompaction;
 
 /// Limits the API layer enforces, from the configuration.
 #[derive(Debug, Clone)]
@@ -75,6 +77,7 @@ pub struct Server {
     /// request path need not read the membership).
     learner: Arc<AtomicBool>,
     store: Arc<Store>,
+    compactor: Arc<Compactor>,
     lessor: Arc<Lessor>,
     v2: Arc<crate::v2::V2Store>,
     auth: Arc<crate::auth::AuthStore>,
@@ -152,8 +155,15 @@ impl Server {
             cfg.bcrypt_cost,
         ));
         let quota = Quota::from_flag(cfg.quota_backend_bytes);
-        let applier =
-            Applier::new(store.clone(), lessor.clone(), v2.clone(), auth.clone()).with_quota(quota);
+        let auto_compaction = cfg.auto_compaction()?;
+        let compactor = Compactor::start(
+            store.engine().clone(),
+            cfg.compactor_settings(),
+            Some(metrics.compactor()),
+        );
+        let applier = Applier::new(store.clone(), lessor.clone(), v2.clone(), auth.clone())
+            .with_quota(quota)
+            .with_compactor(compactor.clone());
         let alarms = applier.alarms().clone();
         let applied_index = applier.persisted_applied_index();
 
@@ -282,6 +292,7 @@ impl Server {
             removed,
             learner,
             store,
+            compactor,
             lessor,
             v2,
             auth,
@@ -325,6 +336,9 @@ impl Server {
             },
         ));
         tokio::spawn(crate::v2::expire_keys(Arc::downgrade(&server)));
+        if let Some(mode) = auto_compaction {
+            tokio::spawn(auto_compact::run(Arc::downgrade(&server), mode));
+        }
         tokio::spawn(progress_ticker(
             Arc::downgrade(&server),
             cfg.watch_progress_notify_interval,
@@ -342,6 +356,11 @@ impl Server {
         &self.downloads
     }
 
+    /// The compactor deleting compacted versions on this member.
+    pub fn compactor(&self) -> &Compactor {
+        &self.compactor
+    }
+
     /// The member's metrics.
     pub fn metrics(&self) -> &Arc<Metrics> {
         &self.metrics
@@ -351,6 +370,7 @@ impl Server {
     pub fn render_metrics(&self) -> Vec<u8> {
         let stats = self.store.stats();
         let db_size = self.store.engine().size_bytes();
+        let db_size_in_use = self.store.engine().size_in_use_bytes();
         self.metrics.refresh(&Snapshot {
             leader: self.status.leader(),
             is_leader: self.status.is_leader(),
@@ -358,7 +378,7 @@ impl Server {
             committed: self.status.commit(),
             applied: *self.applied.borrow(),
             db_size,
-            db_size_in_use: db_size,
+            db_size_in_use,
             puts: stats.puts(),
             deletes: stats.deletes(),
             ranges: stats.ranges(),
@@ -696,6 +716,9 @@ impl Server {
                 tracing::error!(thread = name, "thread panicked during shutdown");
             }
         }
+        // After apply (which feeds it), before the final flush: a compaction under
+        // way stops after its batch and resumes at the next start.
+        self.compactor.stop();
         if let Err(e) = self.store.engine().flush() {
             tracing::error!(error = %e, "flushing the state machine on shutdown failed");
         }

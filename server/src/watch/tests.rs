@@ -169,9 +169,9 @@ async fn compacted_start_is_cancelled_with_the_compact_revision() {
     for i in 0..5 {
         t.write(&[("k", Some(&i.to_string()))]);
     }
-    let mut batch = WriteBatch::default();
-    t.store.compact_into(4, &mut batch);
-    t.store.commit(batch, t.store.current_rev(), 4);
+    t.store
+        .commit(WriteBatch::default(), t.store.current_rev(), 4);
+    t.store.compact_physically(4, 1000);
     let s = t.hub.open_stream();
     s.create(&create("k", "", 2, false));
     assert!(next(&s).await.created);

@@ -1,7 +1,7 @@
 //! Multi-member clusters across processes: replication, leader failure, minority
 //! partitions, members wiped and added back, the membership API as etcdctl drives
-//! it, leadership transfer, crashes of the whole cluster, and watchers and leases
-//! across leader kills.
+//! it, leadership transfer, crashes of the whole cluster, watchers and leases
+//! across leader kills, and compaction with a member killed midway.
 //!
 //! Every member is a real `ectd` process on 127.0.0.1 with etcd's clustering flags
 //! and short raft timings (heartbeat 50 ms, election timeout 500 ms). Partitions
@@ -18,6 +18,7 @@ mod common;
 mod helpers;
 
 mod auth_churn;
+mod compaction;
 mod crash;
 mod failover;
 mod force_new_cluster;

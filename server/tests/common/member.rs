@@ -67,6 +67,8 @@ pub struct Member {
     peer_port: u16,
     /// The port of an extra `https://` client URL, if any.
     tls_port: Option<u16>,
+    /// Extra environment of the process (see [`Member::restart_with`]).
+    env: Vec<(String, String)>,
     child: Option<Child>,
 }
 
@@ -104,6 +106,7 @@ impl Member {
                 client_port,
                 peer_port,
                 tls_port: tls.map(|_| free_port()),
+                env: Vec::new(),
                 child: None,
             };
             m.args = m.command_line(extra_args, tls);
@@ -190,6 +193,7 @@ impl Member {
                 cmd.env_remove(k.as_ref());
             }
         }
+        cmd.envs(self.env.iter().map(|(k, v)| (k, v)));
         let child = cmd
             .spawn()
             .unwrap_or_else(|e| panic!("spawning {}: {e}", self.bin.display()));
@@ -282,6 +286,21 @@ impl Member {
         self.stop();
         self.spawn();
         self.wait_ready(READY_TIMEOUT);
+    }
+
+    /// Stops the process (gracefully, if it still runs) and starts `bin` (or the
+    /// same binary) on the same data directory and ports with `env` added to its
+    /// environment, without waiting for it to serve.
+    pub fn restart_with(&mut self, bin: Option<&Path>, env: &[(&str, &str)]) {
+        self.stop();
+        if let Some(bin) = bin {
+            self.bin = bin.to_path_buf();
+        }
+        self.env = env
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        self.spawn();
     }
 
     /// Like [`Member::restart`] but returns how long the server took to become ready.
@@ -461,8 +480,14 @@ impl Member {
             client_port: cfg.ports.client,
             peer_port: cfg.ports.peer,
             tls_port: None,
+            env: Vec::new(),
             child: None,
         }
+    }
+
+    /// Waits until the process serves again (after [`Member::restart_with`]).
+    pub fn wait_serving(&mut self) {
+        self.wait_ready(READY_TIMEOUT);
     }
 
     /// Starts the process without waiting for it to serve: the members of a new

@@ -213,5 +213,54 @@ async fn compaction_matches_etcd() {
         },
     )
     .await;
+    // Physical compaction of what is already compacted: refused, as etcd refuses
+    // it (after its deletion, if any, is done).
+    p.compact("physical compaction at the compact revision", cur + 5, true)
+        .await;
+    p.compact("physical compaction below the compact revision", cur, true)
+        .await;
+
+    // A history longer than one compaction batch (1,000 revisions in both),
+    // compacted physically halfway, then read around the compact revision.
+    let mut last = 0;
+    for i in 0..1500 {
+        let key = format!("h{}", i % 3);
+        last = if i % 100 == 99 {
+            must(
+                &mut p,
+                "delete in long history",
+                Req::Delete(del(key.as_bytes(), b"")),
+            )
+            .await
+        } else {
+            must(
+                &mut p,
+                "put in long history",
+                Req::Put(put(key.as_bytes(), format!("{i}").as_bytes())),
+            )
+            .await
+        };
+    }
+    let mid = last - 750;
+    p.compact("physical compaction of a long history", mid, true)
+        .await;
+    let hist = || range(b"h", b"i");
+    for revision in [mid - 1, mid, mid + 1, last - 1, 0] {
+        p.range(
+            &format!("long history at {revision} after compacting at {mid}"),
+            RangeRequest { revision, ..hist() },
+        )
+        .await;
+    }
+    p.compact("logical compaction of a long history", last - 10, false)
+        .await;
+    p.range(
+        "long history right after a logical compaction",
+        RangeRequest {
+            revision: last - 10,
+            ..hist()
+        },
+    )
+    .await;
     p.finish(40);
 }

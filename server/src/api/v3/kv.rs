@@ -154,7 +154,22 @@ impl Kv for KvService {
         reject_learner(&self.server)?;
         let id = self.server.identity(&req).await?;
         let r = req.into_inner();
-        match self.server.propose_as(Op::Compaction(r), &id).await? {
+        let (physical, revision) = (r.physical, r.revision);
+        let outcome = self.server.propose_as(Op::Compaction(r), &id).await;
+        if physical {
+            // As in etcd, a physical compaction answers once this member has
+            // deleted the old versions: those of this compaction, or, when it was
+            // refused as already compacted, those of the compaction that was.
+            let until = match &outcome {
+                Ok(_) => revision,
+                Err(Error::Compacted) => self.server.store().compact_rev(),
+                Err(_) => -1,
+            };
+            if until >= 0 && self.server.compactor().wait_finished(until).await.is_err() {
+                return Err(Error::Stopped.into());
+            }
+        }
+        match outcome? {
             Output::Compaction(mut resp) => {
                 let rev = resp.header.map_or(0, |h| h.revision);
                 resp.header = Some(self.server.header(rev));

@@ -82,7 +82,9 @@ impl Maintenance for MaintenanceService {
     ) -> Result<Response<StatusResponse>, Status> {
         let s = &self.server;
         let raft = s.raft_status();
-        let size = s.store().engine().size_bytes() as i64;
+        let engine = s.store().engine();
+        let size = engine.size_bytes() as i64;
+        let size_in_use = engine.size_in_use_bytes() as i64;
         Ok(Response::new(StatusResponse {
             header: Some(s.header(0)),
             version: s.etcd_version().to_string(),
@@ -92,7 +94,7 @@ impl Maintenance for MaintenanceService {
             raft_term: raft.term(),
             raft_applied_index: s.applied_index(),
             errors: status_errors(s, raft.leader()),
-            db_size_in_use: size,
+            db_size_in_use: size_in_use,
             is_learner: s.is_learner(),
             ..Default::default()
         }))
@@ -103,6 +105,7 @@ impl Maintenance for MaintenanceService {
         req: Request<DefragmentRequest>,
     ) -> Result<Response<DefragmentResponse>, Status> {
         self.admin(&req).await?;
+        // RocksDB compacts online: reads and writes go on while it runs.
         let server = self.server.clone();
         tokio::task::spawn_blocking(move || server.store().engine().compact_all())
             .await
