@@ -100,6 +100,24 @@ pub enum Error {
     /// Leadership transfer to a member that is not a voter.
     #[error("etcdserver: bad leader transferee")]
     BadLeaderTransferee,
+    /// A downgrade target that is not a version.
+    #[error("etcdserver: wrong downgrade target version format")]
+    WrongDowngradeVersionFormat,
+    /// A downgrade target other than the minor release below the cluster's.
+    #[error("etcdserver: invalid downgrade target version")]
+    InvalidDowngradeTargetVersion,
+    /// A downgrade cancel with none enabled.
+    #[error("etcdserver: no inflight downgrade job")]
+    NoInflightDowngrade,
+    /// A downgrade request with an action etcd does not know.
+    #[error("etcdserver: unknown method")]
+    UnknownMethod,
+    /// A downgrade etcd would enable: ectd's members cannot run as the older
+    /// release the cluster would move to, so ectd never starts one.
+    #[error(
+        "etcdserver: cluster version downgrade to {0} is not supported by ectd: its members cannot run as an older etcd release"
+    )]
+    DowngradeNotSupported(String),
     /// Auth enable without a `root` user.
     #[error("etcdserver: root user does not exist")]
     RootUserNotExist,
@@ -203,7 +221,14 @@ impl Error {
             | Error::LearnerNotReady
             | Error::TooManyLearners
             | Error::NotLeader
-            | Error::BadLeaderTransferee => Code::FailedPrecondition,
+            | Error::BadLeaderTransferee
+            | Error::NoInflightDowngrade
+            | Error::DowngradeNotSupported(_) => Code::FailedPrecondition,
+            Error::WrongDowngradeVersionFormat | Error::InvalidDowngradeTargetVersion => {
+                Code::InvalidArgument
+            }
+            // Not in etcd's table of gRPC errors: it goes out as `Unknown`.
+            Error::UnknownMethod => Code::Unknown,
             Error::MemberNotFound => Code::NotFound,
             Error::MemberBadUrls => Code::InvalidArgument,
             Error::RootUserNotExist

@@ -55,6 +55,11 @@ impl Quota {
         }
     }
 
+    /// The bytes the backend may reach, `None` when the quota is disabled.
+    pub fn limit(&self) -> Option<u64> {
+        self.limit
+    }
+
     /// Whether a write costing `cost` fits while the backend holds `size` bytes:
     /// a request that writes nothing always does.
     pub fn available(&self, size: u64, cost: u64) -> bool {

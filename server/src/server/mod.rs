@@ -449,6 +449,11 @@ impl Server {
         self.cluster_id
     }
 
+    /// The backend quota writes are held to.
+    pub fn quota(&self) -> Quota {
+        self.quota
+    }
+
     /// The API limits.
     pub fn limits(&self) -> &Limits {
         &self.limits

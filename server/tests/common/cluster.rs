@@ -1,6 +1,6 @@
 //! A multi-member cluster of one kind of server.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
@@ -17,6 +17,8 @@ pub struct Cluster {
     kind: Kind,
     token: String,
     extra_args: Vec<String>,
+    /// The binary every member runs, when not the default for `kind`.
+    bin: Option<PathBuf>,
     // Dropped after the members, so that no process outlives its directory.
     dir: tempfile::TempDir,
 }
@@ -26,6 +28,12 @@ impl Cluster {
     /// `extra_args` on every member, and waits until every member serves
     /// linearizable reads.
     pub fn start(kind: Kind, n: usize, extra_args: &[&str]) -> Cluster {
+        Cluster::start_bin(kind, None, n, extra_args)
+    }
+
+    /// Like [`Cluster::start`], every member running the binary at `bin` when
+    /// given (another etcd release than the default one).
+    pub fn start_bin(kind: Kind, bin: Option<&Path>, n: usize, extra_args: &[&str]) -> Cluster {
         // As for single members: a port found free may be taken before the
         // member binds it; then the whole cluster starts over on fresh ports.
         const ATTEMPTS: usize = 3;
@@ -47,6 +55,7 @@ impl Cluster {
                 kind,
                 token,
                 extra_args: extra_args.iter().map(|s| s.to_string()).collect(),
+                bin: bin.map(Path::to_path_buf),
                 dir,
             };
             let ports: Vec<Ports> = (0..n).map(|_| Ports::free()).collect();
@@ -113,7 +122,11 @@ impl Cluster {
     /// A member of this cluster with its directory (named after it) in the
     /// cluster's temporary directory; not started.
     pub fn new_member(&self, cfg: &MemberConfig) -> Member {
-        Member::cluster_member(self.kind, &self.dir.path().join(&cfg.name), cfg)
+        let dir = self.dir.path().join(&cfg.name);
+        match &self.bin {
+            Some(bin) => Member::cluster_member_bin(self.kind, bin.clone(), &dir, cfg),
+            None => Member::cluster_member(self.kind, &dir, cfg),
+        }
     }
 
     /// `name=peerURL` for the given members, joined by commas, as

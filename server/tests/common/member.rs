@@ -20,6 +20,14 @@ pub enum Kind {
     Etcd,
 }
 
+/// The binary a server of `kind` runs unless told otherwise.
+fn default_bin(kind: Kind) -> PathBuf {
+    match kind {
+        Kind::Ectd => PathBuf::from(env!("CARGO_BIN_EXE_ectd")),
+        Kind::Etcd => require_etcd_binary(ETCD),
+    }
+}
+
 /// Starts `ectd`.
 pub struct Ectd;
 
@@ -84,11 +92,23 @@ impl Member {
         Member::start_inner(kind, dir, extra_args, Some(tls))
     }
 
+    /// Starts the etcd binary at `bin` (another release than the one at
+    /// [`ETCD`]) like [`Etcd::start_with`].
+    pub fn start_etcd_bin(bin: &Path, dir: &Path, extra_args: &[&str]) -> Member {
+        Member::start_bin(Kind::Etcd, bin.to_path_buf(), dir, extra_args, None)
+    }
+
     fn start_inner(kind: Kind, dir: &Path, extra_args: &[&str], tls: Option<&ServerTls>) -> Member {
-        let bin = match kind {
-            Kind::Ectd => PathBuf::from(env!("CARGO_BIN_EXE_ectd")),
-            Kind::Etcd => require_etcd_binary(ETCD),
-        };
+        Member::start_bin(kind, default_bin(kind), dir, extra_args, tls)
+    }
+
+    fn start_bin(
+        kind: Kind,
+        bin: PathBuf,
+        dir: &Path,
+        extra_args: &[&str],
+        tls: Option<&ServerTls>,
+    ) -> Member {
         // A port found free can be taken by another process before the server
         // binds it (other suites run on this machine too); a fresh pair of ports
         // is tried when that happens, and only then.
@@ -429,10 +449,11 @@ impl Member {
     /// `dir`, started with etcd's clustering flags; not running until
     /// [`Member::launch`].
     pub fn cluster_member(kind: Kind, dir: &Path, cfg: &MemberConfig) -> Member {
-        let bin = match kind {
-            Kind::Ectd => PathBuf::from(env!("CARGO_BIN_EXE_ectd")),
-            Kind::Etcd => require_etcd_binary(ETCD),
-        };
+        Member::cluster_member_bin(kind, default_bin(kind), dir, cfg)
+    }
+
+    /// Like [`Member::cluster_member`], running the binary at `bin`.
+    pub fn cluster_member_bin(kind: Kind, bin: PathBuf, dir: &Path, cfg: &MemberConfig) -> Member {
         std::fs::create_dir_all(dir).unwrap_or_else(|e| panic!("creating {}: {e}", dir.display()));
         let client = format!("http://127.0.0.1:{}", cfg.ports.client);
         let peer = format!("http://127.0.0.1:{}", cfg.ports.peer);

@@ -100,7 +100,8 @@ impl ClusterService {
     }
 }
 
-/// A request to the leader carrying the client's token.
+/// A request to the leader carrying the client's token. The leader's answer
+/// is relayed with this member's header, as etcd answers from the member asked.
 fn forward<T>(
     msg: T,
     token: Option<tonic::metadata::MetadataValue<tonic::metadata::Ascii>>,
@@ -122,7 +123,9 @@ impl Cluster for ClusterService {
         let token = self.admin(&req).await?;
         let r = req.into_inner();
         if let Some(mut leader) = leader_client(&self.server).await? {
-            return leader.member_add(forward(r, token)).await;
+            let mut resp = leader.member_add(forward(r, token)).await?;
+            resp.get_mut().header = Some(self.header());
+            return Ok(resp);
         }
         let (member, members) = reconfig::add(&self.server, r.peer_ur_ls, r.is_learner).await?;
         Ok(Response::new(MemberAddResponse {
@@ -140,7 +143,9 @@ impl Cluster for ClusterService {
         let token = self.admin(&req).await?;
         let r = req.into_inner();
         if let Some(mut leader) = leader_client(&self.server).await? {
-            return leader.member_remove(forward(r, token)).await;
+            let mut resp = leader.member_remove(forward(r, token)).await?;
+            resp.get_mut().header = Some(self.header());
+            return Ok(resp);
         }
         let members = reconfig::remove(&self.server, r.id).await?;
         Ok(Response::new(MemberRemoveResponse {
@@ -184,7 +189,9 @@ impl Cluster for ClusterService {
         let token = self.admin(&req).await?;
         let r = req.into_inner();
         if let Some(mut leader) = leader_client(&self.server).await? {
-            return leader.member_promote(forward(r, token)).await;
+            let mut resp = leader.member_promote(forward(r, token)).await?;
+            resp.get_mut().header = Some(self.header());
+            return Ok(resp);
         }
         let members = reconfig::promote(&self.server, r.id).await?;
         Ok(Response::new(MemberPromoteResponse {

@@ -8,9 +8,9 @@ use std::time::{Duration, Instant};
 use ectd_proto::etcdserverpb::maintenance_server::Maintenance;
 use ectd_proto::etcdserverpb::{
     alarm_request::AlarmAction, AlarmRequest, AlarmResponse, DefragmentRequest, DefragmentResponse,
-    DowngradeRequest, DowngradeResponse, HashKvRequest, HashKvResponse, HashRequest, HashResponse,
-    MoveLeaderRequest, MoveLeaderResponse, SnapshotRequest, SnapshotResponse, StatusRequest,
-    StatusResponse,
+    DowngradeInfo, DowngradeRequest, DowngradeResponse, HashKvRequest, HashKvResponse, HashRequest,
+    HashResponse, MoveLeaderRequest, MoveLeaderResponse, SnapshotRequest, SnapshotResponse,
+    StatusRequest, StatusResponse,
 };
 use futures::Stream;
 use tonic::{Request, Response, Status};
@@ -18,6 +18,7 @@ use tonic::{Request, Response, Status};
 use ectd_proto::etcdserverpb::AlarmType;
 use ectd_proto::raftcmd::command::Op;
 
+use super::downgrade::MinorVersion;
 use crate::apply::Output;
 use crate::error::Error;
 use crate::raft::Request as RaftRequest;
@@ -85,6 +86,19 @@ impl Maintenance for MaintenanceService {
         let engine = s.store().engine();
         let size = engine.size_bytes() as i64;
         let size_in_use = engine.size_in_use_bytes() as i64;
+        let release = MinorVersion::of_reported(s.etcd_version());
+        // etcd 3.6 adds the storage version, the quota and the downgrade state
+        // (never enabled on ectd, see `downgrade.rs`).
+        let since_3_6 = release >= MinorVersion { major: 3, minor: 6 };
+        let (storage_version, db_size_quota, downgrade_info) = if since_3_6 {
+            (
+                format!("{}.{}.0", release.major, release.minor),
+                s.quota().limit().map_or(-1, |b| b as i64),
+                Some(DowngradeInfo::default()),
+            )
+        } else {
+            (String::new(), 0, None)
+        };
         Ok(Response::new(StatusResponse {
             header: Some(s.header(0)),
             version: s.etcd_version().to_string(),
@@ -96,7 +110,9 @@ impl Maintenance for MaintenanceService {
             errors: status_errors(s, raft.leader()),
             db_size_in_use: size_in_use,
             is_learner: s.is_learner(),
-            ..Default::default()
+            storage_version,
+            db_size_quota,
+            downgrade_info,
         }))
     }
 
@@ -134,11 +150,27 @@ impl Maintenance for MaintenanceService {
         self.admin(&req).await?;
         let rev = req.into_inner().revision;
         let server = self.server.clone();
-        let (hash, compact_revision, hash_revision) =
+        let (hash, compacted, hashed) =
             tokio::task::spawn_blocking(move || server.store().hash_kv(rev))
                 .await
                 .map_err(|e| Status::internal(e.to_string()))?
                 .map_err(Error::from)?;
+        // etcd reports -1 until the first compaction.
+        let compact_revision = if compacted == 0 { -1 } else { compacted };
+        let release = MinorVersion::of_reported(self.server.etcd_version());
+        let hash_revision = if release < (MinorVersion { major: 3, minor: 5 }) {
+            // etcd 3.4 refuses the compaction revision itself, and has no
+            // hash revision.
+            if rev > 0 && rev == compacted {
+                return Err(Error::Compacted.into());
+            }
+            0
+        } else if rev < 0 {
+            // Later releases echo a negative request back.
+            rev
+        } else {
+            hashed
+        };
         Ok(Response::new(HashKvResponse {
             header: Some(self.server.header(0)),
             hash,
@@ -187,11 +219,22 @@ impl Maintenance for MaintenanceService {
 
     async fn downgrade(
         &self,
-        _req: Request<DowngradeRequest>,
+        req: Request<DowngradeRequest>,
     ) -> Result<Response<DowngradeResponse>, Status> {
-        Err(Status::unimplemented(
-            "etcdserver: cluster version downgrade is not supported by ectd",
-        ))
+        let version = self.server.etcd_version();
+        if !super::downgrade::available(version) {
+            // What a gRPC server without the method answers, as etcd 3.4 is.
+            return Err(Status::unimplemented(
+                "unknown method Downgrade for service etcdserverpb.Maintenance",
+            ));
+        }
+        if super::downgrade::admin_only(version) {
+            // Refused with etcd's gRPC errors, not the auth store's text.
+            let id = self.server.identity(&req).await?;
+            self.server.auth().check_admin(&id)?;
+        }
+        let resp = super::downgrade::answer(&self.server, req.into_inner()).await?;
+        Ok(Response::new(resp))
     }
 }
 

@@ -3,6 +3,7 @@
 pub mod auth;
 pub mod check;
 pub mod cluster;
+pub mod downgrade;
 pub mod election;
 mod grpc_limit;
 pub mod kv;
