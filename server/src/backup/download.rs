@@ -58,6 +58,14 @@ pub async fn start(
     let staged = Staged(dir.join(format!("{STAGED_PREFIX}{:016x}.db", rand::random::<u64>())));
     let engine = server.store().engine().clone();
     let version = server.etcd_version().to_string();
+    // etcd 3.6 and later name the storage version in every message.
+    let release = crate::api::v3::downgrade::MinorVersion::of_reported(&version);
+    let storage_version =
+        if release >= (crate::api::v3::downgrade::MinorVersion { major: 3, minor: 6 }) {
+            format!("{}.{}.0", release.major, release.minor)
+        } else {
+            String::new()
+        };
     let (tx, rx) = mpsc::channel(QUEUED);
     let (exported_tx, exported_rx) = tokio::sync::oneshot::channel();
     // A thread of its own, at a lower CPU priority than the member's request and
@@ -82,7 +90,7 @@ pub async fn start(
                 "sending database snapshot to client"
             );
             let _ = exported_tx.send(Ok(()));
-            if let Err(e) = send(&staged, exported.size, &tx) {
+            if let Err(e) = send(&staged, exported.size, &storage_version, &tx) {
                 let _ = tx.blocking_send(Err(Status::internal(e.to_string())));
             }
         })
@@ -106,6 +114,7 @@ fn lower_priority() {
 fn send(
     staged: &Staged,
     total: u64,
+    version: &str,
     tx: &mpsc::Sender<Result<SnapshotResponse, Status>>,
 ) -> std::io::Result<()> {
     let mut f = std::fs::File::open(&staged.0)?;
@@ -120,7 +129,8 @@ fn send(
         let msg = SnapshotResponse {
             remaining_bytes: total - sent,
             blob: buf,
-            ..Default::default()
+            version: version.to_string(),
+            header: None,
         };
         if tx.blocking_send(Ok(msg)).is_err() {
             // The client went away.
@@ -130,7 +140,8 @@ fn send(
     let _ = tx.blocking_send(Ok(SnapshotResponse {
         remaining_bytes: 0,
         blob: h.finalize().to_vec(),
-        ..Default::default()
+        version: version.to_string(),
+        header: None,
     }));
     Ok(())
 }

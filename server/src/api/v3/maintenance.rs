@@ -71,8 +71,15 @@ impl Maintenance for MaintenanceService {
             .propose_as(Op::Alarm(req.into_inner()), &id)
             .await?
         {
-            // etcd 3.4 answers alarm requests without a header.
-            Output::Alarm(resp) => Ok(Response::new(resp)),
+            // etcd 3.4 answers alarm requests without a header, 3.5 and later
+            // with one.
+            Output::Alarm(mut resp) => {
+                let release = MinorVersion::of_reported(self.server.etcd_version());
+                if release >= (MinorVersion { major: 3, minor: 5 }) {
+                    resp.header = Some(self.server.header(0));
+                }
+                Ok(Response::new(resp))
+            }
             o => panic!("apply answered an alarm request with {o:?}"),
         }
     }
