@@ -68,6 +68,14 @@ pub const ALL: &[(&str, &str)] = &[
         "apply: compact revision written, before the old versions are queued for deletion",
     ),
     (
+        "snapshot_download_between_chunks",
+        "snapshot download: the database file written, a chunk sent, before the next chunk",
+    ),
+    (
+        "defragment_between_column_families",
+        "defragment: one column family compacted, before the next",
+    ),
+    (
         "compact_between_batches",
         "compactor: a batch of old versions deleted (progress recorded), before the next batch",
     ),

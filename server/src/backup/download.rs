@@ -132,6 +132,7 @@ fn send(
             version: version.to_string(),
             header: None,
         };
+        fail::fail_point!("snapshot_download_between_chunks");
         if tx.blocking_send(Ok(msg)).is_err() {
             // The client went away.
             return Ok(());
