@@ -168,7 +168,10 @@ async fn a_crash_during_a_snapshot_download_loses_nothing() {
     // The failpoint between two chunks.
     m.restart_with(
         Some(&failpoints_binary()),
-        &[("FAILPOINTS", "snapshot_download_between_chunks=20*off->panic")],
+        &[(
+            "FAILPOINTS",
+            "snapshot_download_between_chunks=20*off->panic",
+        )],
     );
     m.wait_serving();
     let c = connect(&m).await;
@@ -204,7 +207,10 @@ async fn a_crash_during_a_defragment_loses_nothing() {
 
     m.restart_with(
         Some(&failpoints_binary()),
-        &[("FAILPOINTS", "defragment_between_column_families=1*off->panic")],
+        &[(
+            "FAILPOINTS",
+            "defragment_between_column_families=1*off->panic",
+        )],
     );
     m.wait_serving();
     let c = connect(&m).await;

@@ -2,7 +2,10 @@
 //! loaded with `--keys` keys: how long a snapshot download takes, the server's
 //! peak resident memory while it runs, and the p99 latency of one client's puts
 //! alone and while the snapshot streams (etcd's target for ectd: within 2x of
-//! its own p99 without the snapshot).
+//! its own p99 without the snapshot). Then, once per server (they change the
+//! data): every key written again, and a compaction of the `--keys` revisions
+//! that removes the old versions, and a defragment, each with the same client's
+//! puts running: how long each takes, and the p99 and slowest put meanwhile.
 
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -11,7 +14,9 @@ use std::time::{Duration, Instant};
 
 use ectd_proto::etcdserverpb::kv_client::KvClient;
 use ectd_proto::etcdserverpb::maintenance_client::MaintenanceClient;
-use ectd_proto::etcdserverpb::{PutRequest, SnapshotRequest};
+use ectd_proto::etcdserverpb::{
+    CompactionRequest, DefragmentRequest, PutRequest, RangeRequest, SnapshotRequest,
+};
 use tonic::transport::Channel;
 
 use super::{order, table_load, CompareOptions, Rounds, Row, Side};
@@ -110,6 +115,70 @@ async fn measure(side: &mut Side, dir: &Path) -> anyhow::Result<[f64; 4]> {
     ])
 }
 
+/// Runs `op` while one client puts; (seconds `op` took, p99 ms, max ms of the
+/// puts meanwhile).
+async fn during<F, Fut>(ch: Channel, op: F) -> anyhow::Result<(f64, f64, f64)>
+where
+    F: FnOnce(Channel) -> Fut,
+    Fut: std::future::Future<Output = anyhow::Result<()>>,
+{
+    let done = Arc::new(AtomicBool::new(false));
+    let writer = tokio::spawn(puts(ch.clone(), done.clone(), Duration::from_secs(3600)));
+    // Let the writer get going first.
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let started = Instant::now();
+    op(ch).await?;
+    let took = started.elapsed().as_secs_f64();
+    done.store(true, Ordering::Relaxed);
+    let mut lat = writer.await??;
+    let max = lat.iter().max().map_or(0.0, |d| d.as_secs_f64() * 1000.0);
+    Ok((took, p99(&mut lat), max))
+}
+
+/// Compaction and defragment on one side: [compaction s, p99 ms, max ms,
+/// defragment s, p99 ms, max ms].
+async fn compaction_and_defrag(side: &mut Side, keys: u64) -> anyhow::Result<[f64; 6]> {
+    let endpoints = side.cluster.endpoints();
+    let l = table_load(64, 16, keys);
+    let channels = load::connect(&endpoints, &l).await?;
+    workloads::preload(&channels, &l).await?;
+    let one = load::connect(&endpoints[..1], &table_load(1, 1, 1)).await?;
+    let ch = one[0].clone();
+    let rev = KvClient::new(ch.clone())
+        .range(RangeRequest {
+            key: b"\0".to_vec(),
+            limit: 1,
+            ..Default::default()
+        })
+        .await?
+        .into_inner()
+        .header
+        .map_or(0, |h| h.revision);
+    let (ct, cp, cm) = during(ch.clone(), |ch| async move {
+        KvClient::new(ch)
+            .compact(CompactionRequest {
+                revision: rev,
+                physical: true,
+            })
+            .await?;
+        Ok(())
+    })
+    .await?;
+    let (dt, dp, dm) = during(ch, |ch| async move {
+        MaintenanceClient::new(ch)
+            .defragment(DefragmentRequest {})
+            .await?;
+        Ok(())
+    })
+    .await?;
+    eprintln!(
+        "  {}: compaction at {rev} took {ct:.2}s (put p99 {cp:.2} ms, max {cm:.1} ms); \
+         defragment took {dt:.2}s (put p99 {dp:.2} ms, max {dm:.1} ms)",
+        side.name
+    );
+    Ok([ct, cp, cm, dt, dp, dm])
+}
+
 /// The operations rows.
 pub(super) async fn rows(
     opts: &CompareOptions,
@@ -155,8 +224,15 @@ pub(super) async fn rows(
             impact.sides[s].push((during.0 / alone.0.max(1e-9), 0.0));
         }
     }
+    let mut heavy: [Rounds; 6] = Default::default();
+    for s in order(0) {
+        let m = compaction_and_defrag(&mut sides[s], opts.keys).await?;
+        for (i, v) in m.iter().enumerate() {
+            heavy[i].sides[s].push((*v, 0.0));
+        }
+    }
     let keys = opts.keys;
-    Ok(vec![
+    let mut rows = vec![
         measured[0].row(
             &format!("snapshot save, {keys} keys"),
             "s",
@@ -192,5 +268,24 @@ pub(super) async fn rows(
             None,
             false,
         ),
-    ])
+    ];
+    let names = [
+        (format!("compaction of {keys} revisions, physical"), "s"),
+        ("put p99 during the compaction, 1 client".to_string(), "ms"),
+        (
+            "slowest put during the compaction, 1 client".to_string(),
+            "ms",
+        ),
+        ("defragment after the compaction".to_string(), "s"),
+        ("put p99 during the defragment, 1 client".to_string(), "ms"),
+        (
+            "slowest put during the defragment, 1 client".to_string(),
+            "ms",
+        ),
+    ];
+    for (i, (name, unit)) in names.iter().enumerate() {
+        let target = matches!(i, 1 | 2 | 5).then_some(1.0);
+        rows.push(heavy[i].row(name, unit, false, target, false));
+    }
+    Ok(rows)
 }
