@@ -43,6 +43,9 @@ pub(super) struct FileConfig {
     experimental_initial_corrupt_check: Option<bool>,
     /// Nanoseconds.
     experimental_corrupt_check_time: Option<u64>,
+    experimental_compact_hash_check_enabled: Option<bool>,
+    /// Nanoseconds.
+    experimental_compact_hash_check_time: Option<u64>,
     auto_compaction_mode: Option<String>,
     /// A string, or a bare integer (hours or revisions), as etcd accepts it.
     auto_compaction_retention: Option<Retention>,
@@ -105,6 +108,8 @@ pub(super) const KEYS: &[&str] = &[
     "quota-backend-bytes",
     "experimental-initial-corrupt-check",
     "experimental-corrupt-check-time",
+    "experimental-compact-hash-check-enabled",
+    "experimental-compact-hash-check-time",
     "auto-compaction-mode",
     "auto-compaction-retention",
     "experimental-compaction-batch-limit",
@@ -229,6 +234,14 @@ impl FileConfig {
         set(
             &mut cfg.corrupt_check_time,
             nanos(self.experimental_corrupt_check_time),
+        );
+        set(
+            &mut cfg.compact_hash_check_enabled,
+            self.experimental_compact_hash_check_enabled,
+        );
+        set(
+            &mut cfg.compact_hash_check_time,
+            nanos(self.experimental_compact_hash_check_time),
         );
         set(
             &mut cfg.auto_compaction_mode,

@@ -168,6 +168,26 @@ pub struct Config {
         value_parser = parse_go_duration
     )]
     pub corrupt_check_time: Duration,
+    /// The leader compares the hashes members record at each compaction and
+    /// raises CORRUPT on a mismatch (etcd 3.5's compaction-hash check).
+    #[arg(
+        long = "experimental-compact-hash-check-enabled",
+        env = "ETCD_EXPERIMENTAL_COMPACT_HASH_CHECK_ENABLED",
+        default_value_t = false,
+        num_args = 0..=1,
+        default_missing_value = "true",
+        action = clap::ArgAction::Set
+    )]
+    pub compact_hash_check_enabled: bool,
+    /// How often the leader runs the compaction-hash check (a Go duration; must
+    /// be above 0).
+    #[arg(
+        long = "experimental-compact-hash-check-time",
+        env = "ETCD_EXPERIMENTAL_COMPACT_HASH_CHECK_TIME",
+        default_value = "1m",
+        value_parser = parse_go_duration
+    )]
+    pub compact_hash_check_time: Duration,
     /// How `--auto-compaction-retention` is read: `periodic` (a duration, or hours
     /// when a bare integer) or `revision` (a number of revisions to keep).
     #[arg(
@@ -488,6 +508,11 @@ impl Config {
         }
         self.auth_tokens()?;
         self.auto_compaction()?;
+        if self.compact_hash_check_time.is_zero() {
+            return Err(ConfigError(
+                "--experimental-compact-hash-check-time must be >0 (set to 0s)".into(),
+            ));
+        }
         let members = self.initial_members()?;
         if !members.iter().any(|(n, _)| n == &self.name) {
             return Err(ConfigError(format!(

@@ -293,7 +293,7 @@ fn every_flag_has_its_environment_variable() {
         );
         seen += 1;
     }
-    assert_eq!(seen, 52);
+    assert_eq!(seen, 54);
     let names: Vec<_> = cmd
         .get_arguments()
         .filter_map(|a| a.get_env()?.to_str().map(String::from))
@@ -681,4 +681,53 @@ fn compaction_settings_from_flags_environment_and_file() {
         cfg.auto_compaction().unwrap(),
         Some(AutoCompaction::Periodic(Duration::from_secs(3600)))
     );
+}
+
+#[test]
+fn compaction_hash_check_settings_from_flags_environment_and_file() {
+    use std::time::Duration;
+    let _env = env_lock();
+    let cfg = load(&[]).unwrap();
+    assert!(!cfg.compact_hash_check_enabled);
+    assert_eq!(cfg.compact_hash_check_time, Duration::from_secs(60));
+
+    let cfg = load(&[
+        "--experimental-compact-hash-check-enabled",
+        "--experimental-compact-hash-check-time",
+        "250ms",
+    ])
+    .unwrap();
+    assert!(cfg.compact_hash_check_enabled);
+    assert_eq!(cfg.compact_hash_check_time, Duration::from_millis(250));
+    let cfg = load(&["--experimental-compact-hash-check-enabled=false"]).unwrap();
+    assert!(!cfg.compact_hash_check_enabled);
+
+    // As in etcd, the interval must be above zero, enabled or not.
+    let cfg = load(&["--experimental-compact-hash-check-time=0s"]).unwrap();
+    let err = cfg.validate().unwrap_err();
+    assert!(
+        err.0
+            .contains("--experimental-compact-hash-check-time must be >0"),
+        "{}",
+        err.0
+    );
+
+    std::env::set_var("ETCD_EXPERIMENTAL_COMPACT_HASH_CHECK_ENABLED", "true");
+    std::env::set_var("ETCD_EXPERIMENTAL_COMPACT_HASH_CHECK_TIME", "2m");
+    let cfg = load(&[]);
+    std::env::remove_var("ETCD_EXPERIMENTAL_COMPACT_HASH_CHECK_ENABLED");
+    std::env::remove_var("ETCD_EXPERIMENTAL_COMPACT_HASH_CHECK_TIME");
+    let cfg = cfg.unwrap();
+    assert!(cfg.ignored.is_empty(), "{:?}", cfg.ignored);
+    assert!(cfg.compact_hash_check_enabled);
+    assert_eq!(cfg.compact_hash_check_time, Duration::from_secs(120));
+
+    let cfg = yaml(
+        "name: m1\nexperimental-compact-hash-check-enabled: true\n\
+         experimental-compact-hash-check-time: 3000000000\n",
+    )
+    .unwrap();
+    assert!(cfg.ignored.is_empty(), "{:?}", cfg.ignored);
+    assert!(cfg.compact_hash_check_enabled);
+    assert_eq!(cfg.compact_hash_check_time, Duration::from_secs(3));
 }

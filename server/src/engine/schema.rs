@@ -53,8 +53,14 @@ pub mod meta {
     /// still to do, and is resumed at start.
     pub const FINISHED_COMPACT_REVISION: &[u8] = b"finished_compact_revision";
     /// Present only while a physical compaction is under way: its revision (u64
-    /// big-endian) followed by the next `kv` key to examine (16 bytes).
+    /// big-endian) followed by the next `kv` key to examine (16 bytes), then, while
+    /// its compaction hash is being computed, the compact revision it follows (u64
+    /// big-endian) and the CRC so far (u32 big-endian).
     pub const COMPACT_PROGRESS: &[u8] = b"compact_progress";
+    /// The hashes of the last compactions whose deletions finished here, oldest
+    /// first, 20 bytes each: revision (u64 big-endian), the compact revision it
+    /// followed (u64 big-endian), hash (u32 big-endian). See [`crate::mvcc::hash`].
+    pub const COMPACT_HASHES: &[u8] = b"compact_hashes";
     /// The raft configuration (voters and learners) as of the applied index,
     /// encoded as raft's `ConfState` protobuf.
     pub const CONF_STATE: &[u8] = b"conf_state";

@@ -8,7 +8,9 @@
 //! deletes those no read at or after C can reach, and records in the same RocksDB
 //! write how far it got (`compact_progress`), or, for the last batch, that C is done
 //! (`finished_compact_revision`). So a member stopped at any point resumes where its
-//! last batch ended, and a batch holds nothing the apply task needs.
+//! last batch ended, and a batch holds nothing the apply task needs. Each batch also
+//! feeds the records it examines to the compaction's hash (see [`super::hash`]),
+//! carried in the progress and recorded by the last batch.
 //!
 //! Why reads at or after C stay right while batches run: a read at R >= C uses, per
 //! key, the newest version at or below R. If that version is newer than C nothing
@@ -23,6 +25,7 @@ use ectd_proto::mvccpb::KeyValue;
 use prost::Message as _;
 use rocksdb::WriteBatch;
 
+use super::hash::{self, CompactionHash, PartialHash};
 use super::keys::{encode_key, index_key, split_index_key, Revision, KIND_PUT, REV_LEN};
 use crate::engine::schema::meta;
 use crate::engine::{Cf, Engine};
@@ -34,26 +37,56 @@ pub struct Progress {
     pub target: i64,
     /// The next `kv` record to examine.
     pub next: Revision,
+    /// The compaction's hash so far; `None` when this compaction records none
+    /// (it started over another one's unfinished deletions, or its progress was
+    /// stored by a release that did not hash).
+    pub hash: Option<PartialHash>,
 }
 
+/// Bytes of a stored progress without a hash; one with a hash has
+/// [`HASH_PART_LEN`] more.
+const PROGRESS_LEN: usize = 8 + REV_LEN;
+/// The compact revision followed (u64 BE) and the CRC so far (u32 BE).
+const HASH_PART_LEN: usize = 8 + 4;
+
 impl Progress {
-    fn encode(self) -> [u8; 8 + REV_LEN] {
-        let mut out = [0u8; 8 + REV_LEN];
-        out[..8].copy_from_slice(&(self.target as u64).to_be_bytes());
-        out[8..].copy_from_slice(&self.next.encode());
+    /// A compaction at `target` about to examine its first record.
+    fn first(target: i64, hash: Option<PartialHash>) -> Progress {
+        Progress {
+            target,
+            next: Revision { main: 0, sub: 0 },
+            hash,
+        }
+    }
+
+    fn encode(self) -> Vec<u8> {
+        let mut out = Vec::with_capacity(PROGRESS_LEN + HASH_PART_LEN);
+        out.extend_from_slice(&(self.target as u64).to_be_bytes());
+        out.extend_from_slice(&self.next.encode());
+        if let Some(h) = self.hash {
+            out.extend_from_slice(&(h.compact_revision as u64).to_be_bytes());
+            out.extend_from_slice(&h.crc.to_be_bytes());
+        }
         out
     }
 
     fn decode(b: &[u8]) -> Progress {
-        assert_eq!(
-            b.len(),
-            8 + REV_LEN,
+        assert!(
+            b.len() == PROGRESS_LEN || b.len() == PROGRESS_LEN + HASH_PART_LEN,
             "meta compact_progress has {} bytes",
             b.len()
         );
+        let hash = (b.len() > PROGRESS_LEN).then(|| {
+            let h = &b[PROGRESS_LEN..];
+            PartialHash {
+                compact_revision: u64::from_be_bytes(h[..8].try_into().expect("8 bytes")) as i64,
+                crc: u32::from_be_bytes(h[8..].try_into().expect("4 bytes")),
+            }
+        });
         Progress {
             target: u64::from_be_bytes(b[..8].try_into().expect("8 bytes")) as i64,
-            next: Revision::decode(&b[8..]),
+            next: Revision::decode(&b[8..PROGRESS_LEN]),
+            hash,
         }
     }
 }
@@ -66,7 +99,9 @@ pub struct BatchOutcome {
     /// Versions deleted (each from `kv` and `index`).
     pub removed: usize,
     /// Where the next batch starts; `None` when the compaction is finished.
-    pub next: Option<Revision>,
+    pub next: Option<Progress>,
+    /// The compaction's hash, recorded by its last batch (if it hashed).
+    pub recorded: Option<CompactionHash>,
 }
 
 fn read_meta(engine: &Engine, key: &[u8]) -> Option<Vec<u8>> {
@@ -105,11 +140,14 @@ pub fn pending(engine: &Engine) -> Option<i64> {
 }
 
 /// Where the physical compaction at `target` goes on from: its stored progress, or
-/// the first revision when the progress stored belongs to another compaction.
-pub fn resume_point(engine: &Engine, target: i64) -> Revision {
+/// the first revision when none is stored for it. A compaction starting afresh
+/// hashes what it covers when the deletions of every compaction before it are
+/// complete, and not when another compaction's progress is left over.
+pub fn resume_point(engine: &Engine, target: i64) -> Progress {
     match progress(engine) {
-        Some(p) if p.target == target => p.next,
-        _ => Revision { main: 0, sub: 0 },
+        Some(p) if p.target == target => p,
+        Some(_) => Progress::first(target, None),
+        None => Progress::first(target, Some(PartialHash::start(finished(engine)))),
     }
 }
 
@@ -139,10 +177,12 @@ fn kept_version(
     (k_enc == enc && it.value().expect("valid iterator has a value") == [KIND_PUT]).then_some(rev)
 }
 
-/// Examines at most `limit` (at least one) `kv` records from `from` up to main
-/// revision `target` inclusive, deletes every version a compaction at `target` does
-/// not keep, and records the progress (or the end) in the same write.
-pub fn compact_batch(engine: &Engine, target: i64, from: Revision, limit: usize) -> BatchOutcome {
+/// Examines at most `limit` (at least one) `kv` records from `from.next` up to
+/// main revision `from.target` inclusive, adds each to the compaction's hash,
+/// deletes every version a compaction at the target does not keep, and records
+/// the progress (or the end, with the hash) in the same write.
+pub fn compact_batch(engine: &Engine, from: Progress, limit: usize) -> BatchOutcome {
+    let target = from.target;
     let limit = limit.max(1);
     let db = engine.db();
     let (kv_cf, index_cf) = (engine.cf(Cf::Kv), engine.cf(Cf::Index));
@@ -154,7 +194,13 @@ pub fn compact_batch(engine: &Engine, target: i64, from: Revision, limit: usize)
     // cache holds at most `limit` keys.
     let mut kept: HashMap<Vec<u8>, Option<Revision>> = HashMap::new();
     let (mut examined, mut removed) = (0, 0);
-    it.seek(from.encode());
+    // The records hashed: every one above the previous compact revision, and
+    // those at or below it that the previous compaction keeps (after its
+    // deletions that is all of them; the check keeps the hash equal to `HashKV`'s
+    // even over a database written elsewhere, such as an imported backup).
+    let mut hasher = from.hash.map(|h| h.hasher());
+    let mut kept_before: HashMap<Vec<u8>, Option<Revision>> = HashMap::new();
+    it.seek(from.next.encode());
     let mut next = None;
     while it.valid() {
         let rev = Revision::decode(it.key().expect("valid iterator has a key"));
@@ -169,6 +215,20 @@ pub fn compact_batch(engine: &Engine, target: i64, from: Revision, limit: usize)
         let v = it.value().expect("valid iterator has a value");
         let kv = KeyValue::decode(&v[1..])
             .unwrap_or_else(|err| panic!("undecodable kv at {rev:?} during compaction: {err}"));
+        if let (Some(h), Some(p)) = (hasher.as_mut(), from.hash) {
+            let covered = survives(
+                &mut index_it,
+                &mut kept_before,
+                usize::MAX,
+                &kv.key,
+                v[0],
+                rev,
+                p.compact_revision,
+            );
+            if covered {
+                hash::add_record(h, &rev.encode(), v);
+            }
+        }
         let keep = survives(
             &mut index_it,
             &mut kept,
@@ -189,12 +249,21 @@ pub fn compact_batch(engine: &Engine, target: i64, from: Revision, limit: usize)
         panic!("rocksdb scan during compaction at {target} failed: {err}");
     }
     let meta_cf = engine.cf(Cf::Meta);
-    match next {
-        Some(next) => batch.put_cf(
-            meta_cf,
-            meta::COMPACT_PROGRESS,
-            Progress { target, next }.encode(),
-        ),
+    let hashed = from.hash.zip(hasher).map(|(h, hasher)| PartialHash {
+        crc: hasher.finalize(),
+        ..h
+    });
+    let mut recorded = None;
+    let next = match next {
+        Some(next) => {
+            let p = Progress {
+                target,
+                next,
+                hash: hashed,
+            };
+            batch.put_cf(meta_cf, meta::COMPACT_PROGRESS, p.encode());
+            Some(p)
+        }
         None => {
             batch.delete_cf(meta_cf, meta::COMPACT_PROGRESS);
             batch.put_cf(
@@ -202,8 +271,18 @@ pub fn compact_batch(engine: &Engine, target: i64, from: Revision, limit: usize)
                 meta::FINISHED_COMPACT_REVISION,
                 (target as u64).to_be_bytes(),
             );
+            if let Some(h) = hashed {
+                let h = h.finish(target);
+                batch.put_cf(
+                    meta_cf,
+                    meta::COMPACT_HASHES,
+                    hash::with_recorded(engine, h),
+                );
+                recorded = Some(h);
+            }
+            None
         }
-    }
+    };
     engine
         .write(batch)
         .unwrap_or_else(|err| panic!("writing a compaction batch at {target}: {err}"));
@@ -211,6 +290,7 @@ pub fn compact_batch(engine: &Engine, target: i64, from: Revision, limit: usize)
         examined,
         removed,
         next,
+        recorded,
     }
 }
 
@@ -224,7 +304,7 @@ pub fn run_to_end(engine: &Engine, target: i64, limit: usize) -> usize {
     let mut from = resume_point(engine, target);
     let mut removed = 0;
     loop {
-        let out = compact_batch(engine, target, from, limit);
+        let out = compact_batch(engine, from, limit);
         removed += out.removed;
         match out.next {
             Some(n) => from = n,

@@ -233,12 +233,24 @@ fn run(shared: &Shared) {
                 let from = compaction::resume_point(&shared.engine, target);
                 Some(compaction::compact_batch(
                     &shared.engine,
-                    target,
                     from,
                     shared.settings.batch_limit,
                 ))
             }
         };
+        match outcome.and_then(|o| o.recorded) {
+            Some(h) => tracing::info!(
+                hash = h.hash,
+                revision = h.revision,
+                compact_revision = h.compact_revision,
+                "storing new hash"
+            ),
+            None if outcome.is_some_and(|o| o.next.is_none()) => tracing::info!(
+                revision = target,
+                "previous compaction was interrupted, skip storing compaction hash value"
+            ),
+            None => {}
+        }
         if let (Some(m), Some(out)) = (&shared.metrics, &outcome) {
             m.pause_ms
                 .observe(batch_started.elapsed().as_secs_f64() * 1000.0);

@@ -10,12 +10,14 @@
 
 pub mod compaction;
 pub mod compactor;
+pub mod hash;
 pub mod keys;
 mod read;
 mod store;
 mod txn;
 
 pub use compactor::{Compactor, CompactorSettings};
+pub use hash::CompactionHash;
 pub use keys::Revision;
 pub use read::{KvRead, RangeOptions, RangeResult, ReadView};
 pub use store::Store;

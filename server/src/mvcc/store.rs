@@ -11,6 +11,7 @@ use prost::Message as _;
 use rocksdb::WriteBatch;
 
 use super::compaction;
+use super::hash::{self, CompactionHash};
 use super::keys::{Revision, REV_LEN};
 use super::read::{KvRead, RangeOptions, ReadView, Source};
 use super::txn::Change;
@@ -272,8 +273,7 @@ impl Store {
                 )
             };
             if reachable {
-                h.update(k);
-                h.update(v);
+                hash::add_record(&mut h, k, v);
             }
             it.next();
         }
@@ -281,6 +281,18 @@ impl Store {
             panic!("rocksdb scan for the kv hash at {at} failed: {err}");
         }
         Ok((h.finalize(), revs.compacted.max(0), at))
+    }
+
+    /// The hashes recorded by this member's last compactions (at most
+    /// [`hash::KEPT`]), oldest first.
+    pub fn compaction_hashes(&self) -> Vec<CompactionHash> {
+        hash::recorded(&self.engine)
+    }
+
+    /// The hash this member recorded when it compacted at `revision`, if it still
+    /// keeps it.
+    pub fn compaction_hash(&self, revision: i64) -> Option<CompactionHash> {
+        hash::recorded_at(&self.engine, revision)
     }
 
     /// A CRC-32 over the whole keyspace's storage (history and index).

@@ -62,6 +62,9 @@ pub trait KvHasher: Send + Sync {
     /// The hash of the keyspace history up to `revision` (0 = current), or
     /// etcd's error for a revision compacted or not yet written.
     fn hash_kv(&self, revision: i64) -> Result<HashKvResponse, Status>;
+    /// The hash this member recorded when it compacted at `revision`, if it
+    /// keeps one: cheap, nothing is hashed.
+    fn compaction_hash(&self, revision: i64) -> Option<HashKvResponse>;
 }
 
 /// The metadata key marking a refusal as "you were removed"; only such a refusal
@@ -332,6 +335,11 @@ impl Peer for PeerService {
             .hasher
             .clone()
             .ok_or_else(|| Status::unimplemented("this member does not hash its keyspace"))?;
+        if r.recorded {
+            if let Some(h) = hasher.compaction_hash(r.revision) {
+                return Ok(Response::new(h));
+            }
+        }
         let _turn = self
             .hashing
             .acquire()

@@ -11,6 +11,9 @@
 //!   peer ahead of the leader, or a peer with the leader's compact revision and
 //!   another hash raises CORRUPT. As in etcd 3.4 and 3.5, the alarm names member
 //!   0: which member's data is wrong is not decided.
+//!
+//! The compaction-hash check (`super::compact_check`) asks peers through
+//! [`peer_hashes`] too.
 
 use std::sync::{Arc, Weak};
 use std::time::Duration;
@@ -34,14 +37,16 @@ pub struct PeerHash {
     pub result: Result<HashKvResponse, String>,
 }
 
-/// Asks every member but `self_id` for the hash of its keyspace at `revision`,
-/// trying each of its peer URLs until one answers.
+/// Asks every member but `self_id` for the hash of its keyspace at `revision`
+/// (with `recorded`, the hash it recorded when it compacted there, if it keeps
+/// one), trying each of its peer URLs until one answers.
 pub async fn peer_hashes(
     cluster_id: u64,
     self_id: u64,
     members: &[Member],
     tls: Option<&Arc<rustls::ClientConfig>>,
     revision: i64,
+    recorded: bool,
     timeout: Duration,
 ) -> Vec<PeerHash> {
     let mut out = Vec::new();
@@ -61,6 +66,7 @@ pub async fn peer_hashes(
                         cluster_id,
                         from: self_id,
                         revision,
+                        recorded,
                     })
                     .await
                     .map(tonic::Response::into_inner)
@@ -122,7 +128,7 @@ pub async fn initial_check(
         .map_err(|e| format!("{me:x} failed to fetch hash ({e})"))?
         .map_err(|e| format!("{me:x} failed to fetch hash ({e})"))?;
     let members = crate::membership::list(engine);
-    let peers = peer_hashes(opened.cluster_id, me, &members, tls, rev, timeout).await;
+    let peers = peer_hashes(opened.cluster_id, me, &members, tls, rev, false, timeout).await;
     let mut mismatches = 0;
     for p in peers {
         match p.result {
@@ -202,6 +208,7 @@ async fn check_once(s: &Arc<Server>) -> Result<(), String> {
         &s.members(),
         s.peer_tls.as_ref(),
         rev,
+        false,
         s.limits.request_timeout,
     )
     .await;

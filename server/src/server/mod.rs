@@ -4,6 +4,7 @@
 
 mod apply_loop;
 mod auto_compact;
+mod compact_check;
 pub mod corrupt;
 mod identity;
 mod renew;
@@ -324,6 +325,11 @@ impl Server {
         tokio::spawn(corrupt::periodic(
             Arc::downgrade(&server),
             cfg.corrupt_check_time,
+        ));
+        tokio::spawn(compact_check::periodic(
+            Arc::downgrade(&server),
+            cfg.compact_hash_check_enabled,
+            cfg.compact_hash_check_time,
         ));
         tokio::spawn(read_batcher(Arc::downgrade(&server), reads_rx));
         tokio::spawn(publish(Arc::downgrade(&server)));
@@ -813,6 +819,18 @@ impl KvHasher for MemberHasher {
             compact_revision,
             revision: current.max(hash_revision),
             hash_revision,
+        })
+    }
+
+    fn compaction_hash(&self, revision: i64) -> Option<ectd_proto::peer::HashKvResponse> {
+        let s = self.0.upgrade()?;
+        let h = s.store.compaction_hash(revision)?;
+        Some(ectd_proto::peer::HashKvResponse {
+            member_id: s.member_id,
+            hash: h.hash,
+            compact_revision: h.compact_revision,
+            revision: s.store.current_rev(),
+            hash_revision: h.revision,
         })
     }
 }

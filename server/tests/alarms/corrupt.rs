@@ -14,7 +14,7 @@ use crate::{connect, run};
 
 /// Changes the value of the oldest put in the member's `kv` column family (the
 /// history by revision), as a disk that flipped bits would.
-fn corrupt_history(data_dir: &std::path::Path) {
+pub(crate) fn corrupt_history(data_dir: &std::path::Path) {
     let engine = Engine::open(&data_dir.join("member").join("db")).expect("opening the db");
     let mut it = engine.db().raw_iterator_cf(engine.cf(Cf::Kv));
     it.seek_to_first();

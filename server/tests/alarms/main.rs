@@ -10,12 +10,16 @@
 //! - `corrupt.rs`: one member's RocksDB state changed behind its back; the
 //!   start-up check refuses to start it and the leader's periodic check raises
 //!   CORRUPT.
+//! - `compact_hash.rs`: the compaction-hash check raises CORRUPT after a
+//!   compaction covers a follower's changed history, and nothing while members'
+//!   histories agree, their deletions still under way or not.
 //!
 //! The tests run one at a time (each starts its own servers).
 
 #[path = "../common/mod.rs"]
 mod common;
 
+mod compact_hash;
 mod corrupt;
 mod differential;
 mod nospace;

@@ -5,7 +5,7 @@ use rocksdb::WriteBatch;
 use super::*;
 use crate::engine::Cf;
 use crate::mvcc::compaction::{self, Progress};
-use crate::mvcc::{KvRead as _, RangeEnd, RangeOptions, Revision, Store};
+use crate::mvcc::{CompactionHash, KvRead as _, RangeEnd, RangeOptions, Revision, Store};
 
 fn open(dir: &std::path::Path) -> Store {
     Store::open(Engine::open(dir).unwrap())
@@ -89,11 +89,12 @@ fn batches_are_bounded_and_reads_from_the_compact_revision_never_change() {
     assert_eq!(compact_rev, at);
     assert_eq!(compaction::pending(store.engine()), Some(at));
 
-    let mut from = Revision { main: 0, sub: 0 };
+    let mut from = compaction::resume_point(store.engine(), at);
+    assert_eq!(from.next, Revision { main: 0, sub: 0 });
     let mut batches = 0;
     let mut removed = 0;
     loop {
-        let out = compaction::compact_batch(store.engine(), at, from, 7);
+        let out = compaction::compact_batch(store.engine(), from, 7);
         batches += 1;
         removed += out.removed;
         assert!(out.examined <= 7, "{out:?}");
@@ -109,13 +110,9 @@ fn batches_are_bounded_and_reads_from_the_compact_revision_never_change() {
         assert_eq!(store.hash_kv(0).unwrap().0, hash, "after batch {batches}");
         match out.next {
             Some(n) => {
-                assert_eq!(
-                    compaction::progress(store.engine()),
-                    Some(Progress {
-                        target: at,
-                        next: n
-                    })
-                );
+                assert_eq!(n.target, at);
+                assert!(n.hash.is_some());
+                assert_eq!(compaction::progress(store.engine()), Some(n));
                 from = n;
             }
             None => break,
@@ -154,9 +151,9 @@ fn a_compaction_stopped_midway_resumes_where_it_stood() {
         let store = open(dir.path());
         write_history(&store, 250);
         compact_logically(&store, at);
-        let mut from = Revision { main: 0, sub: 0 };
+        let mut from = compaction::resume_point(store.engine(), at);
         for _ in 0..3 {
-            from = compaction::compact_batch(store.engine(), at, from, 10)
+            from = compaction::compact_batch(store.engine(), from, 10)
                 .next
                 .unwrap();
         }
@@ -167,10 +164,15 @@ fn a_compaction_stopped_midway_resumes_where_it_stood() {
     let store = open(dir.path());
     assert_eq!(compaction::pending(store.engine()), Some(at));
     assert_eq!(compaction::resume_point(store.engine(), at), next);
-    // A later compaction does not take up another one's progress.
+    // A later compaction does not take up another one's progress, and records
+    // no hash over its unfinished deletions.
     assert_eq!(
         compaction::resume_point(store.engine(), at + 1),
-        Revision { main: 0, sub: 0 }
+        Progress {
+            target: at + 1,
+            next: Revision { main: 0, sub: 0 },
+            hash: None
+        }
     );
     let compactor = Compactor::start(
         store.engine().clone(),
@@ -192,6 +194,10 @@ fn a_compaction_stopped_midway_resumes_where_it_stood() {
     });
     compactor.stop();
     assert_eq!(store.hash_kv(0).unwrap(), want);
+    // The hash carried through the progress is the one an uninterrupted
+    // compaction records.
+    assert_eq!(reference.compaction_hashes().len(), 1);
+    assert_eq!(store.compaction_hashes(), reference.compaction_hashes());
     assert_eq!(read_all(&store, at), want_reads);
     assert_eq!(count(&store, Cf::Kv), want_kv);
     assert_eq!(compaction::pending(store.engine()), None);
@@ -312,4 +318,138 @@ fn state_replaced_while_held_brings_its_own_compaction() {
     });
     assert_eq!(compaction::finished(store.engine()), 120);
     compactor.stop();
+}
+
+/// Flips a bit in the value of the `kv` record at `rev`, as a failing disk would.
+fn alter_history(store: &Store, rev: i64) {
+    let e = store.engine();
+    let key = Revision { main: rev, sub: 0 }.encode();
+    let mut v = e
+        .get(Cf::Kv, &key)
+        .unwrap()
+        .expect("a record at the revision");
+    let last = v.len() - 1;
+    v[last] ^= 0x01;
+    let mut batch = WriteBatch::default();
+    batch.put_cf(e.cf(Cf::Kv), key, v);
+    e.write(batch).unwrap();
+}
+
+#[test]
+fn a_compaction_records_the_hash_kv_answered_just_before_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(dir.path());
+    write_history(&store, 300);
+    assert!(store.compaction_hashes().is_empty());
+
+    // The first compaction follows none: compact revision 0.
+    let (first, crev, rev) = store.hash_kv(100).unwrap();
+    assert_eq!((crev, rev), (0, 100));
+    compact_logically(&store, 100);
+    store.compact_physically(100, 9);
+    let recorded = store.compaction_hash(100).expect("a recorded hash");
+    assert_eq!(
+        recorded,
+        CompactionHash {
+            revision: 100,
+            compact_revision: 0,
+            hash: first
+        }
+    );
+
+    // The next one follows it, and covers what the first kept.
+    let (second, crev, _) = store.hash_kv(250).unwrap();
+    assert_eq!(crev, 100);
+    assert_ne!(second, first);
+    compact_logically(&store, 250);
+    store.compact_physically(250, 7);
+    assert_eq!(
+        store.compaction_hashes(),
+        vec![
+            recorded,
+            CompactionHash {
+                revision: 250,
+                compact_revision: 100,
+                hash: second
+            }
+        ]
+    );
+
+    // A member that applied the compaction at 100 but has not deleted anything
+    // yet answers the same hash at 250: members compare whatever their
+    // compactors' progress.
+    let lagging_dir = tempfile::tempdir().unwrap();
+    let lagging = open(lagging_dir.path());
+    write_history(&lagging, 300);
+    compact_logically(&lagging, 100);
+    let from = compaction::resume_point(lagging.engine(), 100);
+    compaction::compact_batch(lagging.engine(), from, 13);
+    assert_eq!(lagging.hash_kv(250).unwrap(), (second, 100, 250));
+}
+
+#[test]
+fn changed_history_changes_the_compaction_hash() {
+    /// Compacts at 60 then 150 over 200 revisions, changing the record at
+    /// `altered` before the first compaction or between the two.
+    fn hashes(altered: Option<(i64, bool)>) -> Vec<CompactionHash> {
+        let dir = tempfile::tempdir().unwrap();
+        let store = open(dir.path());
+        write_history(&store, 200);
+        if let Some((rev, false)) = altered {
+            alter_history(&store, rev);
+        }
+        compact_logically(&store, 60);
+        store.compact_physically(60, 1000);
+        if let Some((rev, true)) = altered {
+            alter_history(&store, rev);
+        }
+        compact_logically(&store, 150);
+        store.compact_physically(150, 1000);
+        store.compaction_hashes()
+    }
+    let want = hashes(None);
+    assert_eq!(want.len(), 2);
+    // A version the first compaction covers.
+    let got = hashes(Some((40, false)));
+    assert_ne!(got[0].hash, want[0].hash);
+    // A version above the first compaction that the second covers.
+    let got = hashes(Some((121, false)));
+    assert_eq!(got[0], want[0]);
+    assert_ne!(got[1].hash, want[1].hash);
+    // The version the first compaction kept of a key (k3's put at 60), changed
+    // after it: the second compaction covers it too.
+    let got = hashes(Some((60, true)));
+    assert_eq!(got[0], want[0]);
+    assert_ne!(got[1].hash, want[1].hash);
+    assert_eq!(got[1].compact_revision, 60);
+}
+
+#[test]
+fn a_compaction_over_unfinished_deletions_records_no_hash() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(dir.path());
+    write_history(&store, 200);
+    compact_logically(&store, 80);
+    let from = compaction::resume_point(store.engine(), 80);
+    compaction::compact_batch(store.engine(), from, 10);
+    // The compaction at 80 is left midway (a newer one replaced it, or the
+    // member went down before it resumed).
+    compact_logically(&store, 160);
+    assert!(compaction::resume_point(store.engine(), 160).hash.is_none());
+    store.compact_physically(160, 10);
+    assert_eq!(compaction::finished(store.engine()), 160);
+    assert!(store.compaction_hashes().is_empty());
+    // The next compaction hashes again.
+    write_history(&store, 20);
+    let (want, _, _) = store.hash_kv(210).unwrap();
+    compact_logically(&store, 210);
+    store.compact_physically(210, 10);
+    assert_eq!(
+        store.compaction_hashes(),
+        vec![CompactionHash {
+            revision: 210,
+            compact_revision: 160,
+            hash: want
+        }]
+    );
 }
