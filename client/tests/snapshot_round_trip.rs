@@ -51,6 +51,7 @@ struct Member {
     client: String,
     peer_url: String,
     data_dir: PathBuf,
+    extra_args: Vec<String>,
     child: Option<Child>,
 }
 
@@ -61,6 +62,7 @@ impl Member {
             client: format!("127.0.0.1:{}", free_port()),
             peer_url: format!("http://127.0.0.1:{}", free_port()),
             data_dir,
+            extra_args: Vec::new(),
             child: None,
         }
     }
@@ -77,6 +79,7 @@ impl Member {
             .arg(format!("--initial-advertise-peer-urls={}", self.peer_url))
             .arg(format!("--initial-cluster={initial_cluster}"))
             .arg(format!("--initial-cluster-token={token}"))
+            .args(&self.extra_args)
             .stdin(Stdio::null())
             .stdout(std::fs::File::create(&log).unwrap())
             .stderr(std::fs::File::create(&log).unwrap())
@@ -636,4 +639,58 @@ fn bad_snapshots_and_flags_are_refused_and_leave_no_data_dir() {
     assert_eq!(o.status.code(), Some(5), "{o:?}");
     assert!(last_line(&o.stderr).contains("one selected node"), "{o:?}");
     ectd.stop();
+}
+
+#[test]
+fn a_restore_with_a_wal_dir_of_its_own_starts_with_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut source = Member::new("source", dir.path().join("source"));
+    let initial = format!("source={}", source.peer_url);
+    source.start(&ectd_bin(), &initial, "source");
+    source.wait_ready(false);
+    ok(etcdctl(&source.client, &["put", "kept", "value"]), "put");
+    let file = dir.path().join("s.db");
+    ok(
+        run_tool(
+            Path::new(ECTL),
+            Some(&source.client),
+            &["snapshot", "save", file.to_str().unwrap()],
+        ),
+        "save",
+    );
+    let mut m = Member::new("m", dir.path().join("m"));
+    let wal = dir.path().join("m-wal");
+    let initial = format!("m={}", m.peer_url);
+    let restore = |wal: &Path, data: &Path| {
+        run_tool(
+            Path::new(ECTL),
+            None,
+            &[
+                "snapshot",
+                "restore",
+                file.to_str().unwrap(),
+                "--name=m",
+                &format!("--data-dir={}", data.display()),
+                &format!("--wal-dir={}", wal.display()),
+                &format!("--initial-cluster={initial}"),
+                &format!("--initial-advertise-peer-urls={}", m.peer_url),
+            ],
+        )
+    };
+    ok(restore(&wal, &m.data_dir), "restore --wal-dir");
+    assert!(wal.is_dir() && !m.data_dir.join("member").join("wal").exists());
+    // An existing WAL directory is refused, as etcdctl refuses it.
+    let o = restore(&wal, &dir.path().join("other"));
+    assert!(!o.status.success());
+    assert!(last_line(&o.stderr).contains("wal-dir"), "{o:?}");
+    assert!(!dir.path().join("other").exists());
+
+    m.extra_args = vec![format!("--wal-dir={}", wal.display())];
+    m.start(&ectd_bin(), &initial, "etcd-cluster");
+    m.wait_ready(false);
+    let got = ok(
+        etcdctl(&m.client, &["get", "kept", "--print-value-only"]),
+        "get",
+    );
+    assert_eq!(got, "value\n");
 }

@@ -559,7 +559,7 @@ client-transport-security:
 
     // A key ectd does not implement stops the start, named.
     let bad = dir.path().join("bad.yaml");
-    let text = std::fs::read_to_string(&file).unwrap() + "quota-backend-bytes: 8589934592\n";
+    let text = std::fs::read_to_string(&file).unwrap() + "enable-pprof: true\n";
     std::fs::write(&bad, text).unwrap();
     let mut p = Proc::spawn(
         Kind::Ectd,
@@ -570,7 +570,7 @@ client-transport-security:
     let status = p.wait_exit(Duration::from_secs(10)).expect("ectd exits");
     assert!(!status.success());
     let log = std::fs::read_to_string(&p.log).unwrap();
-    assert!(log.contains("quota-backend-bytes"), "{log}");
+    assert!(log.contains("enable-pprof"), "{log}");
     // TLS settings with no https:// URL for them are refused too.
     let mut args = single_args(dir.path(), "plain", ports, "http", "http");
     args.push(format!("--cert-file={}", s(&pki.server.cert)));
