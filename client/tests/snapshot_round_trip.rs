@@ -150,6 +150,15 @@ fn etcdctl(endpoint: &str, args: &[&str]) -> Output {
     run_tool(&etcdctl_bin(), Some(endpoint), args)
 }
 
+/// A one-member cluster of `server` named `name`, serving from `dir/name`.
+fn source(name: &str, dir: &Path, server: &Path) -> Member {
+    let mut m = Member::new(name, dir.join(name));
+    let initial = format!("{name}={}", m.peer_url);
+    m.start(server, &initial, "source");
+    m.wait_ready(false);
+    m
+}
+
 fn ok(out: Output, what: &str) -> String {
     assert!(
         out.status.success(),
@@ -319,10 +328,7 @@ fn status_lines(tool: &Path, file: &Path) -> Vec<String> {
 #[test]
 fn etcd_snapshot_restored_by_ectl_serves_the_same_on_three_ectd_members() {
     let dir = tempfile::tempdir().unwrap();
-    let mut etcd = Member::new("etcd", dir.path().join("etcd"));
-    let initial = format!("etcd={}", etcd.peer_url);
-    etcd.start(&etcd_bin(), &initial, "source");
-    etcd.wait_ready(false);
+    let mut etcd = source("etcd", dir.path(), &etcd_bin());
     load(&etcd.client);
     let want = served(&etcd.client);
     let file = dir.path().join("etcd.db");
@@ -440,10 +446,7 @@ fn etcd_snapshot_restored_by_ectl_serves_the_same_on_three_ectd_members() {
 #[test]
 fn ectd_snapshot_restored_by_etcdctl_starts_a_real_etcd_that_serves_the_same() {
     let dir = tempfile::tempdir().unwrap();
-    let mut ectd = Member::new("ectd", dir.path().join("ectd"));
-    let initial = format!("ectd={}", ectd.peer_url);
-    ectd.start(&ectd_bin(), &initial, "source");
-    ectd.wait_ready(false);
+    let ectd = source("ectd", dir.path(), &ectd_bin());
     load(&ectd.client);
     let want = served(&ectd.client);
     let file = dir.path().join("ectd.db");
@@ -491,10 +494,7 @@ fn ectd_snapshot_restored_by_etcdctl_starts_a_real_etcd_that_serves_the_same() {
 #[test]
 fn bad_snapshots_and_flags_are_refused_and_leave_no_data_dir() {
     let dir = tempfile::tempdir().unwrap();
-    let mut ectd = Member::new("ectd", dir.path().join("ectd"));
-    let initial = format!("ectd={}", ectd.peer_url);
-    ectd.start(&ectd_bin(), &initial, "source");
-    ectd.wait_ready(false);
+    let mut ectd = source("ectd", dir.path(), &ectd_bin());
     for i in 0..100 {
         ok(
             etcdctl(&ectd.client, &["put", &format!("k{i}"), "v"]),
@@ -644,16 +644,13 @@ fn bad_snapshots_and_flags_are_refused_and_leave_no_data_dir() {
 #[test]
 fn a_restore_with_a_wal_dir_of_its_own_starts_with_it() {
     let dir = tempfile::tempdir().unwrap();
-    let mut source = Member::new("source", dir.path().join("source"));
-    let initial = format!("source={}", source.peer_url);
-    source.start(&ectd_bin(), &initial, "source");
-    source.wait_ready(false);
-    ok(etcdctl(&source.client, &["put", "kept", "value"]), "put");
+    let origin = source("source", dir.path(), &ectd_bin());
+    ok(etcdctl(&origin.client, &["put", "kept", "value"]), "put");
     let file = dir.path().join("s.db");
     ok(
         run_tool(
             Path::new(ECTL),
-            Some(&source.client),
+            Some(&origin.client),
             &["snapshot", "save", file.to_str().unwrap()],
         ),
         "save",
