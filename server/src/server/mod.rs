@@ -7,7 +7,10 @@ mod auto_compact;
 mod compact_check;
 pub mod corrupt;
 mod identity;
+mod peer;
+mod quota;
 mod renew;
+mod tasks;
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -16,13 +19,12 @@ use std::thread::JoinHandle;
 use std::time::Duration;
 
 use ectd_proto::etcdserverpb::ResponseHeader;
-use ectd_proto::peer::MembersResponse;
 use ectd_proto::raftcmd::{command::Op, Command, Member, Publish};
 use prost::Message as _;
 use raft::prelude::ConfChange;
 use tokio::sync::{mpsc, oneshot, watch};
 
-use crate::alarm::{AlarmStore, Alarms, Quota};
+use crate::alarm::{AlarmStore, Quota};
 use crate::apply::{Applier, Outcome};
 use crate::bootstrap::{self, BootstrapError, Opened};
 use crate::config::Config;
@@ -32,8 +34,8 @@ use crate::membership;
 use crate::metrics::{Metrics, Snapshot};
 use crate::mvcc::{Compactor, Store};
 use crate::raft::{
-    Directory, KvHasher, LogStore, PeerService, Progress, RaftSettings, RaftStatus, Request,
-    SnapshotInbox, ToApply, Transport,
+    LogStore, PeerService, Progress, RaftSettings, RaftStatus, Request, SnapshotInbox, ToApply,
+    Transport,
 };
 use crate::snapshot::Exporter;
 use crate::watch::{Headers, Hub};
@@ -321,7 +323,7 @@ impl Server {
             quota,
             peer_tls,
         });
-        tokio::spawn(raise_nospace(Arc::downgrade(&server), nospace_rx));
+        tokio::spawn(quota::raise_nospace(Arc::downgrade(&server), nospace_rx));
         tokio::spawn(corrupt::periodic(
             Arc::downgrade(&server),
             cfg.corrupt_check_time,
@@ -331,8 +333,8 @@ impl Server {
             cfg.compact_hash_check_enabled,
             cfg.compact_hash_check_time,
         ));
-        tokio::spawn(read_batcher(Arc::downgrade(&server), reads_rx));
-        tokio::spawn(publish(Arc::downgrade(&server)));
+        tokio::spawn(tasks::read_batcher(Arc::downgrade(&server), reads_rx));
+        tokio::spawn(tasks::publish(Arc::downgrade(&server)));
         tokio::spawn(renew::renew_batcher(Arc::downgrade(&server), renews_rx));
         tokio::spawn(expiry::run(
             Arc::downgrade(&server),
@@ -345,7 +347,7 @@ impl Server {
         if let Some(mode) = auto_compaction {
             tokio::spawn(auto_compact::run(Arc::downgrade(&server), mode));
         }
-        tokio::spawn(progress_ticker(
+        tokio::spawn(tasks::progress_ticker(
             Arc::downgrade(&server),
             cfg.watch_progress_notify_interval,
         ));
@@ -392,38 +394,6 @@ impl Server {
             keys: stats.keys(),
         });
         self.metrics.render()
-    }
-
-    /// The name of every raised alarm (`NOSPACE`, `CORRUPT`), one per alarm,
-    /// as last applied on this member; `/health` and `/readyz` consult it.
-    pub fn active_alarms(&self) -> Vec<String> {
-        self.alarms
-            .get()
-            .list(ectd_proto::etcdserverpb::AlarmType::None as i32)
-            .iter()
-            .map(|m| crate::alarm::alarm_name(m.alarm))
-            .collect()
-    }
-
-    /// The raised alarms as last applied on this member.
-    pub fn alarms(&self) -> Alarms {
-        self.alarms.get()
-    }
-
-    /// etcd's quota check before a write is proposed: a write costing `cost`
-    /// that does not fit in the backend quota raises NOSPACE for this member
-    /// (waiting for it to be applied) and is refused with `database space
-    /// exceeded`.
-    pub async fn check_quota(&self, cost: u64) -> Result<(), Error> {
-        if self
-            .quota
-            .available(self.store.engine().size_bytes_recent(), cost)
-        {
-            return Ok(());
-        }
-        tracing::warn!(cost, "request exceeds the backend quota; raising NOSPACE");
-        let _ = self.propose(nospace_alarm(self.member_id)).await;
-        Err(Error::NoSpace)
     }
 
     /// A serializable read of the local state, as the liveness probe makes one.
@@ -685,10 +655,10 @@ impl Server {
             self.member_id,
             self.raft_sender()?,
             self.transport.inbox().clone(),
-            Box::new(MemberDirectory(Arc::downgrade(self))),
+            Box::new(peer::MemberDirectory(Arc::downgrade(self))),
         )
         .count_received(self.metrics.peer_received.clone())
-        .hash_with(Arc::new(MemberHasher(Arc::downgrade(self)))))
+        .hash_with(Arc::new(peer::MemberHasher(Arc::downgrade(self)))))
     }
 
     /// Resolves once this member's attributes are published to the cluster, as
@@ -767,176 +737,6 @@ impl Drop for Forget<'_> {
             .lock()
             .expect("waiters lock")
             .remove(&self.request_id);
-    }
-}
-
-/// Answers joining members' membership queries from the applied state.
-struct MemberDirectory(std::sync::Weak<Server>);
-
-impl Directory for MemberDirectory {
-    fn members(&self, token: &str) -> Result<MembersResponse, String> {
-        let s = self.0.upgrade().ok_or("member is stopping")?;
-        if token != s.cluster_token {
-            // Neither token is echoed: the refusal must not hand out the secret.
-            return Err("cluster token mismatch".into());
-        }
-        Ok(MembersResponse {
-            cluster_id: s.cluster_id,
-            members: membership::list(s.store.engine()),
-        })
-    }
-
-    fn is_removed(&self, id: u64) -> bool {
-        self.0
-            .upgrade()
-            .is_some_and(|s| membership::is_removed(s.store.engine(), id))
-    }
-
-    fn is_peer(&self, id: u64) -> bool {
-        self.0.upgrade().is_some_and(|s| s.transport.is_peer(id))
-    }
-
-    fn serving(&self) -> bool {
-        self.0.upgrade().is_some_and(|s| !s.transport.is_stopped())
-    }
-}
-
-/// Hashes the member's keyspace for peers' corruption checks.
-struct MemberHasher(std::sync::Weak<Server>);
-
-impl KvHasher for MemberHasher {
-    fn hash_kv(&self, revision: i64) -> Result<ectd_proto::peer::HashKvResponse, tonic::Status> {
-        let s = self
-            .0
-            .upgrade()
-            .ok_or_else(|| tonic::Status::unavailable("the member is stopping"))?;
-        let current = s.store.current_rev();
-        let (hash, compact_revision, hash_revision) =
-            s.store.hash_kv(revision).map_err(Error::from)?;
-        Ok(ectd_proto::peer::HashKvResponse {
-            member_id: s.member_id,
-            hash,
-            compact_revision,
-            revision: current.max(hash_revision),
-            hash_revision,
-        })
-    }
-
-    fn compaction_hash(&self, revision: i64) -> Option<ectd_proto::peer::HashKvResponse> {
-        let s = self.0.upgrade()?;
-        let h = s.store.compaction_hash(revision)?;
-        Some(ectd_proto::peer::HashKvResponse {
-            member_id: s.member_id,
-            hash: h.hash,
-            compact_revision: h.compact_revision,
-            revision: s.store.current_rev(),
-            hash_revision: h.revision,
-        })
-    }
-}
-
-/// Announces this member's name and client URLs to the cluster once a leader
-/// exists, as etcd members do after starting; retries until it is applied.
-async fn publish(server: std::sync::Weak<Server>) {
-    loop {
-        let Some(s) = server.upgrade() else { return };
-        let known = membership::get(s.store.engine(), s.member_id);
-        if known.is_some_and(|m| m.name == s.name && m.client_urls == s.client_urls) {
-            s.published.send_replace(true);
-            return;
-        }
-        if s.status.leader() != 0 {
-            let op = Op::Publish(Publish {
-                id: s.member_id,
-                name: s.name.clone(),
-                client_urls: s.client_urls.clone(),
-            });
-            match s.propose(op).await {
-                Ok(_) => {
-                    tracing::info!("published member attributes to the cluster");
-                    s.published.send_replace(true);
-                    return;
-                }
-                Err(Error::Stopped) => return,
-                Err(e) => tracing::debug!(error = %e, "publishing member attributes; will retry"),
-            }
-        }
-        drop(s);
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
-}
-
-/// The command that raises NOSPACE for member `id`.
-fn nospace_alarm(id: u64) -> Op {
-    use ectd_proto::etcdserverpb::{alarm_request::AlarmAction, AlarmRequest, AlarmType};
-    Op::Alarm(AlarmRequest {
-        action: AlarmAction::Activate as i32,
-        member_id: id,
-        alarm: AlarmType::Nospace as i32,
-    })
-}
-
-/// Raises NOSPACE for this member when apply refused a command for the quota,
-/// then answers whoever waited for that command, as etcd does.
-async fn raise_nospace(server: std::sync::Weak<Server>, mut rx: mpsc::Receiver<Refused>) {
-    while let Some((waiter, outcome)) = rx.recv().await {
-        let Some(s) = server.upgrade() else { return };
-        if !s
-            .alarms
-            .get()
-            .has(ectd_proto::etcdserverpb::AlarmType::Nospace)
-        {
-            tracing::warn!("a write exceeded the backend quota when applied; raising NOSPACE");
-            if let Err(e) = s.propose(nospace_alarm(s.member_id)).await {
-                tracing::warn!(error = %e, "raising NOSPACE failed");
-            }
-        }
-        if let Some(w) = waiter {
-            let _ = w.send(outcome);
-        }
-    }
-}
-
-/// Sends watchers' periodic progress notifications.
-async fn progress_ticker(server: std::sync::Weak<Server>, every: Duration) {
-    if every.is_zero() {
-        return;
-    }
-    let mut ticker = tokio::time::interval(every);
-    ticker.tick().await;
-    loop {
-        ticker.tick().await;
-        let Some(s) = server.upgrade() else { return };
-        if s.is_stopped() {
-            return;
-        }
-        s.hub.progress_tick();
-    }
-}
-
-/// Serves read barriers in rounds: one ReadIndex for everything queued since the
-/// previous round, then waits for apply to reach the read index.
-async fn read_batcher(
-    server: std::sync::Weak<Server>,
-    mut rx: mpsc::UnboundedReceiver<ReadWaiter>,
-) {
-    let mut round: u64 = 0;
-    while let Some(first) = rx.recv().await {
-        let mut batch = vec![first];
-        while let Ok(w) = rx.try_recv() {
-            batch.push(w);
-        }
-        let Some(server) = server.upgrade() else {
-            break;
-        };
-        round += 1;
-        let result = server.read_index_round(round).await;
-        if result.is_err() {
-            server.metrics.slow_read_indexes.inc();
-        }
-        for w in batch {
-            let _ = w.send(result.clone());
-        }
     }
 }
 
