@@ -43,14 +43,16 @@ fn connect(port: u16) -> TcpStream {
     s
 }
 
+/// Writes the request in one piece: a body arriving after the server has
+/// answered and closed would make its kernel reset the connection (Go's
+/// server answers `/v3` without reading the body), losing the answer.
 fn send(s: &mut TcpStream, port: u16, method: &str, path: &str, body: &str) {
-    write!(
-        s,
+    let request = format!(
         "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nConnection: close\r\n\
          Content-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
         body.len()
-    )
-    .expect("write request");
+    );
+    s.write_all(request.as_bytes()).expect("write request");
 }
 
 /// One request on its own connection, read to the end.
