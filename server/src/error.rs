@@ -112,12 +112,9 @@ pub enum Error {
     /// A downgrade request with an action etcd does not know.
     #[error("etcdserver: unknown method")]
     UnknownMethod,
-    /// A downgrade etcd would enable: ectd's members cannot run as the older
-    /// release the cluster would move to, so ectd never starts one.
-    #[error(
-        "etcdserver: cluster version downgrade to {0} is not supported by ectd: its members cannot run as an older etcd release"
-    )]
-    DowngradeNotSupported(String),
+    /// A downgrade validate or enable while one is enabled.
+    #[error("etcdserver: cluster has a downgrade job in progress")]
+    DowngradeInProcess,
     /// Auth enable without a `root` user.
     #[error("etcdserver: root user does not exist")]
     RootUserNotExist,
@@ -223,7 +220,7 @@ impl Error {
             | Error::NotLeader
             | Error::BadLeaderTransferee
             | Error::NoInflightDowngrade
-            | Error::DowngradeNotSupported(_) => Code::FailedPrecondition,
+            | Error::DowngradeInProcess => Code::FailedPrecondition,
             Error::WrongDowngradeVersionFormat | Error::InvalidDowngradeTargetVersion => {
                 Code::InvalidArgument
             }

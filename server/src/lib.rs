@@ -11,6 +11,7 @@
 //!   then tells the [`watch`] hub of the changes and the [`lease`] lessor of lease
 //!   changes.
 //! - [`alarm`]: raised alarms (NOSPACE, CORRUPT) and the backend quota.
+//! - [`downgrade`]: the cluster's downgrade state.
 //! - [`metrics`]: Prometheus metrics under etcd's names.
 //! - [`mvcc`]: etcd's revision model over [`engine`] (RocksDB).
 //! - [`wal`]: the raft log on disk.
@@ -26,6 +27,7 @@ pub mod auth;
 pub mod backup;
 pub mod bootstrap;
 pub mod config;
+pub mod downgrade;
 pub mod engine;
 pub mod error;
 pub mod failpoints;

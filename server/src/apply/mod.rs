@@ -24,6 +24,7 @@ use raft::prelude::{ConfChange, ConfChangeType};
 
 use crate::alarm::{quota, AlarmStore, Mode, Quota};
 use crate::auth::AuthStore;
+use crate::downgrade::DowngradeStore;
 use crate::engine::schema::meta;
 use crate::engine::Cf;
 use crate::error::Error;
@@ -63,6 +64,8 @@ pub enum Output {
     AuthChanged,
     /// An alarm was listed, raised or cleared.
     Alarm(AlarmResponse),
+    /// The downgrade state was set.
+    DowngradeSet,
     /// A login was recorded: the auth revision and the raft index it was
     /// applied at (a simple token's number).
     Authenticated {
@@ -101,6 +104,7 @@ pub struct Applier {
     v2: Arc<V2Store>,
     auth: Arc<AuthStore>,
     alarms: Arc<AlarmStore>,
+    downgrade: Arc<DowngradeStore>,
     quota: Quota,
     /// Runs the physical part of compactions in the background; without one, it
     /// runs on the apply thread before the compaction's waiter is answered.
@@ -116,12 +120,14 @@ impl Applier {
         auth: Arc<AuthStore>,
     ) -> Applier {
         let alarms = Arc::new(AlarmStore::load(store.engine()));
+        let downgrade = Arc::new(DowngradeStore::load(store.engine()));
         Applier {
             store,
             lessor,
             v2,
             auth,
             alarms,
+            downgrade,
             quota: Quota::default(),
             compactor: None,
         }
@@ -137,6 +143,11 @@ impl Applier {
     /// The alarms this applier keeps.
     pub fn alarms(&self) -> &Arc<AlarmStore> {
         &self.alarms
+    }
+
+    /// The downgrade state this applier keeps.
+    pub fn downgrade(&self) -> &Arc<DowngradeStore> {
+        &self.downgrade
     }
 
     /// Hands the physical part of compactions to `compactor`.
@@ -186,6 +197,7 @@ impl Applier {
         self.v2.reload(self.store.engine());
         self.auth.reload(self.store.engine());
         self.alarms.reload(self.store.engine());
+        self.downgrade.reload(self.store.engine());
         Ok(())
     }
 
@@ -303,6 +315,7 @@ impl Applier {
         let who = cmd.auth.as_ref().filter(|_| auth_state.enabled());
         let mut auth_effect = None;
         let mut alarm_effect = None;
+        let mut downgrade_effect = None;
         let mode = self.alarms.get().mode();
         // etcd's quota applier: a write that does not fit is still applied, but
         // answered with `database space exceeded`.
@@ -425,6 +438,10 @@ impl Applier {
                 alarm_effect = e;
                 Ok(Output::Alarm(resp))
             }
+            Some(Op::DowngradeInfoSet(req)) => {
+                downgrade_effect = Some(self.downgrade.apply(store.engine(), &mut batch, &req));
+                Ok(Output::DowngradeSet)
+            }
             Some(op) if auth_ops::is_auth(&op) => {
                 let mut w = crate::auth::state::Writer::new(store.engine(), &mut batch);
                 auth_ops::apply(&auth_state, cmd.auth.as_ref(), op, index, &mut w).map(
@@ -444,6 +461,7 @@ impl Applier {
             effect = None;
             auth_effect = None;
             alarm_effect = None;
+            downgrade_effect = None;
             rev = store.current_rev();
             compacted = store.compact_rev();
         }
@@ -478,6 +496,9 @@ impl Applier {
         }
         if let Some(e) = alarm_effect {
             e.apply_to(&self.alarms);
+        }
+        if let Some(e) = downgrade_effect {
+            e.apply_to(&self.downgrade);
         }
         let outcome = match outcome {
             Ok(_) if over_quota => Err(Error::NoSpace),

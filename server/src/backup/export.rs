@@ -225,6 +225,18 @@ pub fn export(engine: &Engine, out: &Path, server_version: &str) -> Result<Expor
         layout::CLUSTER_VERSION.to_vec(),
         layout::cluster_version(server_version).into_bytes(),
     )?;
+    // An enabled downgrade, as etcd 3.5 records it.
+    if let Some(target) = snap.get_cf(engine.cf(Cf::Meta), meta::DOWNGRADE)? {
+        let info = serde_json::json!({
+            "target-version": String::from_utf8_lossy(&target),
+            "enabled": true,
+        });
+        w.put(
+            layout::CLUSTER,
+            layout::DOWNGRADE.to_vec(),
+            info.to_string().into_bytes(),
+        )?;
+    }
     w.finish()?;
     drop(snap);
     db.sync().map_err(BackupError::bolt)?;

@@ -62,6 +62,10 @@ pub mod auth {
 /// The `cluster` bucket's key for the cluster version.
 pub const CLUSTER_VERSION: &[u8] = b"clusterVersion";
 
+/// The `cluster` bucket's key for an enabled downgrade (etcd 3.5's JSON
+/// `{"target-version":"3.4.0","enabled":true}`).
+pub const DOWNGRADE: &[u8] = b"downgrade";
+
 /// Length of a revision key: main (u64 BE), `_`, sub (u64 BE).
 pub const REV_KEY_LEN: usize = 17;
 /// The byte appended to a revision key when the revision deletes its key.

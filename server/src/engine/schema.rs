@@ -74,6 +74,9 @@ pub mod meta {
     /// Prefix of raised alarms: `alarm/ ++ type(4, big-endian) ++ member id(8,
     /// big-endian)` -> empty.
     pub const ALARM_PREFIX: &[u8] = b"alarm/";
+    /// The downgrade target release while a cluster downgrade is enabled
+    /// (`3.4.0`, UTF-8); absent otherwise.
+    pub const DOWNGRADE: &[u8] = b"downgrade";
 }
 
 /// Keys of the `lease` column family.

@@ -106,6 +106,7 @@ pub struct Server {
     /// Snapshot downloads being prepared or sent at once.
     downloads: Arc<tokio::sync::Semaphore>,
     alarms: Arc<AlarmStore>,
+    downgrade: Arc<crate::downgrade::DowngradeStore>,
     quota: Quota,
     /// How this member dials peers at `https://` URLs.
     peer_tls: Option<Arc<rustls::ClientConfig>>,
@@ -168,6 +169,7 @@ impl Server {
             .with_quota(quota)
             .with_compactor(compactor.clone());
         let alarms = applier.alarms().clone();
+        let downgrade = applier.downgrade().clone();
         let applied_index = applier.persisted_applied_index();
 
         let mut hs = replay.hard_state;
@@ -320,6 +322,7 @@ impl Server {
             snap_dir,
             downloads: Arc::new(tokio::sync::Semaphore::new(CONCURRENT_DOWNLOADS)),
             alarms,
+            downgrade,
             quota,
             peer_tls,
         });
@@ -433,6 +436,12 @@ impl Server {
     /// The API limits.
     pub fn limits(&self) -> &Limits {
         &self.limits
+    }
+
+    /// The target release of the cluster's enabled downgrade, as last applied
+    /// on this member.
+    pub fn downgrade_target(&self) -> Option<String> {
+        self.downgrade.target()
     }
 
     /// The etcd version reported to clients.

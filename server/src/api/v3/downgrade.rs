@@ -1,12 +1,13 @@
 //! `Maintenance.Downgrade`, answered as the etcd release ectd reports.
 //!
 //! etcd 3.5 and later let an operator move a cluster one minor release down:
-//! VALIDATE checks a target, ENABLE records it in the cluster (after which
-//! members of the older release may join), CANCEL clears it. ectd checks
-//! targets and cancels exactly as etcd does, but refuses to ENABLE a target
-//! etcd would accept: its members cannot run as an older etcd release, so a
-//! downgrade could never complete, and it never records one. With nothing ever
-//! enabled, a downgrade is never "in progress".
+//! VALIDATE checks a target, ENABLE records it in the cluster through the log
+//! (after which members of the older release may join), CANCEL clears it. ectd
+//! checks, records and clears exactly as etcd does (the state is kept by
+//! [`crate::downgrade`]). etcd cancels a downgrade by itself once every member
+//! runs the target release; ectd's members never do, so an enabled downgrade
+//! stays until an operator cancels it, and the cluster version ectd reports
+//! does not move.
 //!
 //! Where releases differ, the reported version decides: before 3.5 there is no
 //! such call; 3.5 answers the cluster version as `3.5.0` and refuses a CANCEL
@@ -15,6 +16,8 @@
 
 use ectd_proto::etcdserverpb::downgrade_request::DowngradeAction;
 use ectd_proto::etcdserverpb::{DowngradeRequest, DowngradeResponse};
+use ectd_proto::raftcmd::command::Op;
+use ectd_proto::raftcmd::DowngradeInfoSet;
 use tonic::Status;
 
 use crate::error::Error;
@@ -114,16 +117,26 @@ pub async fn answer(server: &Server, req: DowngradeRequest) -> Result<DowngradeR
         }
         Ok(DowngradeAction::Enable) => {
             let target = validate(server, cluster, &req.version).await?;
-            Err(Error::DowngradeNotSupported(format!("{}.{}", target.major, target.minor)).into())
+            set(
+                server,
+                DowngradeInfoSet {
+                    enabled: true,
+                    ver: format!("{}.{}.0", target.major, target.minor),
+                },
+            )
+            .await?;
+            Ok(answer())
         }
         Ok(DowngradeAction::Cancel) if since_3_6 => {
             // 3.6 logs a failed cancel and answers success all the same.
-            let _ = server.read_barrier().await;
+            if let Err(e) = cancel(server).await {
+                tracing::warn!(error = %e.message(), "failed to cancel downgrade");
+            }
             Ok(answer())
         }
         Ok(DowngradeAction::Cancel) => {
-            server.read_barrier().await?;
-            Err(Error::NoInflightDowngrade.into())
+            cancel(server).await?;
+            Ok(answer())
         }
         Err(_) => Err(Error::UnknownMethod.into()),
     }
@@ -141,7 +154,33 @@ async fn validate(server: &Server, cluster: MinorVersion, v: &str) -> Result<Min
     if target != allowed {
         return Err(Error::InvalidDowngradeTargetVersion.into());
     }
+    if server.downgrade_target().is_some() {
+        return Err(Error::DowngradeInProcess.into());
+    }
     Ok(target)
+}
+
+/// Clears the enabled downgrade, after catching up with the leader; an error
+/// when none is enabled.
+async fn cancel(server: &Server) -> Result<(), Status> {
+    server.read_barrier().await?;
+    if server.downgrade_target().is_none() {
+        return Err(Error::NoInflightDowngrade.into());
+    }
+    set(
+        server,
+        DowngradeInfoSet {
+            enabled: false,
+            ver: String::new(),
+        },
+    )
+    .await
+}
+
+/// Records `state` through the log and waits until it is applied here.
+async fn set(server: &Server, state: DowngradeInfoSet) -> Result<(), Status> {
+    server.propose(Op::DowngradeInfoSet(state)).await?;
+    Ok(())
 }
 
 /// Whether ectd, reporting `version`, has the Downgrade call at all (etcd

@@ -94,14 +94,16 @@ impl Maintenance for MaintenanceService {
         let size = engine.size_bytes() as i64;
         let size_in_use = engine.size_in_use_bytes() as i64;
         let release = MinorVersion::of_reported(s.etcd_version());
-        // etcd 3.6 adds the storage version, the quota and the downgrade state
-        // (never enabled on ectd, see `downgrade.rs`).
+        // etcd 3.6 adds the storage version, the quota and the downgrade state.
         let since_3_6 = release >= MinorVersion { major: 3, minor: 6 };
         let (storage_version, db_size_quota, downgrade_info) = if since_3_6 {
             (
                 format!("{}.{}.0", release.major, release.minor),
                 s.quota().limit().map_or(-1, |b| b as i64),
-                Some(DowngradeInfo::default()),
+                Some(DowngradeInfo {
+                    enabled: s.downgrade_target().is_some(),
+                    target_version: s.downgrade_target().unwrap_or_default(),
+                }),
             )
         } else {
             (String::new(), 0, None)
