@@ -18,7 +18,8 @@
 //!
 //! [`bootstrap`] opens a data directory; [`run`] serves a member until shutdown on
 //! the [`listener`]s, with [`tls`] where the URLs are `https://`; [`failpoints`]
-//! names the spots fault-injection tests can interrupt.
+//! names the spots fault-injection tests can interrupt; [`priority`] keeps
+//! background threads (compaction, snapshot downloads) behind requests.
 
 pub mod alarm;
 pub mod api;
@@ -36,6 +37,7 @@ pub mod listener;
 pub mod membership;
 pub mod metrics;
 pub mod mvcc;
+pub mod priority;
 pub mod raft;
 pub mod reconfig;
 pub mod run;

@@ -74,7 +74,7 @@ pub async fn start(
         .name("snapshot-download".into())
         .spawn(move || {
             let _permit = permit;
-            lower_priority();
+            crate::priority::lower_this_thread();
             let started = std::time::Instant::now();
             let exported = match super::export(&engine, &staged.0, &version) {
                 Ok(e) => e,
@@ -99,15 +99,6 @@ pub async fn start(
         Ok(Ok(())) => Ok(rx),
         Ok(Err(e)) => Err(Status::internal(e)),
         Err(_) => Err(Status::internal("snapshot download failed")),
-    }
-}
-
-/// Lowers this thread's CPU priority (nice 10); a failure only means the copy
-/// competes with requests on equal terms.
-fn lower_priority() {
-    let tid = rustix::thread::gettid();
-    if let Err(e) = rustix::process::setpriority_process(Some(tid), 10) {
-        tracing::debug!(error = %e, "could not lower the snapshot thread's priority");
     }
 }
 

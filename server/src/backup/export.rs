@@ -56,7 +56,12 @@ pub fn export(engine: &Engine, out: &Path, server_version: &str) -> Result<Expor
     let mut summary = Exported::default();
     // The history: revision order is the order of both layouts.
     {
-        let mut it = snap.raw_iterator_cf(engine.cf(Cf::Kv));
+        // One pass over the whole history: read ahead, and leave the block
+        // cache to the member's requests.
+        let mut opts = rocksdb::ReadOptions::default();
+        opts.fill_cache(false);
+        opts.set_readahead_size(2 << 20);
+        let mut it = snap.raw_iterator_cf_opt(engine.cf(Cf::Kv), opts);
         it.seek_to_first();
         while it.valid() {
             let k = it.key().expect("valid iterator has a key");

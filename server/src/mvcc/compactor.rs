@@ -133,7 +133,12 @@ impl Compactor {
         let worker = shared.clone();
         let thread = std::thread::Builder::new()
             .name("compactor".into())
-            .spawn(move || run(&worker))
+            .spawn(move || {
+                // Deleting old versions is background work: requests and apply
+                // go first.
+                crate::priority::lower_this_thread();
+                run(&worker)
+            })
             .expect("spawning the compactor thread");
         Arc::new(Compactor {
             shared,

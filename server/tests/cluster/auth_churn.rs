@@ -78,7 +78,13 @@ async fn marker(root: &Client, n: &mut u64) -> Option<i64> {
         value: n.to_string().into_bytes(),
         ..Default::default()
     };
-    root.put(put).await.ok().map(|r| header_rev(&r.header))
+    match root.put(put).await {
+        Ok(r) => Some(header_rev(&r.header)),
+        Err(e) => {
+            eprintln!("administrator: marker put {n} failed: {e}");
+            None
+        }
+    }
 }
 
 /// The administrator: toggles one role's right at a time, each bracketed by
@@ -119,10 +125,17 @@ async fn churn(root: Client, stop: Arc<AtomicBool>) -> Vec<Change> {
             // or has not, then read the role back.
             tokio::time::sleep(Duration::from_secs(8)).await;
         }
+        let mut tries = 0u32;
         let now = loop {
             match root.role_get(&name).await {
                 Ok(r) => break !r.perm.is_empty(),
-                Err(_) => tokio::time::sleep(Duration::from_millis(100)).await,
+                Err(e) => {
+                    tries += 1;
+                    if tries % 20 == 0 {
+                        eprintln!("administrator: reading r{role} back failed {tries} times: {e}");
+                    }
+                    tokio::time::sleep(Duration::from_millis(100)).await
+                }
             }
         };
         let hi = loop {
