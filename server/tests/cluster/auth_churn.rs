@@ -131,7 +131,7 @@ async fn churn(root: Client, stop: Arc<AtomicBool>) -> Vec<Change> {
                 Ok(r) => break !r.perm.is_empty(),
                 Err(e) => {
                     tries += 1;
-                    if tries % 20 == 0 {
+                    if tries.is_multiple_of(20) {
                         eprintln!("administrator: reading r{role} back failed {tries} times: {e}");
                     }
                     tokio::time::sleep(Duration::from_millis(100)).await
