@@ -312,7 +312,7 @@ async fn inject(
                 return Ok(None);
             };
             let (armed, spec) = if point == "snapshot_before_send" {
-                cluster.set_failpoint(leader, point, CRASH).await?;
+                arm(cluster, leader, point).await?;
                 (leader, None)
             } else {
                 (victim, Some(format!("{point}={CRASH}")))
@@ -340,7 +340,7 @@ async fn inject(
             format!("replace m{victim}, {point} m{armed}: {outcome}")
         }
         Kind::Failpoint => {
-            cluster.set_failpoint(member, point, CRASH).await?;
+            arm(cluster, member, point).await?;
             if point.starts_with("compact") {
                 // Give the compaction points something to interrupt.
                 compact_behind(cluster, member).await;
@@ -377,6 +377,20 @@ fn shuffled(items: &[usize], rng: &mut StdRng) -> Vec<usize> {
     let mut v = items.to_vec();
     v.shuffle(rng);
     v
+}
+
+/// Arms `point` to crash member `i`. The point may be reached before the
+/// member has answered the request that armed it; a member that is gone
+/// right after a failed request counts as armed (and crashed).
+async fn arm(cluster: &mut Cluster, i: usize, point: &str) -> io::Result<()> {
+    match cluster.set_failpoint(i, point, CRASH).await {
+        Ok(()) => Ok(()),
+        Err(e) if cluster.wait_exited(i, Duration::from_secs(2)).await => {
+            eprintln!("nemesis: m{i} crashed at {point} before answering its arming ({e})");
+            Ok(())
+        }
+        Err(e) => Err(e),
+    }
 }
 
 fn tracing_note(e: &io::Error) {
