@@ -150,7 +150,9 @@ async fn a_panicking_member_exits_at_once() {
         ((leader + 1) % 3, "apply_after_entry"),
         ((leader + 2) % 3, "raft_after_save"),
     ] {
-        cluster.set_failpoint(i, point, "1*panic").await.unwrap();
+        if let Err(e) = cluster.set_failpoint(i, point, "1*panic").await {
+            panic!("arming {point} on m{i}: {e}\n{}", cluster.log_tail(i, 20));
+        }
         let client = cluster.client(leader, options()).await.unwrap();
         let put = PutRequest {
             key: KEY.into(),
