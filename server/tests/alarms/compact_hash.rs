@@ -3,16 +3,14 @@
 
 use std::time::{Duration, Instant};
 
-use ectd_client::proto::etcdserverpb::alarm_request::AlarmAction;
 use ectd_client::proto::etcdserverpb::{
-    AlarmRequest, AlarmType, CompactionRequest, DeleteRangeRequest, PutRequest, StatusRequest,
+    AlarmType, CompactionRequest, DeleteRangeRequest, PutRequest, StatusRequest,
 };
 use ectd_client::Client;
-use tonic::Code;
 
 use crate::common::{Cluster, Kind};
 use crate::corrupt::corrupt_history;
-use crate::{connect, run};
+use crate::{all_logs, connect, raised_alarms, refuses_writes_as_corrupt, run};
 
 /// Flags every member runs with: the check on, every half second, and JSON logs
 /// so the test can read what the leader checked.
@@ -23,21 +21,6 @@ const CHECK: &[&str] = &[
     "--log-format",
     "json",
 ];
-
-/// The raised alarms as (member id, type), through `c`.
-async fn alarms(c: &Client) -> Vec<(u64, i32)> {
-    let r = c
-        .maintenance()
-        .alarm(AlarmRequest {
-            action: AlarmAction::Get as i32,
-            member_id: 0,
-            alarm: AlarmType::None as i32,
-        })
-        .await
-        .expect("alarm list")
-        .into_inner();
-    r.alarms.iter().map(|m| (m.member_id, m.alarm)).collect()
-}
 
 /// The index of the leader and of one follower, as the members report them.
 async fn leader_and_follower(cl: &Cluster) -> (usize, usize) {
@@ -114,7 +97,7 @@ fn changed_history_is_found_by_the_compaction_hash_check() {
         // Nothing was compacted, so nothing is compared yet.
         let lc = connect(&cl.members[leader].endpoint()).await;
         tokio::time::sleep(Duration::from_secs(2)).await;
-        assert_eq!(alarms(&lc).await, vec![]);
+        assert_eq!(raised_alarms(&lc).await, vec![]);
 
         // A compaction covering the changed version: every member records its
         // hash, and the follower's differs.
@@ -122,7 +105,7 @@ fn changed_history_is_found_by_the_compaction_hash_check() {
         compact(&lc, rev).await;
         let deadline = Instant::now() + Duration::from_secs(30);
         loop {
-            let got = alarms(&lc).await;
+            let got = raised_alarms(&lc).await;
             if !got.is_empty() {
                 // As etcd 3.5's check, the alarm names member 0.
                 assert_eq!(got, vec![(0, AlarmType::Corrupt as i32)]);
@@ -135,11 +118,7 @@ fn changed_history_is_found_by_the_compaction_hash_check() {
             );
             tokio::time::sleep(Duration::from_millis(200)).await;
         }
-        let logs: String = cl
-            .members
-            .iter()
-            .map(|m| std::fs::read_to_string(m.log_path()).unwrap_or_default())
-            .collect();
+        let logs = all_logs(&cl);
         assert!(
             logs.contains("failed compaction hash check"),
             "{}",
@@ -148,30 +127,7 @@ fn changed_history_is_found_by_the_compaction_hash_check() {
 
         // Every member then refuses writes, as etcd does.
         for m in &cl.members {
-            let c = connect(&m.endpoint()).await;
-            let deadline = Instant::now() + Duration::from_secs(10);
-            loop {
-                let r = c
-                    .kv()
-                    .put(PutRequest {
-                        key: b"after".to_vec(),
-                        value: b"v".to_vec(),
-                        ..Default::default()
-                    })
-                    .await;
-                match r {
-                    Err(s) if s.code() == Code::DataLoss => {
-                        assert_eq!(s.message(), "etcdserver: corrupt cluster");
-                        break;
-                    }
-                    other => assert!(
-                        Instant::now() < deadline,
-                        "{}: put answered {other:?}",
-                        m.name()
-                    ),
-                }
-                tokio::time::sleep(Duration::from_millis(200)).await;
-            }
+            refuses_writes_as_corrupt(m).await;
         }
     });
 }
@@ -214,7 +170,11 @@ fn agreeing_histories_raise_nothing_while_compactions_run() {
             let rev = put(&lc, "mark", &format!("round {round}")).await;
             compact(&lc, rev).await;
             compacted.push(rev);
-            assert_eq!(alarms(&lc).await, vec![], "after compacting at {rev}");
+            assert_eq!(
+                raised_alarms(&lc).await,
+                vec![],
+                "after compacting at {rev}"
+            );
         }
 
         // The newest compaction ends up confirmed on every member, and nothing
@@ -222,7 +182,7 @@ fn agreeing_histories_raise_nothing_while_compactions_run() {
         let last = *compacted.last().expect("compactions");
         let deadline = Instant::now() + Duration::from_secs(90);
         while !whole_cluster_checked(&cl, last) {
-            assert_eq!(alarms(&lc).await, vec![]);
+            assert_eq!(raised_alarms(&lc).await, vec![]);
             assert!(
                 Instant::now() < deadline,
                 "the compaction at {last} was never checked on the whole cluster\n{}",
@@ -233,11 +193,7 @@ fn agreeing_histories_raise_nothing_while_compactions_run() {
         // The premise: the leader asked the slow member while its deletions were
         // under way (each of its compactions takes seconds, the check runs every
         // half second), and skipped it then.
-        let logs: String = cl
-            .members
-            .iter()
-            .map(|m| std::fs::read_to_string(m.log_path()).unwrap_or_default())
-            .collect();
+        let logs = all_logs(&cl);
         let skipped = logs
             .lines()
             .filter(|l| l.contains("skipped revision in compaction hash check"))
@@ -250,7 +206,7 @@ fn agreeing_histories_raise_nothing_while_compactions_run() {
         assert!(skipped > 0, "{}", cl.log_tails(30));
         // A few more rounds of the check after every deletion finished.
         tokio::time::sleep(Duration::from_secs(2)).await;
-        assert_eq!(alarms(&lc).await, vec![]);
+        assert_eq!(raised_alarms(&lc).await, vec![]);
         for m in &cl.members {
             let s = connect(&m.endpoint())
                 .await

@@ -7,10 +7,9 @@ use ectd_client::proto::etcdserverpb::{
     AlarmRequest, AlarmType, PutRequest, RangeRequest, StatusRequest,
 };
 use ectd_server::engine::{Cf, Engine};
-use tonic::Code;
 
 use crate::common::{Cluster, Kind};
-use crate::{connect, run};
+use crate::{connect, refuses_writes_as_corrupt, run};
 
 /// Changes the value of the oldest put in the member's `kv` column family (the
 /// history by revision), as a disk that flipped bits would.
@@ -134,30 +133,7 @@ fn changed_history_is_found_at_start_and_by_the_periodic_check() {
         }
         // Every member now refuses writes, as etcd does; reads still work.
         for m in &cl.members {
-            let c = connect(&m.endpoint()).await;
-            let deadline = Instant::now() + Duration::from_secs(10);
-            loop {
-                let r = c
-                    .kv()
-                    .put(PutRequest {
-                        key: b"after".to_vec(),
-                        value: b"v".to_vec(),
-                        ..Default::default()
-                    })
-                    .await;
-                match r {
-                    Err(s) if s.code() == Code::DataLoss => {
-                        assert_eq!(s.message(), "etcdserver: corrupt cluster");
-                        break;
-                    }
-                    other => assert!(
-                        Instant::now() < deadline,
-                        "{}: put answered {other:?}",
-                        m.name()
-                    ),
-                }
-                tokio::time::sleep(Duration::from_millis(200)).await;
-            }
+            let c = refuses_writes_as_corrupt(m).await;
             c.kv()
                 .range(RangeRequest {
                     key: b"k1".to_vec(),

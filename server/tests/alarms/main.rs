@@ -26,9 +26,14 @@ mod nospace;
 
 use std::future::Future;
 use std::sync::Mutex;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
+use ectd_client::proto::etcdserverpb::alarm_request::AlarmAction;
+use ectd_client::proto::etcdserverpb::{AlarmRequest, AlarmType, PutRequest};
 use ectd_client::{Client, ConnectOptions};
+use tonic::Code;
+
+use common::{Cluster, Member};
 
 /// Runs one test on its own runtime, after every other test of this file.
 pub(crate) fn run(test: impl Future<Output = ()>) {
@@ -61,5 +66,57 @@ pub(crate) fn outcome<T>(
     match r {
         Ok(resp) => format!("ok {}", ok(resp.into_inner())),
         Err(s) => format!("error {:?} {:?}", s.code(), s.message()),
+    }
+}
+
+/// The raised alarms as (member id, type), through `c`.
+pub(crate) async fn raised_alarms(c: &Client) -> Vec<(u64, i32)> {
+    let r = c
+        .maintenance()
+        .alarm(AlarmRequest {
+            action: AlarmAction::Get as i32,
+            member_id: 0,
+            alarm: AlarmType::None as i32,
+        })
+        .await
+        .expect("alarm list")
+        .into_inner();
+    r.alarms.iter().map(|m| (m.member_id, m.alarm)).collect()
+}
+
+/// Every member's log so far, one after the other.
+pub(crate) fn all_logs(cl: &Cluster) -> String {
+    cl.members
+        .iter()
+        .map(|m| std::fs::read_to_string(m.log_path()).unwrap_or_default())
+        .collect()
+}
+
+/// Waits (up to 10 s) until `m` refuses a put as etcd does under CORRUPT, and
+/// returns the client that saw it.
+pub(crate) async fn refuses_writes_as_corrupt(m: &Member) -> Client {
+    let c = connect(&m.endpoint()).await;
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let r = c
+            .kv()
+            .put(PutRequest {
+                key: b"after".to_vec(),
+                value: b"v".to_vec(),
+                ..Default::default()
+            })
+            .await;
+        match r {
+            Err(s) if s.code() == Code::DataLoss => {
+                assert_eq!(s.message(), "etcdserver: corrupt cluster");
+                return c;
+            }
+            other => assert!(
+                Instant::now() < deadline,
+                "{}: put answered {other:?}",
+                m.name()
+            ),
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
     }
 }

@@ -15,7 +15,7 @@ use tonic::Code;
 use crate::common::{
     require_etcd_binary, wait_output, Cluster, Ectd, Etcd, Kind, CTL_TIMEOUT, ETCDCTL,
 };
-use crate::{connect, run};
+use crate::{connect, raised_alarms, run};
 
 /// The small quota of one member: 4 MiB.
 const QUOTA: &str = "4194304";
@@ -85,20 +85,6 @@ fn expect_nospace<T: std::fmt::Debug>(r: Result<tonic::Response<T>, tonic::Statu
     }
 }
 
-async fn alarms_of(c: &Client) -> Vec<(u64, i32)> {
-    let r = c
-        .maintenance()
-        .alarm(AlarmRequest {
-            action: AlarmAction::Get as i32,
-            member_id: 0,
-            alarm: AlarmType::None as i32,
-        })
-        .await
-        .expect("alarm list")
-        .into_inner();
-    r.alarms.iter().map(|m| (m.member_id, m.alarm)).collect()
-}
-
 /// A follower with a 4 MiB quota, the others with etcd's default: writes through
 /// the leader fill the follower until applying one no longer fits; it raises
 /// NOSPACE for itself, and from then on every member refuses puts, txns with
@@ -156,7 +142,7 @@ fn a_full_member_raises_nospace_for_the_whole_cluster() {
         for (n, c) in clients.iter().enumerate() {
             let deadline = Instant::now() + Duration::from_secs(10);
             loop {
-                let got = alarms_of(c).await;
+                let got = raised_alarms(c).await;
                 if got == vec![(ids[small], AlarmType::Nospace as i32)] {
                     break;
                 }
@@ -263,7 +249,7 @@ fn a_full_member_raises_nospace_for_the_whole_cluster() {
         assert_eq!(out, format!("memberID:{} alarm:NOSPACE \n", ids[small]));
         for (n, c) in clients.iter().enumerate() {
             assert!(
-                alarms_of(c).await.is_empty(),
+                raised_alarms(c).await.is_empty(),
                 "member {n} still lists alarms"
             );
             c.kv()

@@ -100,10 +100,13 @@ impl Maintenance for MaintenanceService {
             (
                 format!("{}.{}.0", release.major, release.minor),
                 s.quota().limit().map_or(-1, |b| b as i64),
-                Some(DowngradeInfo {
-                    enabled: s.downgrade_target().is_some(),
-                    target_version: s.downgrade_target().unwrap_or_default(),
-                }),
+                Some(
+                    s.downgrade_target()
+                        .map_or_else(DowngradeInfo::default, |target| DowngradeInfo {
+                            enabled: true,
+                            target_version: target,
+                        }),
+                ),
             )
         } else {
             (String::new(), 0, None)
