@@ -57,13 +57,17 @@ pub struct WatchReport {
     pub p999_ms: f64,
     /// Slowest delivery, ms.
     pub max_ms: f64,
+    /// The puts' own latency (sent to answered) at p99, ms.
+    pub put_p99_ms: f64,
+    /// The slowest put, ms.
+    pub put_max_ms: f64,
 }
 
 impl WatchReport {
     /// One line for people.
     pub fn summary(&self, who: &str) -> String {
         format!(
-            "{who}: {} watchers, {} puts, {}/{} events in {:.2}s = {:.0} events/s, delivery p50 {:.2}ms p99 {:.2}ms p99.9 {:.2}ms max {:.2}ms",
+            "{who}: {} watchers, {} puts, {}/{} events in {:.2}s = {:.0} events/s, delivery p50 {:.2}ms p99 {:.2}ms p99.9 {:.2}ms max {:.2}ms; put p99 {:.2}ms max {:.2}ms",
             self.watchers,
             self.puts,
             self.events,
@@ -73,7 +77,9 @@ impl WatchReport {
             self.p50_ms,
             self.p99_ms,
             self.p999_ms,
-            self.max_ms
+            self.max_ms,
+            self.put_p99_ms,
+            self.put_max_ms
         )
     }
 }
@@ -155,6 +161,7 @@ pub async fn run(channels: &[Channel], load: &Load, w: &WatchLoad) -> anyhow::Re
             let (load, puts, clients) = (load.clone(), w.puts, w.put_clients.max(1) as u64);
             tokio::spawn(async move {
                 let mut ok = 0;
+                let mut took = Histogram::<u64>::new(3).expect("histogram");
                 for i in (c as u64..puts).step_by(clients as usize) {
                     let mut k = PREFIX.to_vec();
                     k.extend(key(&load, i));
@@ -165,17 +172,22 @@ pub async fn run(channels: &[Channel], load: &Load, w: &WatchLoad) -> anyhow::Re
                         value,
                         ..Default::default()
                     };
+                    let t = Instant::now();
                     if kv.put(put).await.is_ok() {
+                        let _ = took.record(t.elapsed().as_micros() as u64);
                         ok += 1;
                     }
                 }
-                ok
+                (ok, took)
             })
         })
         .collect();
     let mut puts = 0;
+    let mut put_hist = Histogram::<u64>::new(3)?;
     for p in putters {
-        puts += p.await?;
+        let (ok, took) = p.await?;
+        puts += ok;
+        put_hist.add(took)?;
     }
     let mut hist = Histogram::<u64>::new(3)?;
     let mut events = 0;
@@ -199,5 +211,7 @@ pub async fn run(channels: &[Channel], load: &Load, w: &WatchLoad) -> anyhow::Re
         p99_ms: ms(0.99),
         p999_ms: ms(0.999),
         max_ms: hist.max() as f64 / 1000.0,
+        put_p99_ms: put_hist.value_at_quantile(0.99) as f64 / 1000.0,
+        put_max_ms: put_hist.max() as f64 / 1000.0,
     })
 }

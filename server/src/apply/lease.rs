@@ -31,7 +31,9 @@ impl Effect {
         match self {
             Effect::Granted { id, ttl } => lessor.granted(id, ttl),
             Effect::Revoked(id) => lessor.revoked(id),
-            Effect::Renewed(ids) => ids.iter().for_each(|id| lessor.renewed(*id)),
+            Effect::Renewed(ids) => ids.iter().for_each(|id| {
+                lessor.renewed(*id);
+            }),
             Effect::Checkpointed(all) => all
                 .iter()
                 .for_each(|(id, ms)| lessor.checkpointed(*id, *ms)),

@@ -129,12 +129,24 @@ impl Lessor {
         self.lock().insert(id, Lease { ttl, deadline });
     }
 
-    /// A keep-alive was applied: the lease's whole TTL starts again now.
-    pub fn renewed(&self, id: i64) {
+    /// A keep-alive was applied (or the leader took one): the lease's whole TTL
+    /// starts again now. Returns the lease's TTL, `None` if it does not exist.
+    pub fn renewed(&self, id: i64) -> Option<i64> {
         let now = Instant::now();
-        if let Some(l) = self.lock().get_mut(&id) {
-            l.deadline = now + ttl_duration(l.ttl);
-        }
+        let mut leases = self.lock();
+        let l = leases.get_mut(&id)?;
+        l.deadline = now + ttl_duration(l.ttl);
+        Some(l.ttl)
+    }
+
+    /// The leader takes a keep-alive: like [`Lessor::renewed`], but only for a
+    /// lease whose deadline has not passed (an expired one is being revoked).
+    pub fn renew_live(&self, id: i64) -> Option<i64> {
+        let now = Instant::now();
+        let mut leases = self.lock();
+        let l = leases.get_mut(&id).filter(|l| l.deadline > now)?;
+        l.deadline = now + ttl_duration(l.ttl);
+        Some(l.ttl)
     }
 
     /// A checkpoint was applied: the lease has `remaining_ms` left from now.
@@ -243,6 +255,15 @@ mod tests {
         assert!(l.remaining(Instant::now()) > Duration::from_millis(2000));
         assert!(l.remaining(Instant::now()) <= Duration::from_millis(2500));
 
+        assert_eq!(lessor.renewed(7), Some(10));
+        assert_eq!(lessor.renew_live(7), Some(10));
+        assert_eq!(lessor.renew_live(8), None);
+        lessor.checkpointed(7, 0);
+        assert_eq!(
+            lessor.renew_live(7),
+            None,
+            "an expired lease is not renewed"
+        );
         lessor.renewed(7);
         assert!(lessor.get(7).unwrap().remaining(Instant::now()) > Duration::from_secs(9));
 

@@ -97,6 +97,8 @@ pub struct Server {
     applied: watch::Receiver<u64>,
     reads: mpsc::UnboundedSender<ReadWaiter>,
     renews: mpsc::UnboundedSender<renew::RenewWaiter>,
+    /// Leases this member renewed in memory while leading, still to replicate.
+    leader_renewals: Arc<renew::LeaderRenewals>,
     threads: Mutex<Vec<JoinHandle<()>>>,
     metrics: Arc<Metrics>,
     /// The data directory's lock, held as long as the member runs.
@@ -316,6 +318,7 @@ impl Server {
             applied: applied_rx,
             reads: reads_tx,
             renews: renews_tx,
+            leader_renewals: Arc::default(),
             threads: Mutex::new(vec![raft.thread, apply_thread]),
             metrics,
             _lock: lock,
@@ -339,6 +342,10 @@ impl Server {
         tokio::spawn(tasks::read_batcher(Arc::downgrade(&server), reads_rx));
         tokio::spawn(tasks::publish(Arc::downgrade(&server)));
         tokio::spawn(renew::renew_batcher(Arc::downgrade(&server), renews_rx));
+        tokio::spawn(renew::replicate_renewals(
+            Arc::downgrade(&server),
+            server.leader_renewals.clone(),
+        ));
         tokio::spawn(expiry::run(
             Arc::downgrade(&server),
             expiry::ExpirySettings {
@@ -639,10 +646,15 @@ impl Server {
         &self.cluster_token
     }
 
-    /// Keeps lease `id` alive through raft, so every member restarts its TTL; returns
-    /// the lease's TTL, or 0 if it does not exist. Concurrent keep-alives share one
-    /// proposal.
+    /// Keeps lease `id` alive; returns the lease's TTL, or 0 if it does not exist.
+    /// The leader renews a lease it knows in memory once it has confirmed its
+    /// leadership, and replicates the renewal right after; anything else goes
+    /// through raft, so every member restarts the TTL before the answer. Concurrent
+    /// keep-alives share one proposal.
     pub async fn renew_lease(&self, id: i64) -> Result<i64, Error> {
+        if let Some(ttl) = renew::renew_on_leader(self, id).await {
+            return Ok(ttl);
+        }
         let (tx, rx) = oneshot::channel();
         self.renews.send((id, tx)).map_err(|_| Error::Stopped)?;
         rx.await.unwrap_or(Err(Error::Stopped))

@@ -1,6 +1,7 @@
 //! Leases across members: expiry deletes a lease's keys at one revision on every
 //! member, a leader kill neither resets nor shortens a lease's remaining TTL, and
-//! keep-alives sent to a follower keep a lease alive through a leader kill.
+//! keep-alives sent to a follower keep a lease alive through a leader kill, and
+//! keep-alives the leader answers reach the members that outlive it.
 
 use std::collections::BTreeSet;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -363,6 +364,39 @@ async fn keep_alive(c: Client, id: i64, every: Duration, stop: Arc<AtomicBool>) 
     log
 }
 
+/// A 3-member ectd cluster, a client of each member, their ids and which one leads.
+async fn three_with_a_leader() -> (Cluster, Vec<Client>, Vec<u64>, usize) {
+    let cl = Cluster::start(Kind::Ectd, 3, &[]);
+    let clients = connect_all(&cl).await;
+    let ids = member_ids(&clients).await;
+    let (leader, _) = agreed_leader(&clients, &ids, &[0, 1, 2]).await;
+    (cl, clients, ids, leader)
+}
+
+/// A watcher of `key` from `from` on each of `members`, each reporting the first
+/// change it sees (and when), or failing after a minute.
+async fn first_changes(
+    clients: &[Client],
+    members: &[usize],
+    key: &str,
+    from: i64,
+) -> Vec<(usize, tokio::task::JoinHandle<(WatchResponse, Instant)>)> {
+    let mut changes = Vec::new();
+    for &i in members {
+        let mut w = WatchConn::open(&clients[i])
+            .await
+            .expect("open watch stream");
+        w.create(watch_key(key, from, false));
+        w.expect_created(&format!("watch {key}")).await;
+        let what = format!("m{}: a change of {key}", i + 1);
+        changes.push((
+            i,
+            tokio::spawn(async move { next_events(&mut w, Duration::from_secs(60), &what).await }),
+        ));
+    }
+    changes
+}
+
 #[test]
 fn keep_alives_through_a_follower_keep_a_lease_through_a_leader_kill() {
     run(keep_alive_through_follower());
@@ -371,30 +405,13 @@ fn keep_alives_through_a_follower_keep_a_lease_through_a_leader_kill() {
 async fn keep_alive_through_follower() {
     const TTL: i64 = 3;
     let ttl = Duration::from_secs(TTL as u64);
-    let mut cl = Cluster::start(Kind::Ectd, 3, &[]);
-    let clients = connect_all(&cl).await;
-    let ids = member_ids(&clients).await;
-    let (leader, _) = agreed_leader(&clients, &ids, &[0, 1, 2]).await;
+    let (mut cl, clients, ids, leader) = three_with_a_leader().await;
     let f = (leader + 1) % 3;
     let other = 3 - leader - f;
     let id = grant(&clients[f], TTL).await;
     let rev = put_leased(&clients[f], "lease/c/k", id).await;
     // A watcher of the key on each survivor reports its first change.
-    let mut changes = Vec::new();
-    for &i in &[f, other] {
-        let mut w = WatchConn::open(&clients[i])
-            .await
-            .expect("open watch stream");
-        w.create(watch_key("lease/c/k", rev + 1, false));
-        w.expect_created("watch lease/c/k").await;
-        changes.push((
-            i,
-            tokio::spawn(async move {
-                let what = format!("m{}: a change of lease/c/k", i + 1);
-                next_events(&mut w, Duration::from_secs(60), &what).await
-            }),
-        ));
-    }
+    let mut changes = first_changes(&clients, &[f, other], "lease/c/k", rev + 1).await;
     let stop = Arc::new(AtomicBool::new(false));
     let every = Duration::from_millis(500);
     let task = tokio::spawn(keep_alive(clients[f].clone(), id, every, stop.clone()));
@@ -500,6 +517,85 @@ async fn keep_alive_through_follower() {
             "m{}: lease {id:x} expired {:?} after keep-alives stopped",
             i + 1,
             t - stopped
+        );
+    }
+}
+
+#[test]
+fn keep_alives_the_leader_answers_reach_the_members_that_outlive_it() {
+    run(keep_alive_through_leader());
+}
+
+/// The leader answers keep-alives from memory; what it renewed must reach the
+/// followers, so that when it dies right after answering, the lease lives its
+/// whole TTL from that answer, and no longer than it should.
+async fn keep_alive_through_leader() {
+    const TTL: i64 = 3;
+    let ttl = Duration::from_secs(TTL as u64);
+    let (mut cl, clients, _, leader) = three_with_a_leader().await;
+    let followers = [(leader + 1) % 3, (leader + 2) % 3];
+    let id = grant(&clients[leader], TTL).await;
+    let rev = put_leased(&clients[leader], "lease/l/k", id).await;
+    let changes = first_changes(&clients, &followers, "lease/l/k", rev + 1).await;
+    // Twice the TTL of keep-alives: without their renewals replicated, the
+    // followers' deadlines would have passed long before the kill.
+    let stop = Arc::new(AtomicBool::new(false));
+    let task = tokio::spawn(keep_alive(
+        clients[leader].clone(),
+        id,
+        Duration::from_millis(500),
+        stop.clone(),
+    ));
+    tokio::time::sleep(2 * ttl).await;
+    stop.store(true, Ordering::Relaxed);
+    let log = within(10, "keep-alive task", task)
+        .await
+        .expect("keep-alive task");
+    let (last, last_ttl) = *log.answers.last().expect("a keep-alive answer");
+    assert!(
+        log.errors.is_empty() && last_ttl == TTL,
+        "keep-alives through the leader: {} answers, last TTL {last_ttl}, errors {:?}",
+        log.answers.len(),
+        log.errors
+    );
+    let mut seen = Vec::new();
+    for &i in &followers {
+        seen.push((i, time_to_live(&clients[i], id).await.ttl));
+    }
+    cl.members[leader].kill9();
+    let killed = Instant::now();
+    for (i, t) in &seen {
+        assert!(
+            *t >= TTL - 1,
+            "m{}: TimeToLive {t}s right after keep-alives answered by the leader",
+            i + 1
+        );
+    }
+    for (i, h) in changes {
+        let (r, at) = within(TTL as u64 + 20, "watch task", h)
+            .await
+            .expect("watch task");
+        assert!(
+            r.events.len() == 1 && r.events[0].r#type == EventType::Delete as i32,
+            "m{}: expiry after the leader kill: {r:?}",
+            i + 1
+        );
+        let lived = at - last;
+        eprintln!(
+            "m{}: lease {id:x} expired {lived:?} after the last keep-alive \
+             (the leader was killed {:?} after it)",
+            i + 1,
+            killed - last
+        );
+        assert!(
+            lived >= ttl,
+            "m{}: the lease expired {lived:?} after the last keep-alive, before its TTL",
+            i + 1
+        );
+        assert!(
+            lived <= ttl + 2 * ELECTION + Duration::from_secs(5),
+            "m{}: the lease outlived its TTL by far: {lived:?}",
+            i + 1
         );
     }
 }
