@@ -8,6 +8,7 @@ mod auth;
 mod defrag;
 mod gateway;
 mod ops;
+mod stages;
 mod v2;
 
 use std::fmt::Write as _;
@@ -60,8 +61,9 @@ pub struct CompareOptions {
     /// Measure only one group of rows: `v3` (requests, TLS, watch, key load), `v2`
     /// (the v2 keys API rows), `gateway` (the JSON gateway rows), `auth` (put and
     /// range with authentication off, on with simple tokens, on with JWTs), `ops`
-    /// (snapshot download time and memory, puts while it streams) or `defrag` (a
-    /// defragment of a `--defrag-mib` store; measured only when named here).
+    /// (snapshot download time and memory, puts while it streams), `stages` (a
+    /// one-client put and where its time goes) or `defrag` (a defragment of a
+    /// `--defrag-mib` store; measured only when named here).
     #[arg(long, value_enum)]
     pub only: Option<Group>,
     /// MiB of 1 KiB values the `defrag` rows write (half are deleted before the
@@ -94,6 +96,9 @@ pub enum Group {
     /// A defragment of a large store (`--defrag-mib`): how long it takes and the
     /// slowest put and range meanwhile. Only when asked for by name.
     Defrag,
+    /// One client putting to the leader, and where each put's time goes: ectd's
+    /// stage histograms beside etcd's fsync, commit and handling times.
+    Stages,
 }
 
 impl CompareOptions {
@@ -148,6 +153,8 @@ enum Kind {
     RangeSerializable,
     TxnCas,
     LeaseKeepalive,
+    /// Linearizable ranges and puts; the share of reads in percent.
+    Mixed(u64),
 }
 
 struct Case {
@@ -200,6 +207,20 @@ const CASES: &[Case] = &[
         clients: 64,
         conns: 16,
         target: Some(1.5),
+    },
+    Case {
+        name: "mixed 90% range / 10% put, 256 clients",
+        kind: Kind::Mixed(90),
+        clients: 256,
+        conns: 16,
+        target: Some(2.0),
+    },
+    Case {
+        name: "mixed 50% range / 50% put, 256 clients",
+        kind: Kind::Mixed(50),
+        clients: 256,
+        conns: 16,
+        target: None,
     },
 ];
 
@@ -309,6 +330,13 @@ async fn run_case(
         }
         Kind::TxnCas => workloads::txn_cas(&ch, &load).await?,
         Kind::LeaseKeepalive => workloads::lease_keepalive(&ch, &load).await?,
+        Kind::Mixed(read_percent) => {
+            if !side.preloaded {
+                workloads::preload(&ch, &load).await?;
+                side.preloaded = true;
+            }
+            workloads::mixed(&ch, &load, read_percent).await?
+        }
     };
     let over = if tls.is_some() { " over TLS" } else { "" };
     eprintln!("  {}: {}{over}", side.name, report.summary(case.name));
@@ -399,6 +427,9 @@ pub async fn run(opts: &CompareOptions) -> anyhow::Result<Vec<Row>> {
         let dir = tmp.path().join("ops");
         std::fs::create_dir_all(&dir)?;
         rows.extend(ops::rows(opts, &ectd, &dir).await?);
+    }
+    if opts.measures(Group::Stages) {
+        rows.extend(stages::rows(opts, &ectd, &tmp.path().join("stages")).await?);
     }
     if opts.measures(Group::Defrag) {
         rows.extend(defrag::rows(opts, &ectd, &tmp.path().join("defrag")).await?);

@@ -69,6 +69,17 @@ enum Cmd {
         #[command(flatten)]
         watch: watch::WatchLoad,
     },
+    /// Linearizable ranges and puts mixed over the key space (written first, untimed).
+    Mixed {
+        #[command(flatten)]
+        load: Load,
+        /// Share of the operations that read, in percent.
+        #[arg(long, default_value_t = 90, value_parser = clap::value_parser!(u64).range(0..=100))]
+        read_percent: u64,
+        /// Do not write the key space first.
+        #[arg(long)]
+        no_preload: bool,
+    },
     /// Lease renewals, one lease and keep-alive stream per client.
     LeaseKeepalive {
         #[command(flatten)]
@@ -187,6 +198,22 @@ async fn main() -> anyhow::Result<()> {
             } else {
                 println!("{}", report.summary("watch"));
             }
+        }
+        Cmd::Mixed {
+            load,
+            read_percent,
+            no_preload,
+        } => {
+            let ch = load::connect(eps, &load).await?;
+            if !no_preload {
+                workloads::preload(&ch, &load).await?;
+            }
+            let what = format!("mixed-{read_percent}%-read");
+            print(
+                &workloads::mixed(&ch, &load, read_percent).await?,
+                &what,
+                cli.json,
+            );
         }
         Cmd::LeaseKeepalive { load } => {
             let ch = load::connect(eps, &load).await?;

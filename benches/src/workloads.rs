@@ -61,6 +61,43 @@ pub async fn range(
     .await
 }
 
+/// Reads and writes mixed: `read_percent` of the operations are linearizable
+/// single-key ranges over the key space, the rest puts. Which an operation is
+/// comes from a hash of its number, so both servers see the same sequence.
+pub async fn mixed(channels: &[Channel], load: &Load, read_percent: u64) -> anyhow::Result<Report> {
+    let load2 = load.clone();
+    let value = vec![b'v'; load.val_size];
+    drive(channels, load, move |ch, n| {
+        let mut kv = KvClient::new(ch);
+        let token = load2.token.clone();
+        let reads = is_read(n, read_percent);
+        let k = key(&load2, n.wrapping_mul(2_654_435_761));
+        let value = value.clone();
+        async move {
+            if reads {
+                let req = RangeRequest {
+                    key: k,
+                    ..Default::default()
+                };
+                kv.range(request(token.as_ref(), req)).await.map(|_| ())
+            } else {
+                let req = PutRequest {
+                    key: k,
+                    value,
+                    ..Default::default()
+                };
+                kv.put(request(token.as_ref(), req)).await.map(|_| ())
+            }
+        }
+    })
+    .await
+}
+
+/// Whether operation `n` of a mixed load reads.
+fn is_read(n: u64, read_percent: u64) -> bool {
+    (n.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 32) % 100 < read_percent
+}
+
 /// kube-apiserver's optimistic update: read a key's mod revision, then
 /// `Txn If(mod_revision == seen) Then Put Else Get`. One operation is both requests.
 pub async fn txn_cas(channels: &[Channel], load: &Load) -> anyhow::Result<Report> {
@@ -158,4 +195,21 @@ pub async fn lease_keepalive(channels: &[Channel], load: &Load) -> anyhow::Resul
         },
     )
     .await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::is_read;
+
+    #[test]
+    fn mixed_loads_read_about_the_share_asked_for() {
+        for pct in [0, 10, 50, 90, 100] {
+            let reads = (0..100_000u64).filter(|&n| is_read(n, pct)).count();
+            let share = reads as f64 / 1000.0;
+            assert!(
+                (share - pct as f64).abs() < 1.0,
+                "{pct}% asked, {share}% read"
+            );
+        }
+    }
 }

@@ -50,6 +50,8 @@ const NAMES: &[&str] = &[
     "process_resident_memory_bytes",
     "process_open_fds",
     "process_start_time_seconds",
+    // ectd's own: where a proposal's time goes.
+    "ectd_server_proposal_stage_duration_seconds",
 ];
 
 /// promtool's lint complaints about names etcd itself gives to gauges; ectd keeps
@@ -195,6 +197,21 @@ fn metrics_have_etcds_names_and_move_under_load() {
         r#"grpc_server_handling_seconds_count{grpc_method="Put",grpc_service="etcdserverpb.KV",grpc_type="unary"}"#,
         5.0,
     );
+    // A lone member leads, so each of its five puts and the delete passes every
+    // stage, notify included: each changed a key.
+    for stage in [
+        "queue",
+        "commit",
+        "apply_wait",
+        "apply",
+        "notify",
+        "wake",
+        "total",
+    ] {
+        let series =
+            format!(r#"ectd_server_proposal_stage_duration_seconds_count{{stage="{stage}"}}"#);
+        moved(&series, 6.0);
+    }
     assert_eq!(sample(&after, "etcd_server_has_leader"), 1.0);
     assert_eq!(sample(&after, "etcd_server_is_leader"), 1.0);
     assert_eq!(sample(&after, "etcd_debugging_mvcc_keys_total"), 4.0);

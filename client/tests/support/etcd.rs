@@ -20,6 +20,7 @@ const STARTUP: Duration = Duration::from_secs(30);
 /// TLS on a member's client port: etcd serves `https://` with
 /// `cert_file`/`key_file` and accepts only clients whose certificate is
 /// signed by `trusted_ca_file` (`--client-cert-auth`).
+#[derive(Clone)]
 pub struct ServerTls {
     pub cert_file: PathBuf,
     pub key_file: PathBuf,
@@ -86,18 +87,30 @@ impl Etcd {
     }
 
     fn launch_new(server: PathBuf, extra_args: &[&str], tls: Option<ServerTls>) -> Etcd {
-        let mut etcd = Etcd {
-            endpoint: format!("127.0.0.1:{}", free_port()),
-            extra_args: extra_args.iter().map(|a| a.to_string()).collect(),
-            tls,
-            etcd: server,
-            etcdctl: binary("ETCDCTL_BIN", "/usr/bin/etcdctl"),
-            peer_port: free_port(),
-            child: None,
-            dir: tempfile::tempdir().expect("temp dir"),
-        };
-        etcd.launch();
-        etcd
+        let mut attempt = 1;
+        loop {
+            let mut etcd = Etcd {
+                endpoint: format!("127.0.0.1:{}", free_port()),
+                extra_args: extra_args.iter().map(|a| a.to_string()).collect(),
+                tls: tls.clone(),
+                etcd: server.clone(),
+                etcdctl: binary("ETCDCTL_BIN", "/usr/bin/etcdctl"),
+                peer_port: free_port(),
+                child: None,
+                dir: tempfile::tempdir().expect("temp dir"),
+            };
+            match etcd.try_launch() {
+                Ok(()) => return etcd,
+                // Another test bound a port between its pick and the member's
+                // bind: pick new ones.
+                Err(log)
+                    if attempt < 5 && log.to_lowercase().contains("address already in use") =>
+                {
+                    attempt += 1;
+                }
+                Err(log) => panic!("{log}"),
+            }
+        }
     }
 
     /// Kills the member at once (SIGKILL), as a crash would.
@@ -119,6 +132,14 @@ impl Etcd {
     }
 
     fn launch(&mut self) {
+        if let Err(log) = self.try_launch() {
+            panic!("{log}");
+        }
+    }
+
+    /// Starts the member and waits until it serves; the reason and the log if it
+    /// does not.
+    fn try_launch(&mut self) -> Result<(), String> {
         let log = std::fs::OpenOptions::new()
             .create(true)
             .append(true)
@@ -163,12 +184,16 @@ impl Etcd {
             .spawn()
             .expect("start etcd");
         self.child = Some(child);
-        self.wait_ready();
+        self.wait_ready()
     }
 
-    fn wait_ready(&self) {
+    fn wait_ready(&mut self) -> Result<(), String> {
         let deadline = Instant::now() + STARTUP;
         loop {
+            let exited = self
+                .child
+                .as_mut()
+                .and_then(|c| c.try_wait().ok().flatten());
             let probe = Command::new(&self.etcdctl)
                 .env("ETCDCTL_API", "3")
                 .args(["--endpoints", &self.endpoint, "--command-timeout=1s"])
@@ -178,14 +203,16 @@ impl Etcd {
                 .output()
                 .expect("run etcdctl");
             if probe.status.success() {
-                return;
+                return Ok(());
             }
-            assert!(
-                Instant::now() < deadline,
-                "etcd at {} did not become ready; log:\n{}",
-                self.endpoint,
-                std::fs::read_to_string(self.log()).unwrap_or_default()
-            );
+            if exited.is_some() || Instant::now() >= deadline {
+                self.kill();
+                return Err(format!(
+                    "etcd at {} did not become ready; log:\n{}",
+                    self.endpoint,
+                    std::fs::read_to_string(self.log()).unwrap_or_default()
+                ));
+            }
             std::thread::sleep(Duration::from_millis(200));
         }
     }

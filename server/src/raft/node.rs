@@ -1,7 +1,7 @@
 //! The raft loop: one thread, sole owner of the `RawNode`, following raft-rs 0.7's
 //! Ready protocol step by step (see `docs/design.md`).
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::mpsc::{Receiver, RecvTimeoutError, Sender};
 use std::sync::Arc;
@@ -20,6 +20,14 @@ use protobuf::Message as _;
 /// Entries kept in memory behind the last applied one, for slow followers.
 const LOG_TAIL_KEPT: u64 = 10_000;
 
+/// Most of the leader's own proposals timed until commit at once; older ones stop
+/// being timed.
+const MAX_TIMED_PROPOSALS: usize = 65_536;
+
+fn secs(d: Duration) -> f64 {
+    d.as_secs_f64()
+}
+
 /// What the rest of the member asks of the raft loop.
 pub enum Request {
     /// Propose an entry; `dropped` fires if raft refuses it (no leader known).
@@ -28,6 +36,8 @@ pub enum Request {
         data: Vec<u8>,
         /// Told when the proposal was dropped.
         dropped: oneshot::Sender<()>,
+        /// When it was sent, for the queue stage's histogram.
+        sent: Instant,
     },
     /// Ask for a read index; `reply` receives the index reads must wait for.
     ReadIndex {
@@ -65,8 +75,8 @@ pub enum Request {
 
 /// What the raft loop hands to apply, in log order.
 pub enum ToApply {
-    /// Committed entries.
-    Entries(Vec<Entry>),
+    /// Committed entries, and when the raft loop handed them over.
+    Entries(Vec<Entry>, Instant),
     /// Replace the state machine with the snapshot in `dir` (at `index`/`term`);
     /// answer on `done` once it is installed.
     Snapshot {
@@ -187,6 +197,9 @@ struct Loop {
     heartbeats: HashMap<u64, Instant>,
     /// Each peer's round-trip histogram, resolved once.
     rtt: HashMap<u64, prometheus::Histogram>,
+    /// This leader's own proposals not yet handed to apply: their log index and
+    /// when raft took them, for the commit stage's histogram.
+    proposed: VecDeque<(u64, Instant)>,
 }
 
 /// Starts the raft loop on its own thread over `store` and `wal`. Committed entries
@@ -231,6 +244,7 @@ pub fn spawn(
         metrics: settings.metrics.clone(),
         heartbeats: HashMap::new(),
         rtt: HashMap::new(),
+        proposed: VecDeque::new(),
     };
     let tick = settings.tick;
     let thread = std::thread::Builder::new()
@@ -321,9 +335,25 @@ impl Loop {
     /// Handles one request; false means stop.
     fn handle(&mut self, req: Request) -> bool {
         match req {
-            Request::Propose { data, dropped } => {
+            Request::Propose {
+                data,
+                dropped,
+                sent,
+            } => {
+                let taken = Instant::now();
+                self.metrics.stages.queue.observe(secs(taken - sent));
+                let before = self.node.raft.raft_log.last_index();
                 if self.node.propose(Vec::new(), data).is_err() {
                     let _ = dropped.send(());
+                } else {
+                    let index = self.node.raft.raft_log.last_index();
+                    if index > before {
+                        // Appended here, so this member leads: time its commit.
+                        if self.proposed.len() >= MAX_TIMED_PROPOSALS {
+                            self.proposed.pop_front();
+                        }
+                        self.proposed.push_back((index, taken));
+                    }
                 }
             }
             Request::ReadIndex { ctx, reply } => {
@@ -461,9 +491,17 @@ impl Loop {
             }
         }
         let last = entries.last().map(|e| e.index).expect("non-empty");
+        let handed = Instant::now();
+        while let Some(&(index, taken)) = self.proposed.front() {
+            if index > last {
+                break;
+            }
+            self.proposed.pop_front();
+            self.metrics.stages.commit.observe(secs(handed - taken));
+        }
         if self
             .committed
-            .blocking_send(ToApply::Entries(entries))
+            .blocking_send(ToApply::Entries(entries, handed))
             .is_err()
         {
             return false;
@@ -598,6 +636,10 @@ impl Loop {
         self.status
             .commit
             .store(r.raft_log.committed, Ordering::Release);
+        if r.state != StateRole::Leader {
+            // What a deposed leader proposed may never commit.
+            self.proposed.clear();
+        }
         if r.state != StateRole::Leader && !self.reads.is_empty() && r.leader_id == 0 {
             // Without a leader no read index will come; let the waiters time out fast.
             self.reads.clear();

@@ -4,6 +4,7 @@
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::thread::JoinHandle;
+use std::time::Instant;
 
 use ectd_proto::raftcmd::Member;
 use protobuf::Message as _;
@@ -30,6 +31,8 @@ pub(super) struct ApplyTask {
     pub(super) hub: Arc<Hub>,
     /// Counts entries slower to apply than [`crate::metrics::SLOW_APPLY`].
     pub(super) slow_apply: prometheus::IntCounter,
+    /// Where the apply stages of a proposal's time are recorded.
+    pub(super) stages: crate::metrics::ProposalStages,
     /// Where a command refused for this member's quota goes (with its waiter),
     /// so that a NOSPACE alarm is raised before it is answered.
     pub(super) nospace: NospaceSender,
@@ -56,6 +59,7 @@ pub(super) fn spawn_apply(
         learner,
         hub,
         slow_apply,
+        stages,
         nospace,
     } = task;
     let note_membership = move |members: &[Member]| {
@@ -69,8 +73,8 @@ pub(super) fn spawn_apply(
             let (flush_tx, flusher) = spawn_flusher(applier.engine(), durable);
             let mut last_durable = persisted;
             while let Some(item) = committed.blocking_recv() {
-                let entries = match item {
-                    ToApply::Entries(entries) => entries,
+                let (entries, handed) = match item {
+                    ToApply::Entries(entries, handed) => (entries, handed),
                     ToApply::Snapshot {
                         dir,
                         index,
@@ -110,7 +114,7 @@ pub(super) fn spawn_apply(
                         }
                         let waiter = waiters.lock().expect("waiters lock").remove(&cc.id);
                         if let Some(w) = waiter {
-                            let _ = w.send(Ok(Output::ConfChanged));
+                            let _ = w.send((Ok(Output::ConfChanged), Instant::now()));
                         }
                         continue;
                     }
@@ -118,14 +122,19 @@ pub(super) fn spawn_apply(
                         continue;
                     }
                     fail::fail_point!("apply_before_entry");
-                    let started = std::time::Instant::now();
+                    let started = Instant::now();
+                    stages.apply_wait.observe((started - handed).as_secs_f64());
                     let done = applier.apply(e.index, e.term, &e.data);
-                    if started.elapsed() > crate::metrics::SLOW_APPLY {
+                    let applied_in = started.elapsed();
+                    stages.apply.observe(applied_in.as_secs_f64());
+                    if applied_in > crate::metrics::SLOW_APPLY {
                         slow_apply.inc();
                     }
                     fail::fail_point!("apply_after_entry");
                     if !done.changes.is_empty() {
+                        let notifying = Instant::now();
                         hub.notify(done.revision, &done.changes);
+                        stages.notify.observe(notifying.elapsed().as_secs_f64());
                     }
                     if done.membership_changed {
                         note_membership(&applier.members());
@@ -143,12 +152,12 @@ pub(super) fn spawn_apply(
                             Err(mpsc::error::TrySendError::Full((w, o)))
                             | Err(mpsc::error::TrySendError::Closed((w, o))) => {
                                 if let Some(w) = w {
-                                    let _ = w.send(o);
+                                    let _ = w.send((o, Instant::now()));
                                 }
                             }
                         }
                     } else if let Some(w) = waiter {
-                        let _ = w.send(done.outcome);
+                        let _ = w.send((done.outcome, Instant::now()));
                     }
                 }
                 applied.send_replace(last);

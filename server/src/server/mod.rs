@@ -16,7 +16,7 @@ use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use ectd_proto::etcdserverpb::ResponseHeader;
 use ectd_proto::raftcmd::{command::Op, Command, Member, Publish};
@@ -57,9 +57,11 @@ pub struct Limits {
     pub election_timeout: Duration,
 }
 
-type Waiters = Arc<Mutex<HashMap<u64, oneshot::Sender<Outcome>>>>;
+/// A proposal's outcome, and when apply (or the NOSPACE task) answered it.
+type Answer = (Outcome, Instant);
+type Waiters = Arc<Mutex<HashMap<u64, oneshot::Sender<Answer>>>>;
 /// A command refused for the quota, with whoever waits for it.
-type Refused = (Option<oneshot::Sender<Outcome>>, Outcome);
+type Refused = (Option<oneshot::Sender<Answer>>, Outcome);
 type NospaceSender = mpsc::Sender<Refused>;
 /// Refusals waiting for this member's NOSPACE alarm; more are answered at once.
 const NOSPACE_QUEUE: usize = 256;
@@ -274,6 +276,7 @@ impl Server {
                 learner: learner.clone(),
                 hub: hub.clone(),
                 slow_apply: metrics.slow_apply.clone(),
+                stages: metrics.stages.clone(),
                 nospace: nospace_tx,
             },
             committed_rx,
@@ -567,8 +570,12 @@ impl Server {
         if data.len() > self.limits.max_request_bytes {
             return Err(Error::RequestTooLarge);
         }
-        self.propose_and_wait(request_id, |dropped| Request::Propose { data, dropped })
-            .await
+        self.propose_and_wait(request_id, |dropped| Request::Propose {
+            data,
+            dropped,
+            sent: Instant::now(),
+        })
+        .await
     }
 
     /// Proposes a membership change and waits until it is applied on this member.
@@ -592,7 +599,8 @@ impl Server {
         request: impl FnOnce(oneshot::Sender<()>) -> Request,
     ) -> Outcome {
         let raft = self.raft_sender()?;
-        let (done_tx, done_rx) = oneshot::channel();
+        let started = Instant::now();
+        let (done_tx, done_rx) = oneshot::channel::<Answer>();
         let (dropped_tx, mut dropped_rx) = oneshot::channel();
         self.waiters
             .lock()
@@ -609,7 +617,15 @@ impl Server {
         }
         let _pending = Pending::new(&self.metrics);
         let outcome = tokio::select! {
-            res = done_rx => res.unwrap_or(Err(Error::Stopped)),
+            res = done_rx => match res {
+                Ok((outcome, answered)) => {
+                    let stages = &self.metrics.stages;
+                    stages.wake.observe(answered.elapsed().as_secs_f64());
+                    stages.total.observe(started.elapsed().as_secs_f64());
+                    outcome
+                }
+                Err(_) => Err(Error::Stopped),
+            },
             Ok(()) = &mut dropped_rx => {
                 Err(if self.status.leader() == 0 { Error::NoLeader } else { Error::Timeout })
             }

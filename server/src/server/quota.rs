@@ -71,7 +71,7 @@ pub(super) async fn raise_nospace(
             }
         }
         if let Some(w) = waiter {
-            let _ = w.send(outcome);
+            let _ = w.send((outcome, std::time::Instant::now()));
         }
     }
 }
