@@ -1,7 +1,8 @@
 //! Leases across members: expiry deletes a lease's keys at one revision on every
 //! member, a leader kill neither resets nor shortens a lease's remaining TTL, and
 //! keep-alives sent to a follower keep a lease alive through a leader kill, and
-//! keep-alives the leader answers reach the members that outlive it.
+//! keep-alives the leader answers reach the members that outlive it, and a leader
+//! cut off from the others stops answering keep-alives.
 
 use std::collections::BTreeSet;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -598,4 +599,68 @@ async fn keep_alive_through_leader() {
             i + 1
         );
     }
+}
+
+#[test]
+fn a_leader_cut_off_from_the_others_stops_answering_keep_alives() {
+    run(keep_alive_on_a_cut_off_leader());
+}
+
+/// The leader answers keep-alives from memory only while it knows a quorum
+/// follows it: once both followers are stopped, a keep-alive sent more than half
+/// an election timeout later gets no TTL from it, although raft has not yet
+/// made it step down (check-quorum takes a whole election timeout for that).
+async fn keep_alive_on_a_cut_off_leader() {
+    const TTL: i64 = 30;
+    let (mut cl, clients, _, leader) = three_with_a_leader().await;
+    let followers = [(leader + 1) % 3, (leader + 2) % 3];
+    let id = grant(&clients[leader], TTL).await;
+    let (tx, rx) = mpsc::unbounded_channel();
+    let mut answers = clients[leader]
+        .lease()
+        .lease_keep_alive(UnboundedReceiverStream::new(rx))
+        .await
+        .expect("open a keep-alive stream")
+        .into_inner();
+    let ask = |what: &str| {
+        tx.send(LeaseKeepAliveRequest { id })
+            .unwrap_or_else(|e| panic!("{what}: {e}"));
+    };
+    // Answered from memory while the followers run (twice, so that the second
+    // uses the confirmation the first made).
+    for round in 0..2 {
+        ask("keep-alive");
+        let r = within(10, "a keep-alive with every member up", answers.message())
+            .await
+            .expect("keep-alive answered")
+            .expect("keep-alive stream open");
+        assert_eq!(r.ttl, TTL, "round {round}: {r:?}");
+    }
+    for &i in &followers {
+        cl.members[i].signal("STOP");
+    }
+    let cut = Instant::now();
+    tokio::time::sleep(ELECTION * 3 / 5).await;
+    ask("keep-alive on the cut-off leader");
+    let late = tokio::time::timeout(Duration::from_secs(2), answers.message()).await;
+    let sent_after = ELECTION * 3 / 5;
+    for &i in &followers {
+        cl.members[i].signal("CONT");
+    }
+    match late {
+        Err(_) | Ok(Err(_)) | Ok(Ok(None)) => {}
+        Ok(Ok(Some(r))) => assert!(
+            r.ttl <= 0,
+            "a keep-alive sent {sent_after:?} after the leader was cut off from both followers renewed the lease: {r:?} (answered {:?} after the cut)",
+            cut.elapsed()
+        ),
+    }
+    cl.wait_all_ready();
+    // The lease is still there once the members are back.
+    let (again, _) = agreed_leader(&clients, &member_ids(&clients).await, &[0, 1, 2]).await;
+    let left = time_to_live(&clients[again], id).await.ttl;
+    assert!(
+        left > 0,
+        "the lease is gone after the followers came back: {left}"
+    );
 }
