@@ -78,3 +78,37 @@ pub(super) async fn read_batcher(
         }
     }
 }
+
+impl Server {
+    /// One ReadIndex round: the read index, then apply reaching it.
+    async fn read_index_round(&self, ctx: u64) -> Result<(), Error> {
+        if self.status.leader() == 0 {
+            return Err(Error::NoLeader);
+        }
+        let raft = self.raft_sender()?;
+        let (tx, rx) = oneshot::channel();
+        raft.send(Request::ReadIndex { ctx, reply: tx })
+            .map_err(|_| Error::Stopped)?;
+        let index = match tokio::time::timeout(self.limits.request_timeout, rx).await {
+            Ok(Ok(i)) => i,
+            Ok(Err(_)) => {
+                return Err(if self.status.leader() == 0 {
+                    Error::NoLeader
+                } else {
+                    Error::Timeout
+                })
+            }
+            Err(_) => return Err(Error::Timeout),
+        };
+        let mut applied = self.applied.clone();
+        let reached = tokio::time::timeout(self.limits.request_timeout, async {
+            applied.wait_for(|a| *a >= index).await.is_ok()
+        })
+        .await;
+        match reached {
+            Ok(true) => Ok(()),
+            Ok(false) => Err(Error::Stopped),
+            Err(_) => Err(Error::Timeout),
+        }
+    }
+}
