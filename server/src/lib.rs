@@ -27,6 +27,7 @@ pub mod apply;
 pub mod auth;
 pub mod backup;
 pub mod bootstrap;
+pub mod coalesce;
 pub mod config;
 pub mod downgrade;
 pub mod engine;

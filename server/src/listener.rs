@@ -8,6 +8,7 @@ use hyper_util::rt::{TokioExecutor, TokioIo};
 use tokio::net::TcpListener;
 
 use crate::api::authority::AuthorityFix;
+use crate::coalesce::Coalescing;
 
 /// How long a client may take to finish its TLS handshake.
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
@@ -124,6 +125,7 @@ async fn serve_conn<R, W, S>(
     S::Future: Send + 'static,
 {
     let svc = hyper_util::service::TowerToHyperService::new(app);
+    let w = Coalescing::new(w);
     let result = if fix_authority {
         let io = TokioIo::new(AuthorityFix::new(r, w));
         let conn = builder.serve_connection_with_upgrades(io, svc);

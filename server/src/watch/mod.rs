@@ -10,6 +10,7 @@
 //! a slow client delays only its own stream and costs at most one full outbox.
 
 mod fragment;
+mod frame;
 mod outbox;
 mod stream;
 
@@ -23,6 +24,8 @@ use ectd_proto::mvccpb::{event::EventType, Event};
 
 use crate::mvcc::Store;
 use crate::raft::RaftStatus;
+pub use frame::Frame;
+use frame::SharedEvents;
 use outbox::Refused;
 pub use stream::WatchStream;
 use stream::Watcher;
@@ -94,11 +97,13 @@ impl Spec {
 
     /// Whether the watcher is told of `ev` (its key and the event filters).
     pub fn wants(&self, ev: &Event) -> bool {
+        self.wants_type(ev) && ev.kv.as_ref().is_some_and(|kv| self.matches(&kv.key))
+    }
+
+    /// Whether the event filters let `ev` through, whatever its key.
+    fn wants_type(&self, ev: &Event) -> bool {
         let put = ev.r#type == EventType::Put as i32;
-        if (put && self.no_put) || (!put && self.no_delete) {
-            return false;
-        }
-        ev.kv.as_ref().is_some_and(|kv| self.matches(&kv.key))
+        !((put && self.no_put) || (!put && self.no_delete))
     }
 }
 
@@ -262,63 +267,90 @@ impl Hub {
     /// Never waits: a watcher whose stream cannot take its response now falls
     /// behind and catches up from history. Each stream's outbox is locked and woken
     /// once per revision, however many of its watchers the revision concerns.
+    ///
+    /// The events are encoded once per watched range and shape (filters and
+    /// previous versions): every watcher sent the same events shares their bytes.
     pub fn notify(&self, rev: i64, changes: &[Event]) {
         let mut st = self.lock();
         st.rev = rev;
         if st.synced.is_empty() {
             return;
         }
-        let mut matched: FxHashMap<WatcherRef, Vec<&Event>> = FxHashMap::default();
-        for ev in changes {
-            let Some(kv) = &ev.kv else { continue };
-            if let Some(set) = st.by_key.get(&kv.key) {
+        let header = self.header(rev);
+        // Per stream: the watchers concerned and the responses of each.
+        type Batch = (Arc<stream::StreamShared>, Vec<WatcherRef>, Vec<Vec<Frame>>);
+        let mut batches: FxHashMap<u64, Batch> = FxHashMap::default();
+        {
+            let st = &*st;
+            let mut deliver = |selected: &[u32], set: &FxHashSet<WatcherRef>| {
+                let mut shapes: [Option<Option<Arc<SharedEvents>>>; 8] = Default::default();
                 for r in set {
-                    matched.entry(*r).or_default().push(ev);
+                    let Some(s) = st.synced.get(r) else { continue };
+                    let w = &s.watcher;
+                    if w.next_rev > rev {
+                        continue;
+                    }
+                    let spec = &w.spec;
+                    let shape = usize::from(spec.no_put)
+                        | usize::from(spec.no_delete) << 1
+                        | usize::from(spec.prev_kv) << 2;
+                    let shared = shapes[shape].get_or_insert_with(|| {
+                        let evs = selected
+                            .iter()
+                            .map(|&i| &changes[i as usize])
+                            .filter(|ev| spec.wants_type(ev));
+                        let shared = SharedEvents::encode(evs, spec.prev_kv);
+                        (!shared.is_empty()).then(|| Arc::new(shared))
+                    });
+                    let Some(events) = shared else { continue };
+                    let frame = Frame::Shared {
+                        header,
+                        watch_id: w.id,
+                        events: events.clone(),
+                    };
+                    let msgs = if spec.fragment
+                        && events.len() >= 2
+                        && frame.encoded_len() >= self.max_response_bytes
+                    {
+                        fragment::split(frame.into_response(), true, self.max_response_bytes)
+                            .into_iter()
+                            .map(Frame::One)
+                            .collect()
+                    } else {
+                        vec![frame]
+                    };
+                    let batch = batches
+                        .entry(w.stream.id)
+                        .or_insert_with(|| (w.stream.clone(), Vec::new(), Vec::new()));
+                    batch.1.push(*r);
+                    batch.2.push(msgs);
                 }
-            }
-            for ((key, end), set) in &st.ranged {
-                if in_range(key, end, &kv.key) {
-                    for r in set {
-                        matched.entry(*r).or_default().push(ev);
+            };
+            if !st.by_key.is_empty() {
+                let mut keyed: FxHashMap<&[u8], Vec<u32>> = FxHashMap::default();
+                for (i, ev) in changes.iter().enumerate() {
+                    let Some(kv) = &ev.kv else { continue };
+                    if st.by_key.contains_key(&kv.key) {
+                        keyed.entry(&kv.key).or_default().push(i as u32);
+                    }
+                }
+                for (key, selected) in keyed {
+                    if let Some(set) = st.by_key.get(key) {
+                        deliver(&selected, set);
                     }
                 }
             }
-        }
-        // Per stream: the watchers concerned and the responses of each.
-        type Batch = (
-            Arc<stream::StreamShared>,
-            Vec<WatcherRef>,
-            Vec<Vec<WatchResponse>>,
-        );
-        let mut batches: FxHashMap<u64, Batch> = FxHashMap::default();
-        for (r, evs) in matched {
-            let Some(s) = st.synced.get(&r) else {
-                continue;
-            };
-            let w = &s.watcher;
-            if w.next_rev > rev {
-                continue;
+            let mut selected = Vec::new();
+            for ((key, end), set) in &st.ranged {
+                selected.clear();
+                selected.extend(changes.iter().enumerate().filter_map(|(i, ev)| {
+                    let kv = ev.kv.as_ref()?;
+                    in_range(key, end, &kv.key).then_some(i as u32)
+                }));
+                if !selected.is_empty() {
+                    deliver(&selected, set);
+                }
             }
-            let events: Vec<Event> = evs
-                .into_iter()
-                .filter(|ev| w.spec.wants(ev))
-                .map(|ev| w.shape(ev.clone()))
-                .collect();
-            if events.is_empty() {
-                continue;
-            }
-            let resp = WatchResponse {
-                header: self.header(rev),
-                watch_id: w.id,
-                events,
-                ..Default::default()
-            };
-            let msgs = fragment::split(resp, w.spec.fragment, self.max_response_bytes);
-            let batch = batches
-                .entry(w.stream.id)
-                .or_insert_with(|| (w.stream.clone(), Vec::new(), Vec::new()));
-            batch.1.push(r);
-            batch.2.push(msgs);
         }
         for (stream, refs, msgs) in batches.into_values() {
             let results = stream.outbox.try_push_each(msgs);
@@ -376,7 +408,7 @@ impl Hub {
                     ..Default::default()
                 };
                 // A full outbox means the client is busy with events anyway.
-                let _ = s.watcher.stream.outbox.try_push(vec![resp]);
+                let _ = s.watcher.stream.outbox.try_push(vec![Frame::One(resp)]);
             }
             s.quiet = true;
         }

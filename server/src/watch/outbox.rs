@@ -6,9 +6,9 @@
 use std::collections::VecDeque;
 use std::sync::Mutex;
 
-use ectd_proto::etcdserverpb::WatchResponse;
-use prost::Message as _;
 use tokio::sync::Notify;
+
+use super::frame::Frame;
 
 /// Most responses queued per stream.
 const MAX_MESSAGES: usize = 1024;
@@ -33,7 +33,7 @@ pub(super) struct Room {
 
 #[derive(Default)]
 struct Queue {
-    items: VecDeque<(WatchResponse, usize)>,
+    items: VecDeque<(Frame, usize)>,
     bytes: usize,
     closed: bool,
 }
@@ -62,7 +62,7 @@ impl Outbox {
     }
 
     /// Queues all of `msgs` or none of them.
-    pub(super) fn try_push(&self, msgs: Vec<WatchResponse>) -> Result<(), Refused> {
+    pub(super) fn try_push(&self, msgs: Vec<Frame>) -> Result<(), Refused> {
         let sizes: Vec<usize> = msgs.iter().map(|m| m.encoded_len()).collect();
         let total: usize = sizes.iter().sum();
         let mut q = self.lock();
@@ -85,11 +85,8 @@ impl Outbox {
 
     /// Queues each group of responses whole or not at all, in order, under one lock
     /// and with one wake-up of the consumer; says for each group whether it was queued.
-    pub(super) fn try_push_each(
-        &self,
-        groups: Vec<Vec<WatchResponse>>,
-    ) -> Vec<Result<(), Refused>> {
-        let sized: Vec<Vec<(WatchResponse, usize)>> = groups
+    pub(super) fn try_push_each(&self, groups: Vec<Vec<Frame>>) -> Vec<Result<(), Refused>> {
+        let sized: Vec<Vec<(Frame, usize)>> = groups
             .into_iter()
             .map(|g| {
                 g.into_iter()
@@ -131,7 +128,7 @@ impl Outbox {
     /// Queues a small control response (created, canceled, progress) regardless of
     /// the bounds; callers that take requests from the client first wait for
     /// [`Outbox::writable`], which keeps these bounded too.
-    pub(super) fn force_push(&self, msg: WatchResponse) {
+    pub(super) fn force_push(&self, msg: Frame) {
         let size = msg.encoded_len();
         let mut q = self.lock();
         if q.closed {
@@ -174,7 +171,7 @@ impl Outbox {
     }
 
     /// The next response; `None` once closed.
-    pub(super) async fn pop(&self) -> Option<WatchResponse> {
+    pub(super) async fn pop(&self) -> Option<Frame> {
         loop {
             {
                 let mut q = self.lock();
@@ -213,12 +210,17 @@ impl Outbox {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use ectd_proto::etcdserverpb::WatchResponse;
 
-    fn msg(id: i64) -> WatchResponse {
-        WatchResponse {
+    fn msg(id: i64) -> Frame {
+        Frame::One(WatchResponse {
             watch_id: id,
             ..Default::default()
-        }
+        })
+    }
+
+    fn id_of(f: Frame) -> i64 {
+        f.into_response().watch_id
     }
 
     #[tokio::test]
@@ -231,7 +233,7 @@ mod tests {
             matches!(ob.try_push(vec![msg(-1), msg(-2)]), Err(Refused::Full(_))),
             "a full outbox must refuse"
         );
-        assert_eq!(ob.pop().await.unwrap().watch_id, 0);
+        assert_eq!(id_of(ob.pop().await.unwrap()), 0);
         assert!(ob.try_push(vec![msg(7)]).is_ok());
         assert_eq!(ob.len(), MAX_MESSAGES);
         ob.close();
@@ -261,7 +263,7 @@ mod tests {
         assert_eq!(ob.len(), MAX_MESSAGES);
         let mut tail = Vec::new();
         for _ in 0..MAX_MESSAGES {
-            tail.push(ob.pop().await.unwrap().watch_id);
+            tail.push(id_of(ob.pop().await.unwrap()));
         }
         assert_eq!(tail[MAX_MESSAGES - 3..], [100, 300, 301]);
         ob.close();
@@ -269,11 +271,11 @@ mod tests {
         assert!(matches!(closed[0], Err(Refused::Closed)));
     }
 
-    fn big(bytes: usize) -> WatchResponse {
-        WatchResponse {
+    fn big(bytes: usize) -> Frame {
+        Frame::One(WatchResponse {
             cancel_reason: "x".repeat(bytes),
             ..Default::default()
-        }
+        })
     }
 
     /// A producer refused a response that cannot fit beside what is queued must wait

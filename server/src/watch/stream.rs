@@ -8,6 +8,7 @@ use ectd_proto::etcdserverpb::{WatchCreateRequest, WatchResponse};
 use ectd_proto::mvccpb::{event::EventType, Event};
 use tokio::sync::Notify;
 
+use super::frame::Frame;
 use super::outbox::{Outbox, Refused, Room};
 use super::{fragment, Hub, Spec};
 use crate::mvcc::KvRead as _;
@@ -31,16 +32,6 @@ pub(super) struct Watcher {
     /// The first revision not yet sent.
     pub(super) next_rev: i64,
     pub(super) stream: Arc<StreamShared>,
-}
-
-impl Watcher {
-    /// `ev` as this watcher is sent it.
-    pub(super) fn shape(&self, mut ev: Event) -> Event {
-        if !self.spec.prev_kv {
-            ev.prev_kv = None;
-        }
-        ev
-    }
 }
 
 #[derive(Default)]
@@ -137,12 +128,16 @@ impl WatchStream {
             ..Default::default()
         };
         if spec.is_empty_range() {
-            self.shared.outbox.force_push(refused(EMPTY_RANGE));
+            self.shared
+                .outbox
+                .force_push(Frame::One(refused(EMPTY_RANGE)));
             return;
         }
         let id = if req.watch_id != 0 {
             if st.live.contains_key(&req.watch_id) {
-                self.shared.outbox.force_push(refused(DUPLICATE_ID));
+                self.shared
+                    .outbox
+                    .force_push(Frame::One(refused(DUPLICATE_ID)));
                 return;
             }
             req.watch_id
@@ -156,12 +151,12 @@ impl WatchStream {
         st.next_serial += 1;
         let serial = st.next_serial;
         st.live.insert(id, serial);
-        self.shared.outbox.force_push(WatchResponse {
+        self.shared.outbox.force_push(Frame::One(WatchResponse {
             header,
             watch_id: id,
             created: true,
             ..Default::default()
-        });
+        }));
         let next_rev = if req.start_revision == 0 {
             cur + 1
         } else {
@@ -194,14 +189,14 @@ impl WatchStream {
         let header = self.hub.header(hub.rev);
         drop(st);
         drop(hub);
-        self.shared.outbox.force_push(WatchResponse {
+        self.shared.outbox.force_push(Frame::One(WatchResponse {
             header,
             watch_id: -1,
             created: true,
             canceled: true,
             cancel_reason: reason.to_string(),
             ..Default::default()
-        });
+        }));
     }
 
     /// Cancels watcher `watch_id`; queues the `canceled` response. Unknown ids are
@@ -214,12 +209,12 @@ impl WatchStream {
         }
         hub.remove((self.shared.id, watch_id));
         st.lagging.retain(|w| w.id != watch_id);
-        self.shared.outbox.force_push(WatchResponse {
+        self.shared.outbox.force_push(Frame::One(WatchResponse {
             header: self.hub.header(hub.rev),
             watch_id,
             canceled: true,
             ..Default::default()
-        });
+        }));
     }
 
     /// Queues a progress notification (watch id -1) with the hub's revision once
@@ -229,7 +224,9 @@ impl WatchStream {
         let hub = self.hub.lock();
         let mut st = self.shared.lock();
         if st.lagging.is_empty() && st.catching == 0 {
-            self.shared.outbox.force_push(progress(&self.hub, hub.rev));
+            self.shared
+                .outbox
+                .force_push(Frame::One(progress(&self.hub, hub.rev)));
         } else {
             st.progress_pending = true;
         }
@@ -237,6 +234,12 @@ impl WatchStream {
 
     /// The next response to send; `None` once the stream is closed.
     pub async fn next(&self) -> Option<WatchResponse> {
+        self.next_frame().await.map(Frame::into_response)
+    }
+
+    /// The next response to send as it is queued (shared events stay encoded);
+    /// `None` once the stream is closed.
+    pub async fn next_frame(&self) -> Option<Frame> {
         self.shared.outbox.pop().await
     }
 
@@ -323,13 +326,13 @@ fn catch_up_round(
             // The id stays taken until the client cancels it, as in etcd.
             let st = shared.lock();
             if st.is_live(&w) {
-                shared.outbox.force_push(WatchResponse {
+                shared.outbox.force_push(Frame::One(WatchResponse {
                     header: hub.header(0),
                     watch_id: w.id,
                     canceled: true,
                     compact_revision: compact,
                     ..Default::default()
-                });
+                }));
             }
         } else {
             if w.next_rev <= 0 {
@@ -382,7 +385,10 @@ fn catch_up_round(
             events: evs,
             ..Default::default()
         };
-        let msgs = fragment::split(resp, w.spec.fragment, hub.max_response_bytes);
+        let msgs = fragment::split(resp, w.spec.fragment, hub.max_response_bytes)
+            .into_iter()
+            .map(Frame::One)
+            .collect();
         let st = shared.lock();
         if !st.is_live(&w) {
             continue;
@@ -422,6 +428,8 @@ fn resync(hub: &Hub, shared: &Arc<StreamShared>, watchers: Vec<Watcher>, taken: 
     }
     if st.progress_pending && st.lagging.is_empty() && st.catching == 0 {
         st.progress_pending = false;
-        shared.outbox.force_push(progress(hub, hub_st.rev));
+        shared
+            .outbox
+            .force_push(Frame::One(progress(hub, hub_st.rev)));
     }
 }

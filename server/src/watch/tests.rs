@@ -339,3 +339,91 @@ async fn watchers_sharing_a_range_each_get_the_change() {
         "prev_kv only for the watcher that asked for it"
     );
 }
+
+/// Watchers of one range with different shapes (filters, previous versions,
+/// fragmenting) are each sent their own selection of a revision, though the
+/// events of watchers of the same shape are encoded once and shared.
+#[tokio::test]
+async fn one_range_many_shapes_each_get_their_own_events() {
+    use ectd_proto::etcdserverpb::watch_create_request::FilterType;
+    let t = open();
+    t.write(&[("a", Some("old"))]);
+    let s = t.hub.open_stream();
+    let mut plain = create("a", "c", 0, false);
+    let with_prev = create("a", "c", 0, true);
+    let mut no_put = create("a", "c", 0, true);
+    no_put.filters = vec![FilterType::Noput as i32];
+    let mut no_delete = create("a", "c", 0, false);
+    no_delete.filters = vec![FilterType::Nodelete as i32];
+    plain.watch_id = 10;
+    let mut twin = plain.clone();
+    twin.watch_id = 11;
+    let mut fragmented = create("a", "c", 0, false);
+    fragmented.fragment = true;
+    fragmented.watch_id = 20;
+    for (id, c) in [(1, with_prev), (2, no_put), (3, no_delete)]
+        .into_iter()
+        .map(|(id, mut c)| {
+            c.watch_id = id;
+            (id, c)
+        })
+        .chain([(10, plain), (11, twin), (20, fragmented)])
+    {
+        s.create(&c);
+        assert_eq!(next(&s).await.watch_id, id);
+    }
+    let big = "v".repeat(600 << 10);
+    let rev = t.write(&[("a", None), ("b", Some(&big)), ("b2", Some(&big))]);
+    let mut got = std::collections::BTreeMap::new();
+    let mut fragments = Vec::new();
+    while got.len() < 6 {
+        let r = next(&s).await;
+        assert_eq!(r.header.unwrap().revision, rev);
+        if r.watch_id == 20 {
+            fragments.push(r.fragment);
+            let e: &mut Vec<_> = got.entry(20).or_default();
+            e.extend(r.events.clone());
+            if r.fragment {
+                continue;
+            }
+        } else {
+            assert!(!r.fragment, "only the watcher that asked is fragmented");
+            got.insert(r.watch_id, r.events.clone());
+        }
+    }
+    let keys = |id: i64| -> Vec<(String, bool, bool)> {
+        got[&id]
+            .iter()
+            .map(|e| {
+                let kv = e.kv.as_ref().unwrap();
+                (
+                    String::from_utf8(kv.key.clone()).unwrap(),
+                    e.r#type == EventType::Put as i32,
+                    e.prev_kv.is_some(),
+                )
+            })
+            .collect()
+    };
+    let all = vec![
+        ("a".to_string(), false, false),
+        ("b".to_string(), true, false),
+        ("b2".to_string(), true, false),
+    ];
+    assert_eq!(keys(10), all);
+    assert_eq!(keys(11), all);
+    assert_eq!(keys(20), all);
+    // 1.2 MB in fragments of at most 1 MB: the delete and the first put, then
+    // the second put.
+    assert_eq!(fragments, [true, false]);
+    assert_eq!(
+        keys(1),
+        vec![
+            ("a".to_string(), false, true),
+            all[1].clone(),
+            all[2].clone()
+        ]
+    );
+    assert_eq!(keys(2), vec![("a".to_string(), false, true)]);
+    assert_eq!(keys(3), all[1..].to_vec());
+    assert_eq!(got[&1][0].prev_kv.as_ref().unwrap().value, b"old");
+}

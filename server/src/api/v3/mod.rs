@@ -12,6 +12,7 @@ pub mod lock;
 pub mod maintenance;
 mod recipes;
 pub mod watch;
+mod watch_grpc;
 mod watchdog;
 
 use std::sync::Arc;
@@ -21,7 +22,6 @@ use ectd_proto::etcdserverpb::cluster_server::ClusterServer;
 use ectd_proto::etcdserverpb::kv_server::KvServer;
 use ectd_proto::etcdserverpb::lease_server::LeaseServer;
 use ectd_proto::etcdserverpb::maintenance_server::MaintenanceServer;
-use ectd_proto::etcdserverpb::watch_server::WatchServer;
 use ectd_proto::v3electionpb::election_server::ElectionServer;
 use ectd_proto::v3lockpb::lock_server::LockServer;
 use tonic::service::Routes;
@@ -100,11 +100,10 @@ async fn routes(server: Arc<Server>) -> Routes {
     .add_service(MaintenanceServer::new(
         maintenance::MaintenanceService::new(server.clone()),
     ))
-    .add_service(
-        WatchServer::new(watch::WatchService::new(server.clone()))
-            .max_decoding_message_size(max)
-            .max_encoding_message_size(usize::MAX),
-    )
+    .add_service(watch_grpc::WatchServer::new(
+        watch::WatchService::new(server.clone()),
+        max,
+    ))
     .add_service(LeaseServer::new(lease::LeaseService::new(server.clone())))
     .add_service(LockServer::new(lock::LockService::new(server.clone())))
     .add_service(ElectionServer::new(election::ElectionService::new(

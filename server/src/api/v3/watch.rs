@@ -6,18 +6,18 @@ use std::pin::Pin;
 use std::sync::Arc;
 
 use ectd_proto::etcdserverpb::watch_request::RequestUnion;
-use ectd_proto::etcdserverpb::watch_server::Watch;
 use ectd_proto::etcdserverpb::{WatchCreateRequest, WatchRequest, WatchResponse};
 use futures::{Stream, StreamExt};
-use tonic::{Request, Response, Status, Streaming};
+use tonic::{Request, Status};
 
 use super::kv::{reject_learner, require_leader};
 use super::watchdog::{wants_leader, watchdog};
 use crate::error::Error;
 use crate::server::Server;
-use crate::watch::WatchStream;
+use crate::watch::{Frame, WatchStream};
 
 /// The Watch service of one member.
+#[derive(Clone)]
 pub struct WatchService {
     server: Arc<Server>,
 }
@@ -32,6 +32,9 @@ impl WatchService {
 /// The responses of one watch call.
 pub type ResponseStream =
     Pin<Box<dyn Stream<Item = Result<WatchResponse, Status>> + Send + 'static>>;
+
+/// The responses of one watch call as queued: shared events stay encoded.
+pub type FrameStream = Pin<Box<dyn Stream<Item = Result<Frame, Status>> + Send + 'static>>;
 
 // Refused watchers' cancel reasons: the gRPC status as Go prints it, as etcd
 // writes them.
@@ -126,6 +129,17 @@ impl WatchService {
     where
         S: Stream<Item = Result<WatchRequest, Status>> + Send + Unpin + 'static,
     {
+        let frames = self.open_frames(req)?;
+        Ok(Box::pin(frames.map(|f| f.map(Frame::into_response))))
+    }
+
+    /// [`WatchService::open`], with the responses as they were queued, for the
+    /// gRPC service to write without decoding them.
+    #[allow(clippy::result_large_err)] // the error every gRPC method returns
+    pub fn open_frames<S>(&self, req: Request<S>) -> Result<FrameStream, Status>
+    where
+        S: Stream<Item = Result<WatchRequest, Status>> + Send + Unpin + 'static,
+    {
         require_leader(&self.server, &req)?;
         reject_learner(&self.server)?;
         let dog = watchdog(&self.server, wants_leader(&req));
@@ -141,31 +155,19 @@ impl WatchService {
         let state = (stream, server, Some(dog));
         let out = futures::stream::unfold(state, |(stream, server, dog)| async move {
             let mut dog = dog?;
-            let mut resp = tokio::select! {
-                resp = stream.next() => resp?,
+            let mut frame = tokio::select! {
+                frame = stream.next_frame() => frame?,
                 status = &mut dog => {
                     stream.close();
                     return Some((Err(status), (stream, server, None)));
                 }
             };
-            let revision = resp.header.map_or(0, |h| h.revision);
+            let revision = frame.header().map_or(0, |h| h.revision);
             let mut header = server.header(0);
             header.revision = revision;
-            resp.header = Some(header);
-            Some((Ok(resp), (stream, server, Some(dog))))
+            frame.set_header(header);
+            Some((Ok(frame), (stream, server, Some(dog))))
         });
         Ok(Box::pin(out))
-    }
-}
-
-#[tonic::async_trait]
-impl Watch for WatchService {
-    type WatchStream = ResponseStream;
-
-    async fn watch(
-        &self,
-        req: Request<Streaming<WatchRequest>>,
-    ) -> Result<Response<Self::WatchStream>, Status> {
-        self.open(req).map(Response::new)
     }
 }
