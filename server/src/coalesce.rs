@@ -50,9 +50,6 @@ impl<W: AsyncWrite + Unpin> Coalescing<W> {
         }
         self.buf.clear();
         self.sent = 0;
-        if self.buf.capacity() > 4 * LIMIT {
-            self.buf = Vec::new();
-        }
         Poll::Ready(Ok(()))
     }
 }

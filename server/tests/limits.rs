@@ -753,3 +753,94 @@ async fn txn_that_crashes_etcd_3_4_is_refused_and_survived() {
     ectd.restart();
     assert_serves(&mut ectd, "a restart after the txns").await;
 }
+
+/// Opens a Watch stream, sends `body` as its one request message, and says what
+/// came back first: a response (`Ok`) or the status that ended the stream. The
+/// stream's own end without an error counts as `Ok` too.
+async fn raw_watch(m: &Member, body: Vec<u8>) -> Answer {
+    let mut g = tonic::client::Grpc::new(channel(m).await);
+    within(10, "waiting for the channel", g.ready())
+        .await
+        .expect("channel ready");
+    let what = format!("raw watch on {:?}", m.kind());
+    let opened = within(
+        10,
+        &what,
+        g.streaming(
+            tonic::Request::new(futures::stream::iter(vec![body])),
+            PathAndQuery::from_static("/etcdserverpb.Watch/Watch"),
+            RawCodec,
+        ),
+    )
+    .await;
+    let mut stream = match opened {
+        Ok(r) => r.into_inner(),
+        Err(s) => return Answer::Err(s.code(), s.message().to_string()),
+    };
+    match within(10, &what, stream.message()).await {
+        Ok(_) => Answer::Ok,
+        Err(s) => Answer::Err(s.code(), s.message().to_string()),
+    }
+}
+
+/// The Watch service decodes its requests itself: invalid protobuf and an
+/// oversized request are refused with etcd's codes, a valid request sent as raw
+/// bytes is answered, and the member keeps serving.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn garbage_on_a_watch_stream_is_refused_and_survived() {
+    let Both {
+        mut etcd,
+        mut ectd,
+        _dirs,
+    } = start_both(&[]).await;
+    let mut d = Diffs::default();
+    // A create request for the sentinel key, as bytes: field 1 (create_request),
+    // holding field 1 (key).
+    let mut create = vec![
+        0x0a,
+        SENTINEL_KEY.len() as u8 + 2,
+        0x0a,
+        SENTINEL_KEY.len() as u8,
+    ];
+    create.extend_from_slice(SENTINEL_KEY);
+    // The same with a 3 MiB key: past the default 1.5 MiB limit and its allowance.
+    let big = 3 * MIB;
+    let mut oversized = vec![0x0a];
+    let mut inner = vec![0x0a];
+    prost::encoding::encode_varint(big as u64, &mut inner);
+    inner.resize(inner.len() + big, b'k');
+    prost::encoding::encode_varint(inner.len() as u64, &mut oversized);
+    oversized.extend(inner);
+    let cases: Vec<(&str, Vec<u8>)> = vec![
+        ("invalid wire type 7", vec![0xff; 16]),
+        ("truncated create request", vec![0x0a, 0x10, 0x0a]),
+        ("oversized create request", oversized),
+        ("valid create request as raw bytes", create),
+    ];
+    for (what, body) in cases {
+        let a = raw_watch(&etcd, body.clone()).await;
+        let b = raw_watch(&ectd, body).await;
+        let code = |x: &Answer| match x {
+            Answer::Ok => None,
+            Answer::Err(c, _) => Some(*c),
+        };
+        if code(&a) != code(&b) {
+            d.0.push(format!("{what}:\n  etcd: {a:?}\n  ectd: {b:?}"));
+        }
+        assert_serves(&mut etcd, what).await;
+        assert_serves(&mut ectd, what).await;
+    }
+    // An unknown method of the Watch service.
+    let path = "/etcdserverpb.Watch/Nope";
+    let a = raw_call(&etcd, path, vec![]).await;
+    let b = raw_call(&ectd, path, vec![]).await;
+    assert!(
+        matches!(a, Answer::Err(Code::Unimplemented, _)),
+        "{path} on etcd: {a:?}"
+    );
+    if !matches!(b, Answer::Err(Code::Unimplemented, _)) {
+        d.0.push(format!("{path}:\n  etcd: {a:?}\n  ectd: {b:?}"));
+    }
+    assert_serves(&mut ectd, path).await;
+    d.finish();
+}

@@ -33,6 +33,20 @@ pub async fn rewrite(mut res: Response) -> Response {
     res
 }
 
+/// tonic's message-too-large status as grpc-go's (for a status that ends a
+/// stream in its trailers, where [`rewrite`] does not look); any other as it is.
+pub fn as_go(status: tonic::Status) -> tonic::Status {
+    if status.code() != tonic::Code::OutOfRange {
+        return status;
+    }
+    match parse_tonic_limit(status.message()) {
+        Some((found, limit)) => tonic::Status::resource_exhausted(format!(
+            "grpc: received message larger than max ({found} vs. {limit})"
+        )),
+        None => status,
+    }
+}
+
 /// `(found, limit)` from tonic's "found N bytes, the limit is: M bytes".
 fn parse_tonic_limit(msg: &str) -> Option<(u64, u64)> {
     let rest = msg.strip_prefix(TONIC_PREFIX)?;

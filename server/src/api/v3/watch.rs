@@ -90,13 +90,18 @@ fn credentials_of<T>(req: &Request<T>) -> Request<()> {
     creds
 }
 
+/// Why a call's request stream broke, for the response stream to end with.
+type Broken = Arc<std::sync::Mutex<Option<Status>>>;
+
 /// Takes the client's requests until it closes its side (the watchers keep
-/// running, as in etcd) or the stream breaks (everything is cancelled).
+/// running, as in etcd) or the stream breaks (everything is cancelled, and the
+/// status it broke with is left in `broken`).
 async fn take_requests<S>(
     server: Arc<Server>,
     creds: Request<()>,
     stream: Arc<WatchStream>,
     mut incoming: S,
+    broken: Broken,
 ) where
     S: Stream<Item = Result<WatchRequest, Status>> + Unpin,
 {
@@ -113,7 +118,8 @@ async fn take_requests<S>(
                 None => {}
             },
             None => return,
-            Some(Err(_)) => {
+            Some(Err(status)) => {
+                *broken.lock().expect("watch call status lock") = Some(status);
                 stream.close();
                 return;
             }
@@ -129,14 +135,25 @@ impl WatchService {
     where
         S: Stream<Item = Result<WatchRequest, Status>> + Send + Unpin + 'static,
     {
-        let frames = self.open_frames(req)?;
+        // etcd's gateway stops sending when a later request does not decode, and
+        // the call ends without an error.
+        let frames = self.calls(req, false)?;
         Ok(Box::pin(frames.map(|f| f.map(Frame::into_response))))
     }
 
-    /// [`WatchService::open`], with the responses as they were queued, for the
-    /// gRPC service to write without decoding them.
+    /// [`WatchService::open`] for the gRPC service: the responses as they were
+    /// queued, to write without decoding them, and a request that does not decode
+    /// (or is too large) ends the call with its status, as etcd's gRPC server does.
     #[allow(clippy::result_large_err)] // the error every gRPC method returns
     pub fn open_frames<S>(&self, req: Request<S>) -> Result<FrameStream, Status>
+    where
+        S: Stream<Item = Result<WatchRequest, Status>> + Send + Unpin + 'static,
+    {
+        self.calls(req, true)
+    }
+
+    #[allow(clippy::result_large_err)] // the error every gRPC method returns
+    fn calls<S>(&self, req: Request<S>, end_with_request_error: bool) -> Result<FrameStream, Status>
     where
         S: Stream<Item = Result<WatchRequest, Status>> + Send + Unpin + 'static,
     {
@@ -145,28 +162,38 @@ impl WatchService {
         let dog = watchdog(&self.server, wants_leader(&req));
         let stream = Arc::new(self.server.hub().open_stream());
         let creds = credentials_of(&req);
+        let broken = Broken::default();
         tokio::spawn(take_requests(
             self.server.clone(),
             creds,
             stream.clone(),
             req.into_inner(),
+            broken.clone(),
         ));
         let server = self.server.clone();
-        let state = (stream, server, Some(dog));
-        let out = futures::stream::unfold(state, |(stream, server, dog)| async move {
+        let state = (stream, server, Some(dog), broken);
+        let out = futures::stream::unfold(state, move |(stream, server, dog, broken)| async move {
             let mut dog = dog?;
             let mut frame = tokio::select! {
-                frame = stream.next_frame() => frame?,
+                frame = stream.next_frame() => match frame {
+                    Some(frame) => frame,
+                    None => {
+                        let status = broken.lock().expect("watch call status lock").take();
+                        let status = status.filter(|_| end_with_request_error)?;
+                        let status = super::grpc_limit::as_go(status);
+                        return Some((Err(status), (stream, server, None, broken)));
+                    }
+                },
                 status = &mut dog => {
                     stream.close();
-                    return Some((Err(status), (stream, server, None)));
+                    return Some((Err(status), (stream, server, None, broken)));
                 }
             };
             let revision = frame.header().map_or(0, |h| h.revision);
             let mut header = server.header(0);
             header.revision = revision;
             frame.set_header(header);
-            Some((Ok(frame), (stream, server, Some(dog))))
+            Some((Ok(frame), (stream, server, Some(dog), broken)))
         });
         Ok(Box::pin(out))
     }
