@@ -46,6 +46,7 @@ pub async fn run(
     let router = crate::api::router(server.clone()).await;
 
     let (stop_tx, _) = tokio::sync::broadcast::channel::<()>(1);
+    let (closing_tx, closing_rx) = tokio::sync::watch::channel(false);
     let mut serving = Vec::new();
     for url in &cfg.listen_client_urls {
         let (addr, https) = listen_addr(url).map_err(BootstrapError::from)?;
@@ -94,7 +95,8 @@ pub async fn run(
         PeerServer::new(
             server
                 .peer_service()
-                .map_err(|e| RunError::Start(e.to_string()))?,
+                .map_err(|e| RunError::Start(e.to_string()))?
+                .close_on(closing_rx),
         )
         .max_decoding_message_size(crate::raft::max_peer_message_bytes(cfg.max_request_bytes))
         .max_encoding_message_size(usize::MAX),
@@ -130,6 +132,9 @@ pub async fn run(
     }
     tracing::info!("shutting down: closing client listeners");
     let _ = stop_tx.send(());
+    // Peers' message streams never end on their own; they end here, so that the
+    // peer port closes at once instead of after its grace period.
+    closing_tx.send_replace(true);
     for s in serving {
         // Streams that never end on their own must not hold the shutdown hostage.
         let _ = tokio::time::timeout(std::time::Duration::from_secs(2), s).await;

@@ -37,6 +37,24 @@ fn decode_kv(stored: Option<&[u8]>, rev: &Revision) -> KeyValue {
     KeyValue::decode(&v[1..]).unwrap_or_else(|err| panic!("undecodable kv at {rev:?}: {err}"))
 }
 
+/// Versions of one key [`Source::scan`] steps over before it seeks past the rest.
+const STEPS_BEFORE_SEEK: usize = 8;
+
+/// Moves `it` from a version of the (encoded) key `enc` to the first index entry
+/// of the next key.
+fn skip_versions(it: &mut DBRawIteratorWithThreadMode<'_, DB>, enc: &[u8]) {
+    for _ in 0..STEPS_BEFORE_SEEK {
+        it.next();
+        match it.key() {
+            Some(k) if split_index_key(k).0 == enc => {}
+            _ => return,
+        }
+    }
+    let mut past = enc.to_vec();
+    past.extend_from_slice(&[0xFF; REV_LEN]);
+    it.seek(&past);
+}
+
 /// Something the keyspace can be read through: a consistent snapshot, or a write
 /// transaction that also sees its own writes.
 pub trait KvRead {
@@ -117,6 +135,7 @@ impl Source<'_> {
         };
         let mut revs = Vec::new();
         let mut total = 0;
+        let mut current = Vec::new();
         let mut seek = start.clone();
         seek.extend_from_slice(&at_rev.encode_inverted());
         it.seek(&seek);
@@ -146,10 +165,11 @@ impl Source<'_> {
                 // The newest version at or below `at` decides; older ones never do.
                 break;
             }
-            // Skip this key's older versions.
-            let mut s = enc.to_vec();
-            s.extend_from_slice(&[0xFF; REV_LEN]);
-            it.seek(&s);
+            // Skip this key's older versions. Most keys have few, so stepping
+            // over them is cheaper than a seek; a key with many falls back to one.
+            current.clear();
+            current.extend_from_slice(enc);
+            skip_versions(&mut it, &current);
         }
         if let Err(err) = it.status() {
             panic!("rocksdb index scan failed: {err}");

@@ -57,6 +57,16 @@ pub trait Directory: Send + Sync {
     fn serving(&self) -> bool;
 }
 
+/// Resolves once `closing` turns true or its sender is gone; never without one.
+async fn closed(closing: &mut Option<tokio::sync::watch::Receiver<bool>>) {
+    match closing {
+        Some(rx) => {
+            let _ = rx.wait_for(|c| *c).await;
+        }
+        None => std::future::pending().await,
+    }
+}
+
 /// Hashes this member's keyspace for a peer's corruption check.
 pub trait KvHasher: Send + Sync {
     /// The hash of the keyspace history up to `revision` (0 = current), or
@@ -95,6 +105,9 @@ pub struct PeerService {
     hasher: Option<Arc<dyn KvHasher>>,
     /// One hash at a time: each reads the whole history.
     hashing: Arc<tokio::sync::Semaphore>,
+    /// Turns true when the member starts shutting down: open message streams end
+    /// then, rather than holding the peer port open until its grace runs out.
+    closing: Option<tokio::sync::watch::Receiver<bool>>,
 }
 
 impl PeerService {
@@ -118,7 +131,15 @@ impl PeerService {
             received_bytes: None,
             hasher: None,
             hashing: Arc::new(tokio::sync::Semaphore::new(1)),
+            closing: None,
         }
+    }
+
+    /// Ends every open message stream once `closing` turns true (or its sender
+    /// is gone).
+    pub fn close_on(mut self, closing: tokio::sync::watch::Receiver<bool>) -> PeerService {
+        self.closing = Some(closing);
+        self
     }
 
     /// Answers peers' hash requests with `h`.
@@ -249,7 +270,17 @@ impl Peer for PeerService {
         let mut stream = req.into_inner();
         let raft = self.raft();
         let mut received: Option<(u64, prometheus::IntCounter)> = None;
-        while let Some(batch) = stream.message().await? {
+        let mut closing = self.closing.clone();
+        loop {
+            let batch = tokio::select! {
+                next = stream.message() => match next? {
+                    Some(batch) => batch,
+                    None => break,
+                },
+                () = closed(&mut closing) => {
+                    return Err(Status::unavailable("member is stopping"));
+                }
+            };
             self.check_sender(batch.cluster_id, batch.from, batch.to)?;
             if let Some(v) = &self.received_bytes {
                 if received
