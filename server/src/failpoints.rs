@@ -41,7 +41,7 @@ pub const ALL: &[(&str, &str)] = &[
     ),
     (
         "apply_after_entry",
-        "apply: entry applied, before its waiter is answered and watchers notified",
+        "apply: entry applied (its writes may wait for the entries after it), before its waiter is answered and watchers notified",
     ),
     (
         "backend_before_commit",

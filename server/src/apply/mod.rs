@@ -1,6 +1,8 @@
-//! The apply task's logic: turns committed raft entries into state changes, one
-//! RocksDB write batch per entry that also records the applied index and term, so
-//! replay after a crash skips exactly the entries already applied.
+//! The apply task's logic: turns committed raft entries into state changes. Key-value
+//! commands in a row are staged into one RocksDB write batch (each reading through
+//! the effects of those before it); any other command is committed on its own.
+//! Every batch also records the applied index and term of its last entry, so replay
+//! after a crash skips exactly the entries already applied.
 //!
 //! Apply is deterministic: it reads only the entry and the store, never a clock.
 
@@ -8,6 +10,8 @@ mod access;
 mod auth_ops;
 pub mod kv;
 pub mod lease;
+#[cfg(test)]
+mod tests;
 
 use std::sync::Arc;
 
@@ -30,7 +34,7 @@ use crate::engine::Cf;
 use crate::error::Error;
 use crate::lease::Lessor;
 use crate::membership;
-use crate::mvcc::{compaction, Change, Compactor, CompactorSettings, Store};
+use crate::mvcc::{compaction, Change, Compactor, CompactorSettings, Staged, Store};
 use crate::v2::{Counter, V2Store};
 
 /// The result of applying one command, handed to whoever waits on its request id.
@@ -109,7 +113,18 @@ pub struct Applier {
     /// Runs the physical part of compactions in the background; without one, it
     /// runs on the apply thread before the compaction's waiter is answered.
     compactor: Option<Arc<Compactor>>,
+    /// Key-value commands applied but not yet committed to the engine.
+    staged: Staged,
+    /// How many entries the stage holds, and the index and term of the last.
+    staged_entries: usize,
+    staged_applied: (u64, u64),
 }
+
+/// Entries staged before the stage is committed regardless: bounds how long the
+/// first of them waits for its answer.
+const MAX_STAGED_ENTRIES: usize = 128;
+/// Bytes staged before the stage is committed regardless.
+const MAX_STAGED_BYTES: usize = 4 << 20;
 
 impl Applier {
     /// An applier writing to `store` and keeping `lessor` and `auth` in step.
@@ -130,6 +145,9 @@ impl Applier {
             downgrade,
             quota: Quota::default(),
             compactor: None,
+            staged: Staged::default(),
+            staged_entries: 0,
+            staged_applied: (0, 0),
         }
     }
 
@@ -178,6 +196,7 @@ impl Applier {
 
     /// Replaces the whole state with the snapshot in `dir`.
     pub fn install_snapshot(&mut self, dir: &std::path::Path) -> Result<(), String> {
+        self.commit_staged();
         // The compactor stays off the database while its state is replaced, then
         // takes up the compaction the snapshot records as unfinished.
         let hold = self.compactor.as_ref().map(|c| c.hold());
@@ -214,7 +233,12 @@ impl Applier {
     /// Records that everything up to `index` (of `term`) is applied — entries without
     /// a command change nothing but still count. Not durable by itself: a later
     /// [`Engine::flush`](crate::engine::Engine::flush) makes it so, without the raft WAL.
-    pub fn record_applied(&self, index: u64, term: u64) -> Result<(), crate::engine::EngineError> {
+    pub fn record_applied(
+        &mut self,
+        index: u64,
+        term: u64,
+    ) -> Result<(), crate::engine::EngineError> {
+        self.commit_staged();
         let engine = self.store.engine();
         let mut batch = WriteBatch::default();
         batch.put_cf(
@@ -234,6 +258,7 @@ impl Applier {
     /// Applies a raft membership change: records the member (from the change's
     /// context) or its removal, and the raft configuration that results.
     pub fn apply_conf_change(&mut self, index: u64, term: u64, cc: &ConfChange) {
+        self.commit_staged();
         let engine = self.store.engine();
         let mut batch = WriteBatch::default();
         let mut members = membership::list(engine);
@@ -296,18 +321,55 @@ impl Applier {
             .unwrap_or_else(|e| panic!("recording conf change at index {index}: {e}"));
     }
 
-    /// Applies the command of the normal entry at `index`/`term`.
+    /// Whether applied commands wait in the stage for [`Applier::commit_staged`].
+    pub fn has_staged(&self) -> bool {
+        self.staged_entries > 0
+    }
+
+    /// Commits the staged commands in one engine write that also records the last
+    /// one's applied index and term; readers see their effects from then on.
+    pub fn commit_staged(&mut self) {
+        let compacted = self.store.compact_rev();
+        self.commit_staged_at(compacted);
+    }
+
+    fn commit_staged_at(&mut self, compacted: i64) {
+        if self.staged_entries == 0 {
+            return;
+        }
+        let (index, term) = self.staged_applied;
+        let (mut batch, rev) = self.staged.take();
+        self.staged_entries = 0;
+        let engine = self.store.engine();
+        batch.put_cf(
+            engine.cf(Cf::Meta),
+            meta::APPLIED_INDEX,
+            index.to_be_bytes(),
+        );
+        batch.put_cf(engine.cf(Cf::Meta), meta::APPLIED_TERM, term.to_be_bytes());
+        let rev = rev.unwrap_or_else(|| self.store.current_rev());
+        self.store.commit(batch, rev, compacted);
+    }
+
+    /// Applies the command of the normal entry at `index`/`term`. A key-value
+    /// command may stay staged, unseen by readers, until [`Applier::commit_staged`]
+    /// (or a later command) commits it: answer and notify for it only once
+    /// [`Applier::has_staged`] is false.
     pub fn apply(&mut self, index: u64, term: u64, data: &[u8]) -> Applied {
         let cmd = Command::decode(data)
             .unwrap_or_else(|err| panic!("undecodable command in committed entry {index}: {err}"));
+        let staging = stageable(cmd.op.as_ref());
+        if !staging {
+            self.commit_staged();
+        }
         let store = &self.store;
         let lessor = &*self.lessor;
         let leases = |id: i64| lessor.exists(id);
+        let staged = &mut self.staged;
         let mut effect = None;
-        let mut batch = WriteBatch::default();
         let mut compacted = store.compact_rev();
         let mut changes = Vec::new();
-        let mut rev = store.current_rev();
+        let mut rev = staged.rev(store);
         let mut membership_changed = false;
         let auth_state = self.auth.state();
         // Client commands carry who sent them; a member's own commands do not
@@ -332,36 +394,41 @@ impl Applier {
                 .quota
                 .available(store.engine().size_bytes_recent(), cost);
         let refused = refusal(mode, cmd.op.as_ref(), cost);
+        // Commands other than key-value ones are committed on their own: the stage
+        // is empty, and its batch takes their writes.
         let outcome = match cmd.op {
             _ if refused.is_some() => Err(refused.expect("checked")),
             Some(Op::Put(req)) => {
-                let mut txn = store.write_txn(&mut batch);
+                let mut txn = staged.txn(store);
                 let res = match who.map(|h| access::put(&auth_state, h, &txn, &req)) {
                     Some(Err(e)) => Err(e),
                     _ => kv::put(&mut txn, &leases, &req).map(Output::Put),
                 };
-                (rev, changes) = txn.finish();
+                let done = res.is_ok().then(|| txn.finish_with_writes());
+                settle(staged, done, &mut rev, &mut changes);
                 res
             }
             Some(Op::DeleteRange(req)) => {
-                let mut txn = store.write_txn(&mut batch);
+                let mut txn = staged.txn(store);
                 let res = match who.map(|h| access::delete_range(&auth_state, h, &req)) {
                     Some(Err(e)) => Err(e),
                     _ => Ok(Output::DeleteRange(kv::delete_range(&mut txn, &req))),
                 };
-                (rev, changes) = txn.finish();
+                let done = res.is_ok().then(|| txn.finish_with_writes());
+                settle(staged, done, &mut rev, &mut changes);
                 res
             }
             Some(Op::Txn(req)) => {
                 store.stats().note_txn();
-                let mut txn = store.write_txn(&mut batch);
+                let mut txn = staged.txn(store);
                 let res = match who
                     .map(|h| crate::auth::check_txn(&auth_state, &h.username, h.revision, &req))
                 {
                     Some(Err(e)) => Err(e),
                     _ => kv::txn_write(&mut txn, &leases, compacted, &req).map(Output::Txn),
                 };
-                (rev, changes) = txn.finish();
+                let done = res.is_ok().then(|| txn.finish_with_writes());
+                settle(staged, done, &mut rev, &mut changes);
                 res
             }
             Some(Op::Compaction(_))
@@ -384,11 +451,12 @@ impl Applier {
             },
             Some(Op::UpdateMember(u)) => {
                 let engine = store.engine();
+                let batch = staged.batch_mut();
                 match membership::get(engine, u.id) {
                     Some(mut m) => {
                         m.peer_urls = u.peer_urls;
-                        membership::put(engine, &mut batch, &m);
-                        self.v2.bump(engine, &mut batch, &[Counter::Update], false);
+                        membership::put(engine, batch, &m);
+                        self.v2.bump(engine, batch, &[Counter::Update], false);
                         membership_changed = true;
                         Ok(Output::MemberUpdated)
                     }
@@ -397,53 +465,63 @@ impl Applier {
             }
             Some(Op::Publish(p)) => {
                 let engine = store.engine();
+                let batch = staged.batch_mut();
                 if let Some(mut m) = membership::get(engine, p.id) {
                     m.name = p.name;
                     m.client_urls = p.client_urls;
-                    membership::put(engine, &mut batch, &m);
-                    self.v2.bump(engine, &mut batch, &[Counter::Set], true);
+                    membership::put(engine, batch, &m);
+                    self.v2.bump(engine, batch, &[Counter::Set], true);
                 }
                 Ok(Output::Published)
             }
             Some(Op::LeaseGrant(req)) => {
-                lease::grant(store, lessor, &mut batch, &req).map(|(resp, e)| {
+                lease::grant(store, lessor, staged.batch_mut(), &req).map(|(resp, e)| {
                     effect = Some(e);
                     Output::LeaseGrant(resp)
                 })
             }
             Some(Op::LeaseRevoke(req)) => {
-                let mut txn = store.write_txn(&mut batch);
+                let mut txn = staged.txn(store);
                 let res = match who.map(|h| access::lease_keys(&auth_state, h, &txn, req.id)) {
                     Some(Err(e)) => Err(e),
                     _ => lease::revoke(&mut txn, lessor, &req),
                 };
-                (rev, changes) = txn.finish();
+                let done = res.is_ok().then(|| txn.finish_with_writes());
+                settle(staged, done, &mut rev, &mut changes);
                 res.map(|(resp, e)| {
                     effect = Some(e);
                     Output::LeaseRevoke(resp)
                 })
             }
             Some(Op::LeaseRenew(req)) => {
-                let (ttls, e) = lease::renew(store, lessor, &mut batch, &req);
+                let (ttls, e) = lease::renew(store, lessor, staged.batch_mut(), &req);
                 effect = Some(e);
                 Ok(Output::LeaseRenewed(ttls))
             }
             Some(Op::LeaseCheckpoint(req)) => {
-                effect = Some(lease::checkpoint(store, lessor, &mut batch, &req));
+                effect = Some(lease::checkpoint(store, lessor, staged.batch_mut(), &req));
                 Ok(Output::LeaseCheckpointed)
             }
-            Some(Op::V2(req)) => Ok(Output::V2(self.v2.apply(store.engine(), &mut batch, &req))),
+            Some(Op::V2(req)) => Ok(Output::V2(self.v2.apply(
+                store.engine(),
+                staged.batch_mut(),
+                &req,
+            ))),
             Some(Op::Alarm(req)) => {
-                let (resp, e) = self.alarms.apply(store.engine(), &mut batch, &req);
+                let (resp, e) = self.alarms.apply(store.engine(), staged.batch_mut(), &req);
                 alarm_effect = e;
                 Ok(Output::Alarm(resp))
             }
             Some(Op::DowngradeInfoSet(req)) => {
-                downgrade_effect = Some(self.downgrade.apply(store.engine(), &mut batch, &req));
+                downgrade_effect = Some(self.downgrade.apply(
+                    store.engine(),
+                    staged.batch_mut(),
+                    &req,
+                ));
                 Ok(Output::DowngradeSet)
             }
             Some(op) if auth_ops::is_auth(&op) => {
-                let mut w = crate::auth::state::Writer::new(store.engine(), &mut batch);
+                let mut w = crate::auth::state::Writer::new(store.engine(), staged.batch_mut());
                 auth_ops::apply(&auth_state, cmd.auth.as_ref(), op, index, &mut w).map(
                     |(out, effect)| {
                         auth_effect = Some(effect);
@@ -455,29 +533,34 @@ impl Applier {
             None => panic!("committed entry {index} holds a command with no operation"),
         };
         if outcome.is_err() {
-            // A refused command changes nothing: drop whatever it staged.
-            batch.clear();
+            // A refused command changes nothing: a transaction that fails leaves
+            // nothing staged, and any other command is the only one staged.
+            if !staging {
+                staged.clear();
+            }
             changes.clear();
             effect = None;
             auth_effect = None;
             alarm_effect = None;
             downgrade_effect = None;
-            rev = store.current_rev();
+            rev = staged.rev(store);
             compacted = store.compact_rev();
         }
-        let engine = store.engine();
-        batch.put_cf(
-            engine.cf(Cf::Meta),
-            meta::APPLIED_INDEX,
-            index.to_be_bytes(),
-        );
-        batch.put_cf(engine.cf(Cf::Meta), meta::APPLIED_TERM, term.to_be_bytes());
-        let compacting = compacted != store.compact_rev();
+        store.stats().note_changes(&changes);
+        self.staged_entries += 1;
+        self.staged_applied = (index, term);
+        let compacting = compacted != self.store.compact_rev();
         if compacting {
             fail::fail_point!("compact_before_commit");
         }
-        store.commit(batch, rev, compacted);
-        store.stats().note_changes(&changes);
+        if !staging
+            || self.staged_entries >= MAX_STAGED_ENTRIES
+            || self.staged.size_in_bytes() >= MAX_STAGED_BYTES
+        {
+            self.commit_staged_at(compacted);
+        }
+        let store = &self.store;
+        let lessor = &*self.lessor;
         if compacting {
             fail::fail_point!("compact_after_commit");
             tracing::info!(revision = compacted, "compaction recorded");
@@ -514,6 +597,44 @@ impl Applier {
             membership_changed,
             raise_nospace,
         }
+    }
+}
+
+/// Whether a command can be staged behind others: a key-value command, unless a
+/// txn reads at an explicit revision (which may be one still staged, unknown to
+/// the database).
+fn stageable(op: Option<&Op>) -> bool {
+    fn reads_at_revision(t: &ectd_proto::etcdserverpb::TxnRequest) -> bool {
+        use ectd_proto::etcdserverpb::request_op::Request;
+        t.success
+            .iter()
+            .chain(&t.failure)
+            .any(|op| match &op.request {
+                Some(Request::RequestRange(r)) => r.revision != 0,
+                Some(Request::RequestTxn(t)) => reads_at_revision(t),
+                _ => false,
+            })
+    }
+    match op {
+        Some(Op::Put(_)) | Some(Op::DeleteRange(_)) => true,
+        Some(Op::Txn(t)) => !reads_at_revision(t),
+        _ => false,
+    }
+}
+
+/// Stages what a key-value command's transaction wrote, if it succeeded (`done`
+/// from [`crate::mvcc::WriteTxn::finish_with_writes`]); a failed one was dropped
+/// with everything it wrote.
+fn settle(
+    staged: &mut Staged,
+    done: Option<(i64, Vec<Change>, crate::mvcc::Overlay)>,
+    rev: &mut i64,
+    changes: &mut Vec<Change>,
+) {
+    if let Some((r, c, written)) = done {
+        *rev = r;
+        *changes = c;
+        staged.absorb(r, written);
     }
 }
 

@@ -131,7 +131,8 @@ pub struct ProposalStages {
     pub commit: Histogram,
     /// From the hand-off to apply starting on the entry (the entries before it).
     pub apply_wait: Histogram,
-    /// Applying the entry to the state machine.
+    /// Applying the entry to the state machine, up to the engine write that
+    /// commits it (one write for the key-value entries applied in a row).
     pub apply: Histogram,
     /// Handing the entry's events to the watchers.
     pub notify: Histogram,

@@ -13,6 +13,7 @@ pub mod compactor;
 pub mod hash;
 pub mod keys;
 mod read;
+mod staged;
 mod store;
 mod txn;
 
@@ -20,8 +21,9 @@ pub use compactor::{Compactor, CompactorSettings};
 pub use hash::CompactionHash;
 pub use keys::Revision;
 pub use read::{KvRead, RangeOptions, RangeResult, ReadView};
+pub use staged::Staged;
 pub use store::Store;
-pub use txn::{Change, WriteTxn};
+pub use txn::{Change, Overlay, WriteTxn};
 
 /// Errors of the MVCC layer that a client can cause.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

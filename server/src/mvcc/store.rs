@@ -15,7 +15,7 @@ use super::hash::{self, CompactionHash};
 use super::keys::{Revision, REV_LEN};
 use super::read::{KvRead, RangeOptions, ReadView, Source};
 use super::txn::Change;
-use super::txn::WriteTxn;
+use super::txn::{Overlay, WriteTxn};
 use super::MvccError;
 use super::RangeEnd;
 use crate::engine::schema::meta;
@@ -179,7 +179,25 @@ impl Store {
     /// Starts a write transaction whose writes go into `batch`.
     pub fn write_txn<'a>(&'a self, batch: &'a mut WriteBatch) -> WriteTxn<'a> {
         let revs = *self.revs.read().expect("revs lock");
-        WriteTxn::new(&self.engine, revs.current, revs.compacted, batch)
+        WriteTxn::new(&self.engine, revs.current, revs.compacted, batch, None)
+    }
+
+    /// Starts a write transaction that follows uncommitted ones: it begins at
+    /// `begin_rev` and reads through their `overlay`.
+    pub(super) fn write_txn_after<'a>(
+        &'a self,
+        batch: &'a mut WriteBatch,
+        overlay: &'a Overlay,
+        begin_rev: i64,
+    ) -> WriteTxn<'a> {
+        let revs = *self.revs.read().expect("revs lock");
+        WriteTxn::new(
+            &self.engine,
+            begin_rev,
+            revs.compacted,
+            batch,
+            Some(overlay),
+        )
     }
 
     /// Writes `batch` (which must carry the applied index) and publishes the revisions

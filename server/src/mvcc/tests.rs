@@ -308,3 +308,114 @@ fn ranges_over_keys_with_few_and_many_versions() {
         now.len() + 1
     );
 }
+
+#[test]
+fn staged_transactions_match_transactions_committed_one_by_one() {
+    // The same pseudo-random sequence of transactions goes to two stores: one
+    // commits each on its own, the other stages them in runs of varying length.
+    // Every transaction must see the same state (its changes carry the versions
+    // it replaced, its reads what it read) and both stores must end up alike.
+    let one = open();
+    let staged_store = open();
+    let mut stage = Staged::default();
+    let mut state = 0x9e37_79b9_7f4a_7c15u64;
+    let mut rand = move |n: u64| {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        state % n
+    };
+    let mut run_left = 0;
+    for step in 0..600 {
+        let ops: Vec<(u64, String, String)> = (0..1 + rand(3))
+            .map(|_| {
+                let k = format!("k{:02}", rand(24));
+                let e = format!("k{:02}", rand(24));
+                (rand(10), k, e)
+            })
+            .collect();
+        // Runs the ops in `txn`; false means the transaction fails and is dropped.
+        let run = |txn: &mut WriteTxn<'_>| -> (bool, Vec<Row>) {
+            let mut read = Vec::new();
+            for (op, k, e) in &ops {
+                match op {
+                    0..=4 => txn.put(k.as_bytes(), format!("v{step}").into_bytes(), 0),
+                    5 => {
+                        txn.delete_range(k.as_bytes(), RangeEnd::Single);
+                    }
+                    6 => {
+                        txn.delete_range(k.as_bytes(), RangeEnd::Before(e.as_bytes()));
+                    }
+                    7 | 8 => {
+                        let rr = txn
+                            .range(k.as_bytes(), RangeEnd::Unbounded, RangeOptions::default())
+                            .unwrap();
+                        read.extend(rr.kvs.into_iter().map(|kv| {
+                            (
+                                String::from_utf8(kv.key).unwrap(),
+                                String::from_utf8(kv.value).unwrap(),
+                                kv.create_revision,
+                                kv.mod_revision,
+                                kv.version,
+                            )
+                        }));
+                        read.push((String::new(), String::new(), 0, txn.rev(), 0));
+                    }
+                    _ => return (false, read),
+                }
+            }
+            (true, read)
+        };
+
+        let mut batch = WriteBatch::default();
+        let mut txn = one.store.write_txn(&mut batch);
+        let (ok, read_one) = run(&mut txn);
+        let done_one = ok.then(|| txn.finish());
+        if let Some((rev, _)) = &done_one {
+            one.store.commit(batch, *rev, one.store.compact_rev());
+        }
+
+        let mut txn = stage.txn(&staged_store.store);
+        let (ok_staged, read_staged) = run(&mut txn);
+        assert_eq!(ok, ok_staged);
+        assert_eq!(read_one, read_staged, "reads of step {step}");
+        if let Some(done) = ok.then(|| txn.finish_with_writes()) {
+            let (rev, changes, written) = done;
+            assert_eq!(
+                done_one.as_ref().map(|d| (d.0, &d.1)),
+                Some((rev, &changes)),
+                "step {step}"
+            );
+            stage.absorb(rev, written);
+        }
+
+        if run_left == 0 {
+            run_left = rand(12);
+            let (batch, rev) = stage.take();
+            let rev = rev.unwrap_or_else(|| staged_store.store.current_rev());
+            staged_store
+                .store
+                .commit(batch, rev, staged_store.store.compact_rev());
+            assert_eq!(staged_store.store.current_rev(), one.store.current_rev());
+            assert_eq!(
+                staged_store.get("k", RangeEnd::Unbounded, 0).unwrap(),
+                one.get("k", RangeEnd::Unbounded, 0).unwrap(),
+                "after step {step}"
+            );
+        } else {
+            run_left -= 1;
+        }
+    }
+    let (batch, rev) = stage.take();
+    let rev = rev.unwrap_or_else(|| staged_store.store.current_rev());
+    staged_store
+        .store
+        .commit(batch, rev, staged_store.store.compact_rev());
+    for rev in 1..=one.store.current_rev() {
+        assert_eq!(
+            staged_store.get("k", RangeEnd::Unbounded, rev).unwrap(),
+            one.get("k", RangeEnd::Unbounded, rev).unwrap(),
+            "history at {rev}"
+        );
+    }
+}

@@ -1,7 +1,8 @@
 //! A write transaction: one main revision, a sub revision per operation, reads that
-//! see the transaction's own writes.
+//! see the transaction's own writes and those of the transactions staged before it.
 
 use std::collections::BTreeMap;
+use std::ops::Bound;
 
 use ectd_proto::mvccpb::{event::EventType, Event, KeyValue};
 use prost::Message as _;
@@ -19,17 +20,50 @@ use crate::engine::{Cf, Engine};
 /// `prev_kv` is always the version the change replaced (none for a new key).
 pub type Change = Event;
 
-/// A write transaction over the live database. Its writes accumulate in a caller's
-/// `WriteBatch`; nothing is visible to other readers until the batch is committed.
+/// The latest state of keys written by transactions not yet committed to the
+/// engine: a key's newest version, or `None` once deleted.
+pub type Overlay = BTreeMap<Vec<u8>, Option<KeyValue>>;
+
+/// The overlay of a transaction that follows nothing uncommitted.
+static NO_OVERLAY: Overlay = BTreeMap::new();
+
+/// One write a transaction holds back until it finishes, so that a transaction
+/// that fails leaves nothing in the batch it shares with others.
+enum Write {
+    Put(Cf, Vec<u8>, Vec<u8>),
+    Delete(Cf, Vec<u8>),
+}
+
+/// A write transaction over the live database. Its writes go into a caller's
+/// `WriteBatch` when it finishes; nothing is visible to other readers until the
+/// batch is committed. It reads the database through an [`Overlay`] of the
+/// transactions staged in the same batch before it.
 pub struct WriteTxn<'a> {
     source: Source<'a>,
     engine: &'a Engine,
     begin_rev: i64,
     compact_rev: i64,
     batch: &'a mut WriteBatch,
+    base: &'a Overlay,
     /// The state of every key this transaction wrote: `None` once deleted.
-    written: BTreeMap<Vec<u8>, Option<KeyValue>>,
+    written: Overlay,
+    writes: Vec<Write>,
     changes: Vec<Change>,
+}
+
+/// The entries of `m` whose keys lie in the range `[key, end)`.
+fn in_range<'m>(
+    m: &'m Overlay,
+    key: &[u8],
+    end: RangeEnd<'_>,
+) -> Box<dyn Iterator<Item = (&'m Vec<u8>, &'m Option<KeyValue>)> + 'm> {
+    let upper = match end {
+        RangeEnd::Single => Bound::Included(key.to_vec()),
+        RangeEnd::Unbounded => Bound::Unbounded,
+        RangeEnd::Before(e) if e <= key => return Box::new(std::iter::empty()),
+        RangeEnd::Before(e) => Bound::Excluded(e.to_vec()),
+    };
+    Box::new(m.range((Bound::Included(key.to_vec()), upper)))
 }
 
 impl<'a> WriteTxn<'a> {
@@ -38,6 +72,7 @@ impl<'a> WriteTxn<'a> {
         begin_rev: i64,
         compact_rev: i64,
         batch: &'a mut WriteBatch,
+        base: Option<&'a Overlay>,
     ) -> WriteTxn<'a> {
         WriteTxn {
             source: Source::Db(engine),
@@ -45,7 +80,9 @@ impl<'a> WriteTxn<'a> {
             begin_rev,
             compact_rev,
             batch,
+            base: base.unwrap_or(&NO_OVERLAY),
             written: BTreeMap::new(),
+            writes: Vec::new(),
             changes: Vec::new(),
         }
     }
@@ -64,7 +101,7 @@ impl<'a> WriteTxn<'a> {
 
     /// The latest state of `key`, including this transaction's writes.
     pub fn latest(&self, key: &[u8]) -> Option<KeyValue> {
-        match self.written.get(key) {
+        match self.written.get(key).or_else(|| self.base.get(key)) {
             Some(state) => state.clone(),
             None => self.source.latest(key),
         }
@@ -75,9 +112,10 @@ impl<'a> WriteTxn<'a> {
         val.push(kind);
         kv.encode(&mut val)
             .expect("encoding into a Vec cannot fail");
-        self.batch.put_cf(self.engine.cf(Cf::Kv), kv_key(rev), val);
-        self.batch
-            .put_cf(self.engine.cf(Cf::Index), index_key(&kv.key, rev), [kind]);
+        self.writes
+            .push(Write::Put(Cf::Kv, kv_key(rev).to_vec(), val));
+        self.writes
+            .push(Write::Put(Cf::Index, index_key(&kv.key, rev), vec![kind]));
     }
 
     /// Keeps the lease column family's attachment records in step with the key's
@@ -86,12 +124,16 @@ impl<'a> WriteTxn<'a> {
         if from == to {
             return;
         }
-        let cf = self.engine.cf(Cf::Lease);
         if from != 0 {
-            self.batch.delete_cf(cf, lease::attached_key(from, key));
+            self.writes
+                .push(Write::Delete(Cf::Lease, lease::attached_key(from, key)));
         }
         if to != 0 {
-            self.batch.put_cf(cf, lease::attached_key(to, key), []);
+            self.writes.push(Write::Put(
+                Cf::Lease,
+                lease::attached_key(to, key),
+                Vec::new(),
+            ));
         }
     }
 
@@ -140,10 +182,11 @@ impl<'a> WriteTxn<'a> {
         live
     }
 
-    /// Every live key of the range at the latest state, this transaction's writes
-    /// included.
+    /// Every live key of the range at the latest state, the writes of this
+    /// transaction and of those staged before it included.
     fn live_range(&self, key: &[u8], end: RangeEnd<'_>) -> Vec<KeyValue> {
-        let touched = self.written.keys().any(|k| end.contains(key, k));
+        let touched = in_range(self.base, key, end).next().is_some()
+            || in_range(&self.written, key, end).next().is_some();
         let (mut kvs, _) = self
             .source
             .range_at(key, end, self.begin_rev, RangeOptions::default());
@@ -152,10 +195,7 @@ impl<'a> WriteTxn<'a> {
         }
         let mut merged: BTreeMap<Vec<u8>, KeyValue> =
             kvs.drain(..).map(|kv| (kv.key.clone(), kv)).collect();
-        for (k, state) in &self.written {
-            if !end.contains(key, k) {
-                continue;
-            }
+        for (k, state) in in_range(self.base, key, end).chain(in_range(&self.written, key, end)) {
             match state {
                 Some(kv) => merged.insert(k.clone(), kv.clone()),
                 None => merged.remove(k),
@@ -172,8 +212,8 @@ impl<'a> WriteTxn<'a> {
     /// Removes lease `id`'s record along with this transaction's writes (a revoke;
     /// the attachments go with the keys it deletes).
     pub fn delete_lease_record(&mut self, id: i64) {
-        self.batch
-            .delete_cf(self.engine.cf(Cf::Lease), lease::record_key(id));
+        self.writes
+            .push(Write::Delete(Cf::Lease, lease::record_key(id).to_vec()));
     }
 
     /// The keys attached to lease `id`, in key order, as of this transaction's
@@ -182,15 +222,25 @@ impl<'a> WriteTxn<'a> {
         self.source.lease_keys(id)
     }
 
-    /// Ends the transaction; returns the store's revision after it (unchanged if it
-    /// wrote nothing) and its changes.
+    /// Ends the transaction: puts its writes into the batch and returns the store's
+    /// revision after it (unchanged if it wrote nothing) and its changes. A
+    /// transaction dropped without finishing leaves the batch as it found it.
     pub fn finish(self) -> (i64, Vec<Change>) {
-        let rev = if self.changes.is_empty() {
-            self.begin_rev
-        } else {
-            self.write_rev()
-        };
-        (rev, self.changes)
+        let (rev, changes, _) = self.finish_with_writes();
+        (rev, changes)
+    }
+
+    /// [`WriteTxn::finish`], also returning the latest state of every key the
+    /// transaction wrote, for the overlay of the transactions staged after it.
+    pub fn finish_with_writes(self) -> (i64, Vec<Change>, Overlay) {
+        let rev = self.rev();
+        for w in self.writes {
+            match w {
+                Write::Put(cf, k, v) => self.batch.put_cf(self.engine.cf(cf), k, v),
+                Write::Delete(cf, k) => self.batch.delete_cf(self.engine.cf(cf), k),
+            }
+        }
+        (rev, self.changes, self.written)
     }
 }
 
@@ -213,7 +263,9 @@ impl KvRead for WriteTxn<'_> {
     ) -> Result<RangeResult, MvccError> {
         let rev = self.rev();
         let at = resolve_rev(opts.rev, rev, self.compact_rev)?;
-        if at < rev || self.changes.is_empty() {
+        // An older revision is read from the database alone: a transaction staged
+        // after others never reads at an explicit revision (see `apply`).
+        if at < rev || (self.changes.is_empty() && self.base.is_empty()) {
             let (kvs, count) = self.source.range_at(key, end, at, opts);
             return Ok(RangeResult { kvs, count, rev });
         }

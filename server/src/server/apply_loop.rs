@@ -12,7 +12,7 @@ use raft::prelude::{ConfChange, ConfChangeType, EntryType};
 use tokio::sync::{mpsc, watch};
 
 use super::{NospaceSender, Waiters};
-use crate::apply::{Applier, Output};
+use crate::apply::{Applied, Applier, Output};
 use crate::engine::Engine;
 use crate::raft::{Durable, ToApply, Transport};
 use crate::watch::Hub;
@@ -62,6 +62,13 @@ pub(super) fn spawn_apply(
         stages,
         nospace,
     } = task;
+    let answer = Answer {
+        waiters,
+        hub,
+        slow_apply,
+        stages,
+        nospace,
+    };
     let note_membership = move |members: &[Member]| {
         transport.set_peers(&peer_urls(members));
         let me = members.iter().find(|m| m.id == self_id);
@@ -85,7 +92,7 @@ pub(super) fn spawn_apply(
                             panic!("installing the snapshot at index {index} (term {term}) from {}: {e}", dir.display());
                         }
                         let _ = std::fs::remove_dir_all(&dir);
-                        hub.reset(applier.current_rev());
+                        answer.hub.reset(applier.current_rev());
                         last_durable = index;
                         applied.send_replace(index);
                         note_membership(&applier.members());
@@ -95,6 +102,9 @@ pub(super) fn spawn_apply(
                 };
                 let mut last = *applied.borrow();
                 let mut last_term = 0;
+                // Applied entries whose writes are still staged, with when apply
+                // started on each: answered once the stage is committed.
+                let mut pending: Vec<(Applied, Instant)> = Vec::new();
                 for e in entries {
                     last = e.index;
                     last_term = e.term;
@@ -102,6 +112,8 @@ pub(super) fn spawn_apply(
                         continue;
                     }
                     if e.get_entry_type() == EntryType::EntryConfChange {
+                        applier.commit_staged();
+                        answer.all(pending.drain(..));
                         let mut cc = ConfChange::default();
                         cc.merge_from_bytes(&e.data).unwrap_or_else(|err| {
                             panic!("undecodable conf change at {}: {err}", e.index)
@@ -112,7 +124,7 @@ pub(super) fn spawn_apply(
                             tracing::warn!("this member has been permanently removed from the cluster; stopping");
                             removed.notify_one();
                         }
-                        let waiter = waiters.lock().expect("waiters lock").remove(&cc.id);
+                        let waiter = answer.waiters.lock().expect("waiters lock").remove(&cc.id);
                         if let Some(w) = waiter {
                             let _ = w.send((Ok(Output::ConfChanged), Instant::now()));
                         }
@@ -123,43 +135,19 @@ pub(super) fn spawn_apply(
                     }
                     fail::fail_point!("apply_before_entry");
                     let started = Instant::now();
-                    stages.apply_wait.observe((started - handed).as_secs_f64());
+                    answer.stages.apply_wait.observe((started - handed).as_secs_f64());
                     let done = applier.apply(e.index, e.term, &e.data);
-                    let applied_in = started.elapsed();
-                    stages.apply.observe(applied_in.as_secs_f64());
-                    if applied_in > crate::metrics::SLOW_APPLY {
-                        slow_apply.inc();
-                    }
                     fail::fail_point!("apply_after_entry");
-                    if !done.changes.is_empty() {
-                        let notifying = Instant::now();
-                        hub.notify(done.revision, &done.changes);
-                        stages.notify.observe(notifying.elapsed().as_secs_f64());
-                    }
-                    if done.membership_changed {
-                        note_membership(&applier.members());
-                    }
-                    let waiter = match done.request_id {
-                        0 => None,
-                        id => waiters.lock().expect("waiters lock").remove(&id),
-                    };
-                    if done.raise_nospace {
-                        // As etcd does, the member raises NOSPACE for itself and
-                        // answers once that is applied; if the queue is full,
-                        // earlier refusals are raising it already.
-                        match nospace.try_send((waiter, done.outcome)) {
-                            Ok(()) => {}
-                            Err(mpsc::error::TrySendError::Full((w, o)))
-                            | Err(mpsc::error::TrySendError::Closed((w, o))) => {
-                                if let Some(w) = w {
-                                    let _ = w.send((o, Instant::now()));
-                                }
-                            }
+                    pending.push((done, started));
+                    if !applier.has_staged() {
+                        if pending.last().is_some_and(|(d, _)| d.membership_changed) {
+                            note_membership(&applier.members());
                         }
-                    } else if let Some(w) = waiter {
-                        let _ = w.send((done.outcome, Instant::now()));
+                        answer.all(pending.drain(..));
                     }
                 }
+                applier.commit_staged();
+                answer.all(pending.drain(..));
                 applied.send_replace(last);
                 if last >= last_durable + snapshot_count {
                     // The flush runs on its own thread, so applying goes on meanwhile;
@@ -183,6 +171,58 @@ pub(super) fn spawn_apply(
             tracing::info!("apply task stopped");
         })
         .expect("spawning the apply thread")
+}
+
+/// What the apply loop needs to answer for applied entries once their writes are
+/// committed.
+struct Answer {
+    waiters: Waiters,
+    hub: Arc<Hub>,
+    slow_apply: prometheus::IntCounter,
+    stages: crate::metrics::ProposalStages,
+    nospace: NospaceSender,
+}
+
+impl Answer {
+    /// Answers for committed entries in log order: records how long each took to
+    /// apply (up to the commit of its writes), notifies the watchers of its
+    /// changes and answers its waiter.
+    fn all(&self, done: impl Iterator<Item = (Applied, Instant)>) {
+        for (done, started) in done {
+            let applied_in = started.elapsed();
+            self.stages.apply.observe(applied_in.as_secs_f64());
+            if applied_in > crate::metrics::SLOW_APPLY {
+                self.slow_apply.inc();
+            }
+            if !done.changes.is_empty() {
+                let notifying = Instant::now();
+                self.hub.notify(done.revision, &done.changes);
+                self.stages
+                    .notify
+                    .observe(notifying.elapsed().as_secs_f64());
+            }
+            let waiter = match done.request_id {
+                0 => None,
+                id => self.waiters.lock().expect("waiters lock").remove(&id),
+            };
+            if done.raise_nospace {
+                // As etcd does, the member raises NOSPACE for itself and answers
+                // once that is applied; if the queue is full, earlier refusals are
+                // raising it already.
+                match self.nospace.try_send((waiter, done.outcome)) {
+                    Ok(()) => {}
+                    Err(mpsc::error::TrySendError::Full((w, o)))
+                    | Err(mpsc::error::TrySendError::Closed((w, o))) => {
+                        if let Some(w) = w {
+                            let _ = w.send((o, Instant::now()));
+                        }
+                    }
+                }
+            } else if let Some(w) = waiter {
+                let _ = w.send((done.outcome, Instant::now()));
+            }
+        }
+    }
 }
 
 /// The thread that makes the state machine durable: it flushes every memtable for
