@@ -7,9 +7,9 @@
 //! - [`server`]: proposals waited on by request id, linearizable read barrier.
 //! - [`raft`]: the raft loop, sole owner of raft-rs's `RawNode`; hands committed
 //!   entries to apply over a channel.
-//! - [`apply`]: decodes commands and changes the store, one write batch per entry,
-//!   then tells the [`watch`] hub of the changes and the [`lease`] lessor of lease
-//!   changes.
+//! - [`apply`]: decodes commands and changes the store, one write batch per row of
+//!   key-value entries (any other entry alone), then tells the [`watch`] hub of the
+//!   changes and the [`lease`] lessor of lease changes.
 //! - [`alarm`]: raised alarms (NOSPACE, CORRUPT) and the backend quota.
 //! - [`downgrade`]: the cluster's downgrade state.
 //! - [`metrics`]: Prometheus metrics under etcd's names.
