@@ -248,18 +248,7 @@ async fn txn_that_crashes_etcd_3_4_is_refused_and_survived() {
     within(10, "seeding", c.put(put(b"t/b", b"2")))
         .await
         .expect("seeding");
-    let before = within(
-        10,
-        "reading",
-        c.range(RangeRequest {
-            key: b"t/".to_vec(),
-            range_end: b"t0".to_vec(),
-            ..Default::default()
-        }),
-    )
-    .await
-    .expect("reading")
-    .into_inner();
+    let before = range_t(&mut c).await;
 
     let cases: Vec<(&str, PutRequest)> = vec![
         (
@@ -305,18 +294,7 @@ async fn txn_that_crashes_etcd_3_4_is_refused_and_survived() {
         );
         assert_serves(&mut ectd, &what).await;
         let mut c2 = kv(&ectd).await;
-        let now = within(
-            10,
-            "reading",
-            c2.range(RangeRequest {
-                key: b"t/".to_vec(),
-                range_end: b"t0".to_vec(),
-                ..Default::default()
-            }),
-        )
-        .await
-        .expect("reading")
-        .into_inner();
+        let now = range_t(&mut c2).await;
         assert_eq!(
             now.kvs, before.kvs,
             "{what}: a refused txn changed the store"
@@ -405,4 +383,20 @@ async fn garbage_on_a_watch_stream_is_refused_and_survived() {
     // An unknown method of the Watch service.
     unknown_method(&etcd, &mut ectd, "/etcdserverpb.Watch/Nope", &mut d).await;
     d.finish();
+}
+
+/// Every key under `t/`, as the txn tests above read them before and after.
+async fn range_t(c: &mut KvClient<Channel>) -> ectd_proto::etcdserverpb::RangeResponse {
+    within(
+        10,
+        "reading",
+        c.range(RangeRequest {
+            key: b"t/".to_vec(),
+            range_end: b"t0".to_vec(),
+            ..Default::default()
+        }),
+    )
+    .await
+    .expect("reading")
+    .into_inner()
 }
