@@ -6,8 +6,9 @@ use std::time::Duration;
 
 use tokio::time::Instant;
 use tonic::service::interceptor::InterceptedService;
-use tonic::transport::{Channel, Endpoint};
+use tonic::transport::Channel;
 
+use crate::link::{describe_transport_error, Link, Loss, Target};
 use crate::proto::etcdserverpb::{
     auth_client::AuthClient, cluster_client::ClusterClient, kv_client::KvClient,
     lease_client::LeaseClient, maintenance_client::MaintenanceClient, watch_client::WatchClient,
@@ -59,15 +60,18 @@ impl Default for ConnectOptions {
 /// client's auth token added to every request (see [`TokenInterceptor`]).
 pub type TokenChannel = InterceptedService<Channel, TokenInterceptor>;
 
-/// A connection to one member of an etcd-compatible cluster.
+/// A connection to a member of an etcd-compatible cluster.
 ///
-/// Cloning is cheap and clones share the underlying HTTP/2 connection, which
-/// tonic re-establishes by itself if it drops, and the login, if any (see
-/// [`Client::with_credentials`]). Every method may be called concurrently.
+/// Cloning is cheap and clones share the underlying HTTP/2 connection and
+/// the login, if any (see [`Client::with_credentials`]). Every method may be
+/// called concurrently. When the member cannot be reached any more, the
+/// client moves to another of the endpoints it was given that answers; a
+/// call that could not be sent is sent there, one that may have reached the
+/// lost member fails. With a single endpoint, the connection re-establishes
+/// itself when the member is back.
 #[derive(Debug, Clone)]
 pub struct Client {
-    channel: Channel,
-    endpoint: String,
+    link: Arc<Link>,
     options: ConnectOptions,
     session: Option<Arc<Session>>,
 }
@@ -135,7 +139,7 @@ impl Client {
         let mut tls_failure = None;
         loop {
             let mut tls_failures_this_round = 0;
-            for target in &targets {
+            for (index, target) in targets.iter().enumerate() {
                 let remaining = deadline.saturating_duration_since(Instant::now());
                 if remaining.is_zero() {
                     break;
@@ -143,8 +147,7 @@ impl Client {
                 match tokio::time::timeout(remaining, target.connect()).await {
                     Ok(Ok(channel)) => {
                         return Ok(Client {
-                            channel,
-                            endpoint: target.url.clone(),
+                            link: Link::new(targets, index, channel),
                             options,
                             session: None,
                         })
@@ -182,9 +185,9 @@ impl Client {
         }
     }
 
-    /// The URL of the endpoint this client is connected to.
-    pub fn endpoint(&self) -> &str {
-        &self.endpoint
+    /// The URL of the endpoint this client is connected to now.
+    pub fn endpoint(&self) -> String {
+        self.link.endpoint()
     }
 
     /// The timeouts this client applies.
@@ -194,9 +197,15 @@ impl Client {
 
     /// The underlying channel, for building clients of other gRPC services.
     /// Requests made on it directly carry no auth token; wrap it with
-    /// [`Client::token_interceptor`] for that.
+    /// [`Client::token_interceptor`] for that. It stays on the member it is
+    /// connected to now.
     pub fn channel(&self) -> Channel {
-        self.channel.clone()
+        self.link.channel()
+    }
+
+    /// The connection and the endpoints the client may move to.
+    pub(crate) fn link(&self) -> &Link {
+        &self.link
     }
 
     /// Adds this client's auth token to requests, for clients of other gRPC
@@ -341,10 +350,11 @@ impl Client {
     }
 
     /// Runs one unary call under the command timeout. `call` makes the call
-    /// for a request; it runs a second time, with a fresh token, when the
-    /// server refused the first one's token (see
-    /// [`Client::with_credentials`]). The timeout bounds both attempts and
-    /// the login between them.
+    /// for a request; it runs a second time when the request could not be
+    /// sent and the client moved to another member (see [`Link`]), and when
+    /// the server refused the token, with a fresh one (see
+    /// [`Client::with_credentials`]). The timeout bounds every attempt, the
+    /// move and the login between them.
     pub(crate) async fn unary<Req, Resp, F, Fut>(
         &self,
         message: Req,
@@ -357,18 +367,34 @@ impl Client {
     {
         let timeout = self.options.command_timeout;
         let deadline = (!timeout.is_zero()).then(|| Instant::now() + timeout);
-        let attempt = |message: Req| {
+        let send = |message: Req| {
             let mut request = tonic::Request::new(message);
             // The server learns the deadline too, so it can stop working on
             // a request nobody is waiting for any more.
             if let Some(deadline) = deadline {
                 request.set_timeout(deadline.saturating_duration_since(Instant::now()));
             }
-            let response = call(request);
-            async move { Ok(response.await?.into_inner()) }
+            call(request)
+        };
+        let attempt = |message: Req| async {
+            let used = self.link.generation();
+            // A copy for a second try is only needed where there is
+            // another member to try it on.
+            let spare = self.link.can_move().then(|| message.clone());
+            let status = match send(message).await {
+                Ok(response) => return Ok(response.into_inner()),
+                Err(status) => status,
+            };
+            let moved = self.link.recover(used, &status).await;
+            match spare {
+                Some(message) if moved && Loss::of(&status) == Loss::NotSent => {
+                    Ok(send(message).await?.into_inner())
+                }
+                _ => Err(status.into()),
+            }
         };
         let attempts = async {
-            // Only a client that logs in may have to send a request twice.
+            // Only a client that logs in may have to renew its token.
             if self.session().is_none() {
                 return attempt(message).await;
             }
@@ -383,158 +409,9 @@ impl Client {
     }
 }
 
-/// One endpoint, ready to dial.
-struct Target {
-    /// The endpoint as a URL with the scheme actually used, as
-    /// [`Client::endpoint`] reports it.
-    url: String,
-    /// What tonic dials: always an `http://` URI, since TLS (if any) is
-    /// the connector's business.
-    endpoint: Endpoint,
-    tls: Option<TlsConnector>,
-}
-
-impl Target {
-    fn new(
-        endpoint: &str,
-        options: ConnectOptions,
-        tls: Option<&TlsConnector>,
-    ) -> Result<Target, Error> {
-        let invalid = |reason: String| Error::InvalidEndpoint {
-            endpoint: endpoint.to_string(),
-            reason,
-        };
-        let (scheme, authority) = split_endpoint(endpoint).map_err(invalid)?;
-        let tls = match scheme {
-            Scheme::Http => None,
-            Scheme::Bare => tls.cloned(),
-            Scheme::Https => Some(tls.cloned().ok_or_else(|| {
-                invalid("https endpoints need TLS settings (Client::connect_tls)".to_string())
-            })?),
-        };
-        let uri = format!("http://{authority}");
-        let target = Endpoint::from_shared(uri)
-            .map_err(|err| invalid(err.to_string()))?
-            .connect_timeout(options.dial_timeout)
-            .tcp_nodelay(true);
-        let url = match tls {
-            Some(_) => format!("https://{authority}"),
-            None => format!("http://{authority}"),
-        };
-        Ok(Target {
-            url,
-            endpoint: target,
-            tls,
-        })
-    }
-
-    async fn connect(&self) -> Result<Channel, tonic::transport::Error> {
-        match &self.tls {
-            None => self.endpoint.connect().await,
-            Some(tls) => self.endpoint.connect_with_connector(tls.service()).await,
-        }
-    }
-}
-
-/// How an endpoint asks to be dialed.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Scheme {
-    /// `host:port`: TLS exactly when TLS settings are given, as in etcdctl.
-    Bare,
-    /// `http://host:port`: plaintext.
-    Http,
-    /// `https://host:port`: TLS.
-    Https,
-}
-
-/// Splits an endpoint into its scheme and `host:port`.
-fn split_endpoint(endpoint: &str) -> Result<(Scheme, String), String> {
-    let trimmed = endpoint.trim();
-    if trimmed.is_empty() {
-        return Err("empty endpoint".to_string());
-    }
-    let (scheme, rest) = match trimmed.split_once("://") {
-        None => (Scheme::Bare, trimmed),
-        Some((scheme, rest)) if scheme.eq_ignore_ascii_case("http") => (Scheme::Http, rest),
-        Some((scheme, rest)) if scheme.eq_ignore_ascii_case("https") => (Scheme::Https, rest),
-        Some((scheme, _)) => return Err(format!("unsupported scheme {scheme:?}")),
-    };
-    let authority = rest.trim_end_matches('/');
-    if authority.is_empty() {
-        return Err("missing host".to_string());
-    }
-    Ok((scheme, authority.to_string()))
-}
-
-/// tonic's transport errors say only "transport error" at the top level; the
-/// useful part (connection refused, …) is in the source chain.
-fn describe_transport_error(err: &tonic::transport::Error) -> String {
-    let mut text = err.to_string();
-    let mut source = std::error::Error::source(err);
-    while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    text
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn endpoint_schemes() {
-        let split = |endpoint| split_endpoint(endpoint).unwrap();
-        assert_eq!(
-            split("127.0.0.1:2379"),
-            (Scheme::Bare, "127.0.0.1:2379".to_string())
-        );
-        assert_eq!(
-            split("http://127.0.0.1:2379"),
-            (Scheme::Http, "127.0.0.1:2379".to_string())
-        );
-        assert_eq!(
-            split(" HTTP://localhost:1/ "),
-            (Scheme::Http, "localhost:1".to_string())
-        );
-        assert_eq!(
-            split("https://localhost:2379"),
-            (Scheme::Https, "localhost:2379".to_string())
-        );
-        assert_eq!(
-            split("https://etcd.example"),
-            (Scheme::Https, "etcd.example".to_string())
-        );
-        assert_eq!(
-            split("https://[::1]:2379"),
-            (Scheme::Https, "[::1]:2379".to_string())
-        );
-        assert!(split_endpoint("unix://sock").is_err());
-        assert!(split_endpoint("").is_err());
-        assert!(split_endpoint("http://").is_err());
-    }
-
-    #[test]
-    fn https_needs_tls_settings() {
-        let options = ConnectOptions::default();
-        assert!(matches!(
-            Target::new("https://127.0.0.1:2379", options, None),
-            Err(Error::InvalidEndpoint { .. })
-        ));
-        let plain = Target::new("localhost:2379", options, None).unwrap();
-        assert_eq!(plain.url, "http://localhost:2379");
-        assert!(plain.tls.is_none());
-        let tls = TlsConnector::new(&TlsOptions {
-            insecure_skip_verify: true,
-            ..Default::default()
-        })
-        .unwrap();
-        let bare = Target::new("localhost:2379", options, Some(&tls)).unwrap();
-        assert_eq!(bare.url, "https://localhost:2379");
-        let http = Target::new("http://localhost:2379", options, Some(&tls)).unwrap();
-        assert!(http.tls.is_none());
-    }
 
     #[tokio::test]
     async fn connect_gives_up_after_dial_timeout() {

@@ -176,18 +176,26 @@ async fn renew_on_one_stream(
         return Ok(());
     }
     let deadline = publish.borrow().expires_at;
+    let connection = client.link().generation();
     let mut lease = client.lease();
     let opened = tokio::time::timeout_at(deadline, lease.lease_keep_alive(outgoing));
     let mut responses = match opened.await {
         Ok(Ok(responses)) => responses.into_inner(),
-        Ok(Err(_)) => return Ok(()),
+        Ok(Err(status)) => {
+            client.link().recover(connection, &status).await;
+            return Ok(());
+        }
         Err(_) => return Err(KeepAliveEnd::Expired),
     };
     loop {
         let deadline = publish.borrow().expires_at;
         let resp = match tokio::time::timeout_at(deadline, responses.next()).await {
             Ok(Some(Ok(resp))) => resp,
-            Ok(Some(Err(_)) | None) => return Ok(()),
+            Ok(Some(Err(status))) => {
+                client.link().recover(connection, &status).await;
+                return Ok(());
+            }
+            Ok(None) => return Ok(()),
             Err(_) => return Err(KeepAliveEnd::Expired),
         };
         if resp.ttl <= 0 {

@@ -117,6 +117,7 @@ mod election;
 mod error;
 mod keep_alive;
 mod lease;
+mod link;
 mod lock;
 mod range;
 mod tls;

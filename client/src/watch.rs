@@ -160,6 +160,9 @@ enum Control {
 struct WatchStream {
     requests: mpsc::UnboundedSender<WatchRequest>,
     responses: Streaming<WatchResponse>,
+    /// The client's connection the stream runs on (see
+    /// [`Link::recover`](crate::link::Link::recover)).
+    connection: u64,
 }
 
 impl WatchStream {
@@ -178,10 +181,18 @@ impl WatchStream {
         };
         // Sent before the call starts, so the server sees it first.
         let _ = requests.send(create);
-        let responses = client.watch().watch(outgoing).await?.into_inner();
+        let connection = client.link().generation();
+        let responses = match client.watch().watch(outgoing).await {
+            Ok(responses) => responses.into_inner(),
+            Err(status) => {
+                client.link().recover(connection, &status).await;
+                return Err(status.into());
+            }
+        };
         let mut stream = WatchStream {
             requests,
             responses,
+            connection,
         };
         loop {
             match stream.responses.next().await {
@@ -194,7 +205,10 @@ impl WatchStream {
                 // Nothing else can precede the confirmation on a fresh
                 // stream; tolerate it rather than fail.
                 Some(Ok(_)) => continue,
-                Some(Err(status)) => return Err(status.into()),
+                Some(Err(status)) => {
+                    client.link().recover(connection, &status).await;
+                    return Err(status.into());
+                }
                 None => {
                     return Err(Error::Rpc {
                         code: tonic::Code::Unavailable,
@@ -251,7 +265,10 @@ async fn serve(
                 }
                 continue;
             }
-            Some(Err(status)) => Error::from(status),
+            Some(Err(status)) => {
+                client.link().recover(stream.connection, &status).await;
+                Error::from(status)
+            }
             None => Error::Rpc {
                 code: tonic::Code::Unavailable,
                 message: "watch stream closed by the server".into(),

@@ -1,7 +1,9 @@
 //! No unauthorised access under load: on a 3-member cluster with auth on, an
 //! administrator keeps granting and revoking each role's right to its key
 //! prefix while users read, write, run txns and open watches through every
-//! member, and the leader is killed half-way. From the history, no operation
+//! member, and the leader is killed half-way: the member the administrator
+//! is connected to, made leader first if need be, so that the
+//! administrator's client has to move to another member. From the history, no operation
 //! may have succeeded without the right it needed at the point of the log
 //! where it took effect.
 //!
@@ -23,8 +25,8 @@ use crate::helpers::*;
 use ectd_client::proto::authpb::{permission::Type as PermType, Permission};
 use ectd_client::proto::etcdserverpb::compare::{CompareResult, CompareTarget, TargetUnion};
 use ectd_client::proto::etcdserverpb::{
-    request_op, watch_request, Compare, PutRequest, RangeRequest, RequestOp, TxnRequest,
-    WatchCreateRequest, WatchRequest,
+    request_op, watch_request, Compare, MoveLeaderRequest, PutRequest, RangeRequest, RequestOp,
+    TxnRequest, WatchCreateRequest, WatchRequest,
 };
 use ectd_client::{Client, ConnectOptions, Credentials, Error};
 use futures::StreamExt as _;
@@ -306,22 +308,45 @@ async fn churn_under_load() {
     setup.auth_enable().await.expect("auth enable");
 
     let root = client(&endpoints, "root").await;
+    let admin_member = endpoints
+        .iter()
+        .position(|e| *e == root.endpoint())
+        .expect("the administrator is connected to a member");
     let stop = Arc::new(AtomicBool::new(false));
     let admin = tokio::spawn(churn(root, stop.clone()));
     let done: Successes = Arc::default();
     let until = Instant::now() + RUN;
     let mut users = Vec::new();
     for i in 0..ROLES {
-        let c = client(&endpoints, &format!("u{i}")).await;
+        // Each user starts on a different member.
+        let mut mine = endpoints.clone();
+        mine.rotate_left(i % endpoints.len());
+        let c = client(&mine, &format!("u{i}")).await;
         users.push(tokio::spawn(user(c, i, done.clone(), until)));
     }
 
+    // The member killed is both the leader and the one the administrator
+    // is connected to, so that its client has to move mid-change.
     tokio::time::sleep(KILL_AT).await;
     let clients = connect_all(&cl).await;
     let ids = member_ids(&clients).await;
     let (leader, _) = agreed_leader(&clients, &ids, &[0, 1, 2]).await;
-    cl.members[leader].kill9();
-    eprintln!("killed the leader m{}", leader + 1);
+    if leader != admin_member {
+        let via = client(&[endpoints[leader].clone()], "root").await;
+        let mut m = via.maintenance();
+        m.move_leader(MoveLeaderRequest {
+            target_id: ids[admin_member],
+        })
+        .await
+        .expect("moving the leader to the administrator's member");
+        let (now, _) = agreed_leader(&clients, &ids, &[0, 1, 2]).await;
+        assert_eq!(now, admin_member, "the leader did not move");
+    }
+    cl.members[admin_member].kill9();
+    eprintln!(
+        "killed the leader m{}, the administrator's member",
+        admin_member + 1
+    );
 
     let mut attempts = 0;
     for u in users {
