@@ -1,8 +1,11 @@
 //! raft-rs's view of the log: entries since the last compaction point, the hard
 //! state and the configuration, kept in memory and mirrored durably by the WAL.
 
+use std::collections::VecDeque;
+
+use protobuf::Message as _;
 use raft::prelude::{ConfState, Entry, HardState, Snapshot};
-use raft::{GetEntriesContext, RaftState, StorageError};
+use raft::{GetEntriesContext, RaftState, StorageError, NO_LIMIT};
 
 /// Produces state snapshots for members that fell behind the log.
 pub trait SnapshotSource: Send {
@@ -20,7 +23,9 @@ pub struct LogStore {
     /// Index and term of the entry just before `entries[0]`.
     offset_index: u64,
     offset_term: u64,
-    entries: Vec<Entry>,
+    /// A deque, so that dropping applied entries from the front does not move
+    /// the ones kept.
+    entries: VecDeque<Entry>,
     source: Option<Box<dyn SnapshotSource>>,
 }
 
@@ -44,7 +49,7 @@ impl LogStore {
             conf_state,
             offset_index: offset.0,
             offset_term: offset.1,
-            entries,
+            entries: entries.into(),
             source: None,
         }
     }
@@ -104,7 +109,7 @@ impl LogStore {
             first.index
         );
         self.entries.truncate(keep);
-        self.entries.extend_from_slice(ents);
+        self.entries.extend(ents.iter().cloned());
     }
 
     /// Drops entries below `index` from memory (they remain applied in the state
@@ -152,9 +157,9 @@ impl raft::Storage for LogStore {
         );
         let lo = (low - self.offset_index - 1) as usize;
         let hi = (high - self.offset_index - 1) as usize;
-        let mut ents = self.entries[lo..hi].to_vec();
-        raft::util::limit_size(&mut ents, max_size.into());
-        Ok(ents)
+        let wanted = self.entries.range(lo..hi);
+        let count = within_size(wanted.clone(), max_size.into());
+        Ok(wanted.take(count).cloned().collect())
     }
 
     fn term(&self, idx: u64) -> raft::Result<u64> {
@@ -188,5 +193,116 @@ impl raft::Storage for LogStore {
                 StorageError::SnapshotTemporarilyUnavailable,
             )),
         }
+    }
+}
+
+/// How many of `entries` go into a reply of at most `max` bytes: as many as
+/// fit, and the first one whatever its size (raft-rs's `limit_size` rule),
+/// counted before any is copied.
+fn within_size<'a>(entries: impl ExactSizeIterator<Item = &'a Entry>, max: Option<u64>) -> usize {
+    let max = match max {
+        None | Some(NO_LIMIT) => return entries.len(),
+        Some(max) => max,
+    };
+    let mut size = 0u64;
+    let mut count = 0;
+    for entry in entries {
+        size += u64::from(entry.compute_size());
+        if count > 0 && size > max {
+            break;
+        }
+        count += 1;
+    }
+    count
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use raft::Storage as _;
+
+    fn entry(index: u64, term: u64, len: usize) -> Entry {
+        Entry {
+            index,
+            term,
+            data: vec![b'x'; len].into(),
+            ..Default::default()
+        }
+    }
+
+    fn log(first: u64, last: u64) -> LogStore {
+        let entries = (first..=last)
+            .map(|i| entry(i, 1 + i / 10, (i % 7) as usize * 30))
+            .collect();
+        LogStore::new(
+            HardState::default(),
+            ConfState::default(),
+            (first - 1, 1),
+            entries,
+        )
+    }
+
+    fn get(store: &LogStore, low: u64, high: u64, max: Option<u64>) -> Vec<u64> {
+        store
+            .entries(low, high, max, GetEntriesContext::empty(false))
+            .unwrap()
+            .iter()
+            .map(|e| e.index)
+            .collect()
+    }
+
+    #[test]
+    fn replies_are_cut_to_size_as_raft_cuts_them() {
+        let store = log(1, 60);
+        for max in [
+            None,
+            Some(NO_LIMIT),
+            Some(0),
+            Some(1),
+            Some(100),
+            Some(250),
+            Some(1000),
+            Some(5000),
+        ] {
+            for (low, high) in [(1, 61), (5, 6), (10, 40), (59, 61)] {
+                let mut expected: Vec<Entry> = store
+                    .entries
+                    .range((low - 1) as usize..(high - 1) as usize)
+                    .cloned()
+                    .collect();
+                raft::util::limit_size(&mut expected, max);
+                let expected: Vec<u64> = expected.iter().map(|e| e.index).collect();
+                assert_eq!(
+                    get(&store, low, high, max),
+                    expected,
+                    "entries({low}, {high}, {max:?})"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn compaction_appends_and_conflicts_keep_indexes_straight() {
+        let mut store = log(1, 30);
+        store.compact_to(11);
+        assert_eq!(store.first_index().unwrap(), 11);
+        assert_eq!(store.term(10).unwrap(), 2);
+        assert!(matches!(
+            store.term(9),
+            Err(raft::Error::Store(StorageError::Compacted))
+        ));
+        assert_eq!(get(&store, 11, 14, None), [11, 12, 13]);
+        // A conflicting suffix from index 25 on is replaced.
+        store.append(&[entry(25, 9, 1), entry(26, 9, 1)]);
+        assert_eq!(store.last_index().unwrap(), 26);
+        assert_eq!(store.term(24).unwrap(), 3);
+        assert_eq!(store.term(25).unwrap(), 9);
+        // Compacting past the end keeps the last entry as the offset.
+        store.compact_to(100);
+        assert_eq!(store.first_index().unwrap(), 27);
+        assert_eq!(store.last_index().unwrap(), 26);
+        assert_eq!(store.term(26).unwrap(), 9);
+        store.append(&[entry(27, 9, 1)]);
+        assert_eq!(get(&store, 27, 28, Some(0)), [27]);
     }
 }
