@@ -86,26 +86,31 @@ impl Link {
         })
     }
 
-    fn current(&self) -> Current {
-        self.current
+    /// Reads the connection in use without copying it.
+    fn read<T>(&self, f: impl FnOnce(&Current) -> T) -> T {
+        f(&self
+            .current
             .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
-            .clone()
+            .unwrap_or_else(|poisoned| poisoned.into_inner()))
+    }
+
+    fn current(&self) -> Current {
+        self.read(Current::clone)
     }
 
     /// The connection calls go over now.
     pub(crate) fn channel(&self) -> Channel {
-        self.current().channel
+        self.read(|current| current.channel.clone())
     }
 
     /// The URL of the endpoint calls go to now.
     pub(crate) fn endpoint(&self) -> String {
-        self.targets[self.current().index].url.clone()
+        self.targets[self.read(|current| current.index)].url.clone()
     }
 
     /// Identifies the connection in use, for [`Link::recover`].
     pub(crate) fn generation(&self) -> u64 {
-        self.current().generation
+        self.read(|current| current.generation)
     }
 
     /// Whether there is anywhere to move to.
