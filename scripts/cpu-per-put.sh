@@ -7,8 +7,9 @@
 # For each build in turn (ROUNDS times, default 2): a fresh three-member cluster
 # from scripts/cluster.sh, 20,000 puts to warm up, then PUTS (default 100,000) puts
 # with 256 clients on 16 connections. Prints the members' user + system CPU seconds
-# (from /proc/<pid>/stat) for those puts, the wall time, and the load generator's
-# summary.
+# (from /proc/<pid>/stat) for those puts, the load generator's own CPU seconds, the
+# wall time, and the load generator's summary. Any binary that takes etcd's flags
+# can be measured, real etcd included.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -38,10 +39,16 @@ for _ in $(seq "$rounds"); do
     "$bench" --endpoints "$endpoints" put --clients 256 --conns 16 --total 20000 --quiet >/dev/null
     before=$(ticks)
     started=$(date +%s.%N)
-    summary=$("$bench" --endpoints "$endpoints" put --clients 256 --conns 16 --total "$puts" --quiet 2>&1 | tail -1)
+    out=$(mktemp)
+    # bash's `time` reports the load generator's user and system seconds.
+    { TIMEFORMAT='%U %S'; time "$bench" --endpoints "$endpoints" put --clients 256 --conns 16 \
+        --total "$puts" --quiet >"$out" 2>&1; } 2>"$out.time"
+    summary=$(tail -1 "$out")
     wall=$(echo "$(date +%s.%N) - $started" | bc)
     cpu=$(echo "scale=2; ($(ticks) - $before) / $hz" | bc)
-    echo "$bin: ${cpu} CPU s for $puts puts, ${wall%??????} s :: $summary"
+    client=$(awk '{printf "%.2f", $1 + $2}' "$out.time")
+    rm -f "$out" "$out.time"
+    echo "$bin: ${cpu} CPU s for $puts puts (load generator ${client} s), ${wall%??????} s :: $summary"
     bash scripts/cluster.sh stop >/dev/null
     rm -rf "$CLUSTER_DIR"
     trap - EXIT
