@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs what building and testing ectd needs from Debian, if it is missing:
-# clang/libclang for RocksDB's bindings, protoc for the .proto files, and real etcd
+# clang/libclang for RocksDB's bindings, make for jemalloc's build (the member's
+# allocator), protoc for the .proto files, and real etcd
 # (server and etcdctl) as the reference the differential tests compare against,
 # systemd-analyze and openssl to check the units and certificates in deploy/,
 # PostgreSQL, python3-venv and procps for the real-consumer checks (Patroni, etcd3gw),
@@ -8,7 +9,7 @@
 set -euo pipefail
 
 need=()
-for pkg in clang libclang-dev protobuf-compiler etcd-server etcd-client curl systemd openssl postgresql python3-venv procps prometheus; do
+for pkg in clang libclang-dev make protobuf-compiler etcd-server etcd-client curl systemd openssl postgresql python3-venv procps prometheus; do
   dpkg -s "$pkg" >/dev/null 2>&1 || need+=("$pkg")
 done
 if [ ${#need[@]} -gt 0 ]; then

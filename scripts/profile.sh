@@ -1,13 +1,18 @@
 #!/usr/bin/env bash
 # Profiles a local three-member cluster under one benchmark workload and renders a
-# flamegraph of all three members:
+# flamegraph of all three members (and OUT.svg.folded, the collapsed stacks):
 #
-#   scripts/profile.sh WORKLOAD OUT.svg       WORKLOAD: put | watch | watch-streams
+#   scripts/profile.sh WORKLOAD OUT.svg
 #
 # put            ectd-bench put --clients 256 --conns 16
+# range          linearizable single-key ranges, 256 clients on 16 conns, 20,000 keys
+# range-serial   the same, serializable
+# txn-cas        ectd-bench txn-cas --clients 64 --conns 16, 20,000 keys
+# mixed          90 % linearizable ranges, 10 % puts, 256 clients on 16 conns
 # watch          10,000 watchers on 100 streams, 1,000 puts
 # watch-streams  1,000 watchers on 1,000 streams, 200 puts (repeated)
 #
+# The read workloads write their keys during the warm-up, which is not sampled.
 # The members run from ECTD_BIN (default: the release build) in a scratch
 # directory, on scripts/cluster.sh's ports. Needs perf and inferno
 # (`cargo install inferno`); PROFILE_HZ (default 199) and PROFILE_SECONDS (default 8)
@@ -15,7 +20,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-[ $# -eq 2 ] || { sed -n '2,16s/^# \{0,1\}//p' "$0" >&2; exit 2; }
+[ $# -eq 2 ] || { sed -n '2,21s/^# \{0,1\}//p' "$0" >&2; exit 2; }
 workload=$1
 out=$(realpath -m "$2")
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-/var/tmp/ectd-target}"
@@ -34,9 +39,22 @@ cleanup() {
 trap cleanup EXIT
 bash scripts/cluster.sh start >/dev/null
 
+# $1: seconds; $2: extra flags of the read workloads (--no-preload once warm).
 load() {
+  local wide=(--clients 256 --conns 16 --duration "$1" --quiet)
   case "$workload" in
-    put) "$bench" --endpoints "$endpoints" put --clients 256 --conns 16 --duration "$1" --quiet ;;
+    put) "$bench" --endpoints "$endpoints" put "${wide[@]}" ;;
+    range) "$bench" --endpoints "$endpoints" range "${wide[@]}" --key-space 20000 ${2:-} ;;
+    range-serial)
+      "$bench" --endpoints "$endpoints" range "${wide[@]}" --key-space 20000 --serializable ${2:-}
+      ;;
+    txn-cas)
+      "$bench" --endpoints "$endpoints" txn-cas --clients 64 --conns 16 --duration "$1" \
+        --key-space 20000 --quiet
+      ;;
+    mixed)
+      "$bench" --endpoints "$endpoints" mixed "${wide[@]}" --read-percent 90 --key-space 20000 ${2:-}
+      ;;
     watch) "$bench" --endpoints "$endpoints" watch --quiet ;;
     watch-streams)
       local until=$((SECONDS + $1))
@@ -50,12 +68,12 @@ load() {
 
 load 2 >/dev/null 2>&1 # warm up
 pids=$(for m in m1 m2 m3; do cat "$CLUSTER_DIR/$m.pid"; done | paste -sd,)
-load $((seconds + 4)) >&2 &
+load $((seconds + 4)) --no-preload >&2 &
 # The watch load creates its 10,000 watchers first.
 if [ "$workload" = watch ]; then sleep 6; else sleep 2; fi
 perf record -q -F "$hz" -e cpu-clock --call-graph dwarf,16384 -p "$pids" \
   -o "$scratch/perf.data" -- sleep "$seconds" >/dev/null 2>&1
 wait
-perf script -i "$scratch/perf.data" 2>/dev/null | inferno-collapse-perf |
+perf script -i "$scratch/perf.data" 2>/dev/null | inferno-collapse-perf | tee "$out.folded" |
   inferno-flamegraph --minwidth 0.1 --title "ectd, $workload" > "$out"
 echo "$out"

@@ -4,6 +4,13 @@
 use ectd_server::Config;
 use tracing_subscriber::EnvFilter;
 
+/// jemalloc rather than glibc's malloc: a member's tokio workers, raft loop and
+/// apply thread allocate and free across threads at every request, which glibc
+/// serves from its shared arenas. With jemalloc the members spent about 10 % less
+/// CPU per put (benches/RESULTS.md, nineteenth run).
+#[global_allocator]
+static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
+
 fn main() {
     let cfg = match Config::load() {
         Ok(cfg) => cfg,
