@@ -42,7 +42,7 @@ for _ in $(seq "$rounds"); do
     out=$(mktemp)
     # bash's `time` reports the load generator's user and system seconds.
     { TIMEFORMAT='%U %S'; time "$bench" --endpoints "$endpoints" put --clients 256 --conns 16 \
-        --total "$puts" --quiet >"$out" 2>&1; } 2>"$out.time"
+        --total "$puts" --quiet >"$out" 2>&1; } 2>"$out.time" || { cat "$out" >&2; exit 1; }
     summary=$(tail -1 "$out")
     wall=$(echo "$(date +%s.%N) - $started" | bc)
     cpu=$(echo "scale=2; ($(ticks) - $before) / $hz" | bc)
